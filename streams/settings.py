@@ -1,0 +1,44 @@
+"""The one settings object: the only place opsradar reads the environment (prefix ``OPSRADAR_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Defaults point at the local stack that ``make up`` starts on 127.0.0.1."""
+
+    model_config = SettingsConfigDict(env_prefix="OPSRADAR_", extra="ignore")
+
+    kafka_bootstrap: str = Field("127.0.0.1:19092", description="Kafka bootstrap servers, host:port[,...]")
+    database_url: str = Field(
+        "postgresql+asyncpg://opsradar:opsradar@127.0.0.1:55432/opsradar",
+        description="SQLAlchemy URL of the opportunity database the sink agents write",
+    )
+    prometheus_url: str = Field("http://127.0.0.1:19090", description="Prometheus HTTP API (tests, demo)")
+    app_id: str = Field("opsradar", description="Faust app id: the consumer group and table prefix")
+    web_port: int = Field(16066, description="port of the worker's web server, which serves /metrics")
+    web_host: str = Field("127.0.0.1", description="interface the worker's web server binds")
+    store: str = Field("memory://", description="Faust table store: memory:// or rocksdb://")
+    data_dir: Path = Field(Path(".stack/worker"), description="worker data directory (RocksDB tables)")
+    topic_partitions: int = Field(4, description="partitions of the input and changelog topics")
+    topic_suffix: str = Field("", description="appended to every topic name (isolates tests)")
+    lateness_seconds: int = Field(7200, description="how far behind a scope's watermark an event may arrive")
+    past_horizon_days: int = Field(
+        30, description="live feeds: events older than this are rejected (off for analyse/validate)"
+    )
+    catalogue_file: Path | None = Field(None, description="per-scope overrides of catalogue defaults")
+    log_level: str = Field("info", description="worker log level")
+
+    def topic(self, name: str) -> str:
+        """A topic's name on the wire for this deployment."""
+        return f"{name}{self.topic_suffix}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -29,7 +29,9 @@ class Settings(BaseSettings):
     topic_suffix: str = Field("", description="appended to every topic name (isolates tests)")
     lateness_seconds: int = Field(7200, description="how far behind a scope's watermark an event may arrive")
     past_horizon_days: int = Field(
-        30, description="live feeds: events older than this are rejected (off for analyse/validate)"
+        90,
+        description="live feeds: events older than this many days are rejected; 0 turns the limit "
+        "off (replays of history). analyse and validate never apply it",
     )
     catalogue_file: Path | None = Field(None, description="per-scope overrides of catalogue defaults")
     log_level: str = Field("info", description="worker log level")

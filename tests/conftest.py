@@ -66,5 +66,8 @@ def unique_suffix() -> str:
 def isolated_settings(settings: Settings, unique_suffix: str) -> Iterator[Settings]:
     """Settings whose topics, app id (consumer group) and web port are this test's own."""
     yield settings.model_copy(
-        update={"topic_suffix": unique_suffix, "app_id": f"opsradar{unique_suffix.replace('.', '-')}"}
+        update={
+            "topic_suffix": unique_suffix,
+            "app_id": f"opsradar{unique_suffix.replace('.', '-')}",
+        }
     )

@@ -1,0 +1,37 @@
+"""Every topic opsradar reads or writes, and creating them with the right partition count.
+
+The input topics and the state table's changelog must have the same number of partitions (Faust
+refuses otherwise), and a broker that auto-creates topics gives them one; so the worker and the
+producer create topics explicitly before using them.
+"""
+
+from __future__ import annotations
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from models.events import INPUT_TOPICS
+from models.outputs import DEADLETTER_TOPIC, METRICS_TOPIC, OPPORTUNITIES_TOPIC
+
+OUTPUT_TOPICS = (METRICS_TOPIC, OPPORTUNITIES_TOPIC)
+ALL_TOPICS = (*INPUT_TOPICS, *OUTPUT_TOPICS, DEADLETTER_TOPIC)
+
+
+async def ensure_topics(bootstrap: str, names: list[str], partitions: int) -> None:
+    """Create the topics that do not exist yet; existing ones are left as they are."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [
+            NewTopic(name=name, num_partitions=partitions, replication_factor=1)
+            for name in names
+            if name not in existing
+        ]
+        if missing:
+            try:
+                await admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                pass  # another worker or producer won the race; that is fine
+    finally:
+        await admin.close()

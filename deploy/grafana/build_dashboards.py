@@ -33,7 +33,7 @@ EXPLORER_UID = "opsradar-opportunities"
 PIPELINE_UID = "opsradar-pipeline"
 
 #: the history of status changes the explorer's trend reads (the analyst role needs SELECT on it)
-TRANSITIONS = "opportunity_transitions"
+TRANSITIONS = "opportunity_history"
 
 Json = dict[str, Any]
 

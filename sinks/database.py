@@ -1,0 +1,260 @@
+"""The Postgres (or SQLite) writer: idempotent, batched upserts of what the engine emits.
+
+Delivery from Kafka is at-least-once, so every write here is an upsert of **absolute** values keyed
+by what identifies the record, and replaying a batch changes nothing:
+
+- ``scope_metrics``: keyed by (scope, metric, evaluated_at); a redelivered point overwrites itself.
+- ``opportunities``: keyed by (scope, kind, episode); the snapshot with the later
+  ``last_evaluated_at`` wins, so an older snapshot redelivered after a newer one is ignored (a tie
+  is overwritten: the engine is deterministic, so a tied redelivery is identical, and a re-run
+  with changed settings should replace what it computed before).
+- ``opportunity_transitions``: append-only, ``ON CONFLICT DO NOTHING`` on
+  (scope, kind, episode, to_status, at).
+
+Each batch is one executemany per table (``conn.execute(stmt, rows)``), in one transaction, after
+collapsing repeated keys in Python (last wins): measured 4-6x faster than multi-VALUES statements,
+which also fail when a batch holds a key twice (research §7). The same code runs on Postgres
+(``postgresql+asyncpg://``) and SQLite (``sqlite+aiosqlite:///path``): only the dialect's
+``insert`` differs. The schema must exist (``opsradar db upgrade`` / :func:`sinks.schema.upgrade`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime
+from types import TracebackType
+from typing import Any, Self
+
+from sqlalchemy import Table, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import Insert as PostgresInsert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from models.outputs import MetricPoint, Opportunity, OpportunityUpdate, Transition, scope_key
+from sinks.schema import async_url
+from sinks.tables import (
+    open_opportunities_view,
+    opportunities,
+    opportunity_transitions,
+    scope_metrics,
+)
+
+_OPPORTUNITY_KEY = ("scope", "kind", "episode")
+_TRANSITION_KEY = ("scope", "kind", "episode", "to_status", "at")
+_METRIC_KEY = ("scope", "metric", "evaluated_at")
+
+
+def _json_default(value: object) -> str:
+    # evidence is engine output: datetimes and dates are the only non-JSON values it may hold
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(f"evidence value of type {type(value).__name__} is not JSON serialisable")
+
+
+def _dumps(value: object) -> str:
+    # allow_nan=False: Postgres JSONB rejects NaN, so fail here with a clear message instead
+    return json.dumps(value, default=_json_default, allow_nan=False, separators=(",", ":"))
+
+
+def metric_row(point: MetricPoint) -> dict[str, Any]:
+    """The ``scope_metrics`` row of a metric point."""
+    return {
+        "scope": scope_key(point.trust_code, point.site_code),
+        "metric": point.metric,
+        "evaluated_at": point.evaluated_at,
+        "trust_code": point.trust_code,
+        "site_code": point.site_code,
+        "value": point.value,
+        "sample_size": point.sample_size,
+    }
+
+
+def opportunity_row(opportunity: Opportunity) -> dict[str, Any]:
+    """The ``opportunities`` row of a snapshot (``updated_at`` is set by the database)."""
+    return {
+        "scope": scope_key(opportunity.trust_code, opportunity.site_code),
+        "kind": opportunity.kind,
+        "episode": opportunity.episode,
+        "trust_code": opportunity.trust_code,
+        "site_code": opportunity.site_code,
+        "domain": opportunity.domain,
+        "status": opportunity.status,
+        "severity": opportunity.severity,
+        "first_emerging_at": opportunity.first_emerging_at,
+        "first_active_at": opportunity.first_active_at,
+        "resolved_at": opportunity.resolved_at,
+        "last_evaluated_at": opportunity.last_evaluated_at,
+        "metric": opportunity.metric,
+        "observed": opportunity.observed,
+        "threshold": opportunity.threshold,
+        "baseline": opportunity.baseline,
+        "weekly_bed_days": opportunity.weekly_bed_days,
+        "weekly_staff_hours": opportunity.weekly_staff_hours,
+        "weekly_gbp": opportunity.weekly_gbp,
+        "intervention": opportunity.intervention,
+        "evidence": opportunity.evidence,
+        "catalogue_version": opportunity.catalogue_version,
+    }
+
+
+def transition_row(transition: Transition) -> dict[str, Any]:
+    """The ``opportunity_transitions`` row of a status change."""
+    return {
+        "scope": scope_key(transition.trust_code, transition.site_code),
+        "kind": transition.kind,
+        "episode": transition.episode,
+        "trust_code": transition.trust_code,
+        "site_code": transition.site_code,
+        "from_status": transition.from_status,
+        "to_status": transition.to_status,
+        "at": transition.at,
+        "observed": transition.observed,
+        "threshold": transition.threshold,
+    }
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _key(row: Mapping[str, Any], columns: Sequence[str]) -> tuple[Any, ...]:
+    # times are compared in UTC so "10:00+01:00" and "09:00Z" are one key, as in the database
+    return tuple(_utc(row[c]) if isinstance(row[c], datetime) else row[c] for c in columns)
+
+
+def _last_per_key(
+    rows: Iterable[dict[str, Any]],
+    columns: Sequence[str],
+    newer: Callable[[dict[str, Any], dict[str, Any]], bool] = lambda new, old: True,
+) -> list[dict[str, Any]]:
+    """One row per key: the last one, or the last of the newest if ``newer`` says so."""
+    kept: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in rows:
+        key = _key(row, columns)
+        old = kept.get(key)
+        if old is None or newer(row, old):
+            kept[key] = row
+    return list(kept.values())
+
+
+def _not_older(new: dict[str, Any], old: dict[str, Any]) -> bool:
+    return bool(_utc(new["last_evaluated_at"]) >= _utc(old["last_evaluated_at"]))
+
+
+class OpportunityStore:
+    """Writes metric points and opportunity updates; reads the top open opportunities.
+
+    One store (one ``AsyncEngine`` with a small pool) per process::
+
+        async with OpportunityStore(settings.database_url) as store:
+            await store.write_metrics(points)
+            await store.write_updates(updates)
+    """
+
+    def __init__(self, url: str | URL, *, pool_size: int = 3, echo: bool = False) -> None:
+        self.url = async_url(url)
+        options: dict[str, Any] = {"echo": echo, "json_serializer": _dumps}
+        if self.url.get_backend_name() == "postgresql":
+            # a worker writes one batch at a time; a couple of spare connections cover the reads
+            options |= {"pool_size": pool_size, "max_overflow": 2, "pool_pre_ping": True}
+        self.engine: AsyncEngine = create_async_engine(self.url, **options)
+        self.dialect = self.engine.dialect.name
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()
+
+    def _insert(self, table: Table) -> PostgresInsert | SqliteInsert:
+        if self.dialect == "postgresql":
+            return postgresql.insert(table)
+        if self.dialect == "sqlite":
+            return sqlite.insert(table)
+        raise ValueError(f"unsupported database dialect {self.dialect!r}")
+
+    async def write_metrics(self, points: Sequence[MetricPoint]) -> int:
+        """Upsert metric points; returns the number of rows sent (after collapsing repeats)."""
+        rows = _last_per_key((metric_row(p) for p in points), _METRIC_KEY)
+        if not rows:
+            return 0
+        stmt = self._insert(scope_metrics)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=list(_METRIC_KEY),
+            set_={
+                "trust_code": stmt.excluded.trust_code,
+                "site_code": stmt.excluded.site_code,
+                "value": stmt.excluded.value,
+                "sample_size": stmt.excluded.sample_size,
+            },
+        )
+        async with self.engine.begin() as conn:
+            await conn.execute(stmt, rows)
+        return len(rows)
+
+    async def write_updates(self, updates: Sequence[OpportunityUpdate]) -> int:
+        """Upsert episode snapshots (newer wins) and append their transitions, in one transaction.
+
+        Returns the number of distinct episodes sent.
+        """
+        snapshots = _last_per_key(
+            (opportunity_row(u.opportunity) for u in updates), _OPPORTUNITY_KEY, _not_older
+        )
+        transitions = _last_per_key(
+            (transition_row(u.transition) for u in updates if u.transition is not None),
+            _TRANSITION_KEY,
+        )
+        if not snapshots:
+            return 0
+        async with self.engine.begin() as conn:
+            await self._upsert_snapshots(conn, snapshots)
+            if transitions:
+                # after the snapshots: a transition references its episode's row
+                stmt = self._insert(opportunity_transitions).on_conflict_do_nothing(
+                    index_elements=list(_TRANSITION_KEY)
+                )
+                await conn.execute(stmt, transitions)
+        return len(snapshots)
+
+    async def _upsert_snapshots(self, conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+        stmt = self._insert(opportunities)
+        excluded = stmt.excluded
+        keep = (*_OPPORTUNITY_KEY, "updated_at")
+        updated = [c.name for c in opportunities.columns if c.name not in keep]
+        stmt = stmt.on_conflict_do_update(
+            index_elements=list(_OPPORTUNITY_KEY),
+            set_={**{name: excluded[name] for name in updated}, "updated_at": func.now()},
+            # an older snapshot (redelivered after a newer one) must not win
+            where=opportunities.c.last_evaluated_at <= excluded.last_evaluated_at,
+        )
+        await conn.execute(stmt, rows)
+
+    async def top_opportunities(self, limit: int = 10) -> list[dict[str, Any]]:
+        """Open opportunities with the largest weekly impact (bed-days, then £, then severity)."""
+        view = open_opportunities_view
+        query = (
+            select(view)
+            .order_by(
+                view.c.weekly_bed_days.desc(),
+                view.c.weekly_gbp.desc(),
+                view.c.severity.desc(),
+                view.c.scope,
+                view.c.kind,
+            )
+            .limit(limit)
+        )
+        async with self.engine.connect() as conn:
+            result = await conn.execute(query)
+            return [dict(row) for row in result.mappings()]

@@ -1,0 +1,1 @@
+"""Alembic migrations of the opportunity database (run through :mod:`sinks.schema`)."""

@@ -1,0 +1,199 @@
+"""Rostering state of a site: planned shifts (sharded), fill/unfill/change/absence buckets keyed by
+the hour the shift starts (a shift "happens" when it starts), and the last 4 roster lead times.
+
+A shift entry closes when it is unfilled or cancelled, and is dropped two days after it ended
+(filled shifts have no closing event). ``shift_filled``/``shift_unfilled`` for a shift never
+planned in the stream are counted in ``unknown_refs`` and left out of the rates, whose denominator
+(planned shifts) could not include them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Final
+
+import msgspec
+
+from models.events import (
+    AbsenceReported,
+    RosterPublished,
+    ShiftChanged,
+    ShiftFilled,
+    ShiftPlanned,
+    ShiftUnfilled,
+)
+from streams.engine.readings import Reading, ratio
+from streams.engine.shards import ShardedMap
+from streams.engine.timekeys import DAY, HOUR
+from streams.engine.windows import add, median, purge_before, window_sum
+
+PART: Final = "rostering"
+SHIFT_SHARDS: Final = 32
+LAST_ROSTERS: Final = 4
+SHORT_NOTICE_HOURS: Final = 24.0
+WEEK_HOURS: Final = 168
+FORTNIGHT_HOURS: Final = 336
+MONTH_DAYS: Final = 28
+ENDED_SHIFT_KEEP_HOURS: Final = 48
+
+
+class Shift(msgspec.Struct, array_like=True, gc=False):
+    start_hour: int
+    hours: float
+    fill: str | None = None
+
+
+class RosteringAgg(msgspec.Struct, kw_only=True):
+    seen: bool = False
+    planned: dict[int, int] = msgspec.field(default_factory=dict)
+    planned_hours: dict[int, float] = msgspec.field(default_factory=dict)
+    planned_by_day: dict[int, int] = msgspec.field(default_factory=dict)
+    filled: dict[int, int] = msgspec.field(default_factory=dict)
+    agency: dict[int, int] = msgspec.field(default_factory=dict)
+    agency_hours: dict[int, float] = msgspec.field(default_factory=dict)
+    unfilled: dict[int, int] = msgspec.field(default_factory=dict)
+    unfilled_hours: dict[int, float] = msgspec.field(default_factory=dict)
+    changes_by_day: dict[int, int] = msgspec.field(default_factory=dict)
+    short_absences: dict[int, int] = msgspec.field(default_factory=dict)
+    lead_times: list[float] = msgspec.field(default_factory=list)
+    unknown_refs: int = 0
+
+
+class Rostering:
+    def __init__(self, dirty: set[str]) -> None:
+        self.agg = RosteringAgg()
+        self.shifts: ShardedMap[Shift] = ShardedMap("shifts", SHIFT_SHARDS, Shift, dirty)
+        self._dirty = dirty
+
+    def _plan(self, shift: Shift, sign: int) -> None:
+        agg = self.agg
+        add(agg.planned, shift.start_hour, sign)
+        add(agg.planned_hours, shift.start_hour, sign * shift.hours)
+        add(agg.planned_by_day, shift.start_hour // 24, sign)
+
+    def _fill(self, shift: Shift, sign: int) -> None:
+        if shift.fill is None:
+            return
+        agg = self.agg
+        add(agg.filled, shift.start_hour, sign)
+        if shift.fill == "agency":
+            add(agg.agency, shift.start_hour, sign)
+            add(agg.agency_hours, shift.start_hour, sign * shift.hours)
+
+    def planned(self, event: ShiftPlanned, ts: float, hour: int) -> None:
+        self.agg.seen = True
+        self._dirty.add(PART)
+        old = self.shifts.get(event.shift_ref)
+        if old is not None:  # re-planned: replace its contribution
+            self._fill(old, -1)
+            self._plan(old, -1)
+        start = event.starts_at.timestamp()
+        shift = Shift(int(start // HOUR), max(0.0, (event.ends_at.timestamp() - start) / HOUR))
+        if old is not None:
+            shift.fill = old.fill
+            self._fill(shift, 1)
+        self._plan(shift, 1)
+        self.shifts.put(event.shift_ref, shift)
+
+    def filled(self, event: ShiftFilled, ts: float, hour: int) -> None:
+        self.agg.seen = True
+        self._dirty.add(PART)
+        shift = self.shifts.get(event.shift_ref)
+        if shift is None:
+            self.agg.unknown_refs += 1
+            return
+        self._fill(shift, -1)
+        shift.fill = event.fill_source
+        self._fill(shift, 1)
+        self.shifts.touch(event.shift_ref)
+
+    def unfilled(self, event: ShiftUnfilled, ts: float, hour: int) -> None:
+        self.agg.seen = True
+        self._dirty.add(PART)
+        shift = self.shifts.pop(event.shift_ref)
+        if shift is None:
+            self.agg.unknown_refs += 1
+            return
+        self._fill(shift, -1)
+        add(self.agg.unfilled, shift.start_hour, 1)
+        add(self.agg.unfilled_hours, shift.start_hour, shift.hours)
+
+    def changed(self, event: ShiftChanged, ts: float, hour: int) -> None:
+        self.agg.seen = True
+        self._dirty.add(PART)
+        # Every change after publication is coordinator work, whether or not we saw the shift.
+        add(self.agg.changes_by_day, hour // 24, 1)
+        if event.change == "cancelled":
+            shift = self.shifts.pop(event.shift_ref)
+            if shift is not None:
+                self._fill(shift, -1)
+                self._plan(shift, -1)
+
+    def absence(self, event: AbsenceReported, ts: float, hour: int) -> None:
+        self.agg.seen = True
+        self._dirty.add(PART)
+        if event.notice_hours < SHORT_NOTICE_HOURS:
+            add(self.agg.short_absences, hour, 1)
+
+    def roster(self, event: RosterPublished, ts: float, hour: int) -> None:
+        self.agg.seen = True
+        self._dirty.add(PART)
+        start = datetime(
+            event.period_start.year, event.period_start.month, event.period_start.day, tzinfo=UTC
+        )
+        lead = (start.timestamp() - ts) / DAY
+        self.agg.lead_times = [*self.agg.lead_times, lead][-LAST_ROSTERS:]
+
+    def evaluate(self, hour: int) -> dict[str, Reading]:
+        agg = self.agg
+        week = hour - WEEK_HOURS
+        planned = window_sum(agg.planned, week, hour)
+        filled = window_sum(agg.filled, week, hour)
+        planned_hours = window_sum(agg.planned_hours, week, hour)
+        out: dict[str, Reading] = {
+            "planned_shifts_7d": Reading(planned, planned),
+            "agency_hours_7d": Reading(window_sum(agg.agency_hours, week, hour), filled),
+            "unfilled_hours_7d": Reading(window_sum(agg.unfilled_hours, week, hour), planned),
+        }
+        day = hour // 24
+        changes = window_sum(agg.changes_by_day, day - MONTH_DAYS + 1, day + 1)
+        planned_month = window_sum(agg.planned_by_day, day - MONTH_DAYS + 1, day + 1)
+        out["post_publication_changes_28d"] = Reading(changes, planned_month)
+        fortnight = hour - FORTNIGHT_HOURS
+        planned_fortnight = window_sum(agg.planned, fortnight, hour)
+        short = window_sum(agg.short_absences, fortnight, hour)
+        out["short_notice_absences_14d"] = Reading(short, planned_fortnight)
+        optional = {
+            "shift_unfilled_rate_7d": ratio(window_sum(agg.unfilled, week, hour), planned, planned),
+            "agency_fill_share_7d": ratio(window_sum(agg.agency, week, hour), filled, filled),
+            "mean_shift_hours_7d": ratio(planned_hours, planned, planned),
+            "post_publication_change_rate_28d": ratio(changes, planned_month, planned_month),
+            "short_notice_absence_rate_14d": ratio(short, planned_fortnight, planned_fortnight),
+        }
+        if agg.lead_times:
+            out["roster_lead_time_median_days"] = Reading(
+                median(agg.lead_times), len(agg.lead_times)
+            )
+        out.update({name: reading for name, reading in optional.items() if reading is not None})
+        return out
+
+    def maintain(self, hour: int) -> None:
+        agg = self.agg
+        self._dirty.add(PART)
+        cutoff = hour - FORTNIGHT_HOURS - 24
+        for buckets in (
+            agg.planned,
+            agg.planned_hours,
+            agg.filled,
+            agg.agency,
+            agg.agency_hours,
+            agg.unfilled,
+            agg.unfilled_hours,
+            agg.short_absences,
+        ):
+            purge_before(buckets, cutoff)
+        day_cutoff = hour // 24 - MONTH_DAYS - 1
+        purge_before(agg.changes_by_day, day_cutoff)
+        purge_before(agg.planned_by_day, day_cutoff)
+        ended_before = hour - ENDED_SHIFT_KEEP_HOURS
+        self.shifts.remove_where(lambda shift: shift.start_hour + shift.hours < ended_before)

@@ -1,0 +1,197 @@
+"""Sitrep state of a scope: the national aggregates by report date, evaluated per report date.
+
+A sitrep scope is evaluated once per data date (``report_date`` / ``period_start``) that received
+data, when a sitrep with a later date arrives (all of a date's sitreps have then been seen), when
+the scope's event time passes the end of the date plus the lateness allowance, or at flush. A
+sitrep dated on or before a date already evaluated is stored, and its source counts as updated at
+the next evaluation (the date itself is not re-evaluated: outputs are never retracted).
+
+Each evaluation records which sources were updated, so a kind is evaluated only when one of its
+inputs changed, and its persistence is counted in reports of that cadence: a daily source counts
+``persistence_daily_reports``, a weekly or monthly one ``persistence_periodic_reports``.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+import msgspec
+
+from models.events import BedSitrep, DelayReasonsSitrep, DischargeSitrep
+from streams.engine.bedflow import DOCUMENTATION, TRANSPORT, is_hub_reason
+from streams.engine.readings import Reading, ratio
+from streams.engine.timekeys import day_of_date, hour_is_weekend
+
+PART: Final = "sitrep"
+KEEP_DAYS: Final = 35
+KEEP_BED_REPORTS: Final = 8
+
+Source = Literal["discharge", "bed", "delay"]
+Cadence = Literal["daily", "periodic"]
+
+#: metric -> the sitrep source whose update means the metric changed
+METRIC_SOURCES: Final[dict[str, tuple[str, ...]]] = {
+    "nctr_share_7d": ("discharge", "bed"),
+    "discharges_per_nctr_patient_7d": ("discharge",),
+    "weekend_weekday_discharge_ratio_7d": ("discharge",),
+    "discharged_by_1700_share_7d": ("discharge",),
+    "nctr_patients": ("discharge",),
+    "discharges_7d": ("discharge",),
+    "bed_occupancy_ratio": ("bed",),
+    "occupied_beds": ("bed",),
+    "open_beds": ("bed",),
+    "delay_share_discharge_documentation": ("delay",),
+    "delay_share_patient_transport": ("delay",),
+    "delay_share_care_transfer_hub": ("delay",),
+    "delay_patients_discharge_documentation": ("delay",),
+    "delay_patients_patient_transport": ("delay",),
+    "delay_patients_care_transfer_hub": ("delay",),
+}
+
+
+class SitrepAgg(msgspec.Struct, kw_only=True):
+    seen: bool = False
+    # report day -> (nctr patients, discharged total, discharged by 17:00 or -1)
+    discharge: dict[int, tuple[int, int, int]] = msgspec.field(default_factory=dict)
+    # period-start day -> (available, occupied, 1 if a daily report)
+    beds: dict[int, tuple[int, int, int]] = msgspec.field(default_factory=dict)
+    delay_day: int | None = None
+    delay_daily: bool = False
+    delay_counts: dict[str, int] = msgspec.field(default_factory=dict)
+    # day with data not yet evaluated -> {source: 1 if its cadence is daily else 0}
+    pending: dict[int, dict[str, int]] = msgspec.field(default_factory=dict)
+    carry: dict[str, int] = msgspec.field(default_factory=dict)
+    last_evaluated: int | None = None
+
+
+class Sitrep:
+    def __init__(self, dirty: set[str]) -> None:
+        self.agg = SitrepAgg()
+        self._dirty = dirty
+
+    def _mark(self, day: int, source: str, daily: bool) -> None:
+        agg = self.agg
+        agg.seen = True
+        self._dirty.add(PART)
+        target = (
+            agg.pending.setdefault(day, {})
+            if (agg.last_evaluated is None or day > agg.last_evaluated)
+            else agg.carry
+        )
+        target[source] = max(target.get(source, 0), int(daily))
+
+    def days_before(self, day: int) -> list[int]:
+        """Pending data days strictly before ``day`` (ready: a later date has arrived)."""
+        return sorted(key for key in self.agg.pending if key < day)
+
+    def discharge(self, event: DischargeSitrep) -> int:
+        day = day_of_date(event.report_date)
+        by_1700 = -1 if event.discharged_by_1700 is None else event.discharged_by_1700
+        self.agg.discharge[day] = (event.nctr_patients, event.discharged_total, by_1700)
+        self._mark(day, "discharge", True)
+        return day
+
+    def beds(self, event: BedSitrep) -> int:
+        day = day_of_date(event.period_start)
+        daily = event.period == "day"
+        self.agg.beds[day] = (event.ga_beds_available, event.ga_beds_occupied, int(daily))
+        if len(self.agg.beds) > KEEP_BED_REPORTS:
+            del self.agg.beds[min(self.agg.beds)]
+        self._mark(day, "bed", daily)
+        return day
+
+    def delays(self, event: DelayReasonsSitrep) -> int:
+        day = day_of_date(event.period_start)
+        agg = self.agg
+        if agg.delay_day is None or day >= agg.delay_day:
+            agg.delay_day = day
+            agg.delay_daily = event.period == "day"
+            agg.delay_counts = {str(reason): count for reason, count in event.counts.items()}
+        self._mark(day, "delay", event.period == "day")
+        return day
+
+    def _beds_at(self, day: int) -> tuple[int, int, int] | None:
+        keys = [key for key in self.agg.beds if key <= day]
+        if keys:
+            return self.agg.beds[max(keys)]
+        # A monthly report may start after the first daily sitreps it covers.
+        return self.agg.beds[min(self.agg.beds)] if self.agg.beds else None
+
+    def take(self, day: int) -> dict[str, int]:
+        """Mark ``day`` evaluated; the sources updated for it (source -> 1 if daily)."""
+        agg = self.agg
+        self._dirty.add(PART)
+        sources = agg.pending.pop(day, {})
+        for source, daily in agg.carry.items():
+            sources[source] = max(sources.get(source, 0), daily)
+        agg.carry = {}
+        agg.last_evaluated = day
+        for key in [key for key in agg.discharge if key < day - KEEP_DAYS]:
+            del agg.discharge[key]
+        return sources
+
+    def evaluate(self, day: int, sources: dict[str, int]) -> dict[str, Reading]:
+        agg = self.agg
+        out: dict[str, Reading] = {}
+        if "discharge" in sources or "bed" in sources:
+            out.update(self._discharge_metrics(day))
+        if "bed" in sources:
+            beds = self._beds_at(day)
+            if beds is not None:
+                out["open_beds"] = Reading(beds[0], beds[0])
+                out["occupied_beds"] = Reading(beds[1], beds[0])
+                reading = ratio(beds[1], beds[0], beds[0])
+                if reading is not None:
+                    out["bed_occupancy_ratio"] = reading
+        if "delay" in sources and agg.delay_day is not None and agg.delay_day <= day:
+            counts = agg.delay_counts
+            total = sum(counts.values())
+            groups = {
+                "discharge_documentation": counts.get(DOCUMENTATION, 0),
+                "patient_transport": counts.get(TRANSPORT, 0),
+                "care_transfer_hub": sum(
+                    n for reason, n in counts.items() if is_hub_reason(reason)
+                ),
+            }
+            for group, count in groups.items():
+                out[f"delay_patients_{group}"] = Reading(count, total)
+                reading = ratio(count, total, total)
+                if reading is not None:
+                    out[f"delay_share_{group}"] = reading
+        return out
+
+    def _discharge_metrics(self, day: int) -> dict[str, Reading]:
+        agg = self.agg
+        days = [key for key in range(day - 6, day + 1) if key in agg.discharge]
+        if not days:
+            return {}
+        out: dict[str, Reading] = {}
+        nctr = sum(agg.discharge[key][0] for key in days)
+        discharged = sum(agg.discharge[key][1] for key in days)
+        mean_nctr = round(nctr / len(days))
+        if day in agg.discharge:
+            out["nctr_patients"] = Reading(agg.discharge[day][0], agg.discharge[day][0])
+        out["discharges_7d"] = Reading(discharged, discharged)
+        reading = ratio(discharged, nctr, mean_nctr)
+        if reading is not None:
+            out["discharges_per_nctr_patient_7d"] = reading
+        shares = []
+        for key in days:
+            beds = self._beds_at(key)
+            if beds is not None and beds[1] > 0:
+                shares.append(agg.discharge[key][0] / beds[1])
+        if shares:
+            out["nctr_share_7d"] = Reading(sum(shares) / len(shares), mean_nctr)
+        weekend = [agg.discharge[key][1] for key in days if hour_is_weekend(key * 24 + 12)]
+        weekday = [agg.discharge[key][1] for key in days if not hour_is_weekend(key * 24 + 12)]
+        if weekend and weekday and sum(weekday) > 0:
+            out["weekend_weekday_discharge_ratio_7d"] = Reading(
+                (sum(weekend) / len(weekend)) / (sum(weekday) / len(weekday)), discharged
+            )
+        timed = [agg.discharge[key] for key in days if agg.discharge[key][2] >= 0]
+        timed_total = sum(row[1] for row in timed)
+        if timed_total:
+            out["discharged_by_1700_share_7d"] = Reading(
+                sum(row[2] for row in timed) / timed_total, timed_total
+            )
+        return out

@@ -1,0 +1,146 @@
+"""Event-time evaluation: boundaries, lateness, duplicates, flush, unknown spells."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from models.events import Admission, Discharge, ReadyForDischarge, WardCapacity
+from models.outputs import MetricPoint
+from streams.engine import Engine, ScopeState
+from tests.unit.engine import builders as b
+from tests.unit.engine.engine_support import CATALOGUE, value_at
+
+SCOPE = CATALOGUE.for_scope(b.TRUST, b.SITE)
+H = timedelta(hours=1)
+
+
+def _state() -> tuple[ScopeState, b.Stream]:
+    return ScopeState.new(b.TRUST, b.SITE, SCOPE), b.Stream()
+
+
+def _admit(s: b.Stream, at_hours: float, ref: str) -> Admission:
+    return s.add(
+        Admission,
+        b.T0 + timedelta(hours=at_hours),
+        spell_ref=ref,
+        ward_code="W1",
+        specialty_code="300",
+        admission_method="emergency",
+    )  # type: ignore[return-value]
+
+
+@pytest.mark.unit
+def test_a_boundary_counts_only_events_before_it() -> None:
+    state, s = _state()
+    out = state.apply(s.add(WardCapacity, b.T0 + 0.5 * H, ward_code="W1", beds_open=10))
+    assert out == []  # no boundary passed yet
+    state.apply(_admit(s, 0.75, "aa00000000000001"))
+    # An event exactly on 01:00 is applied after the 01:00 evaluation.
+    out = state.apply(_admit(s, 1.0, "aa00000000000002"))
+    assert value_at(out, "occupied_beds", b.T0 + H) == 1
+    out = state.apply(_admit(s, 3.5, "aa00000000000003"))
+    # every boundary passed is evaluated, in order
+    times = sorted({p.evaluated_at for p in out if isinstance(p, MetricPoint)})
+    assert times == [b.T0 + 2 * H, b.T0 + 3 * H]
+    assert value_at(out, "occupied_beds", b.T0 + 3 * H) == 2
+    assert value_at(out, "bed_occupancy_ratio", b.T0 + 3 * H) == pytest.approx(0.2)
+
+
+@pytest.mark.unit
+def test_late_within_allowance_is_accepted_but_not_re_emitted() -> None:
+    state, s = _state()
+    state.apply(_admit(s, 0.2, "aa00000000000001"))
+    state.apply(_admit(s, 5.0, "aa00000000000002"))
+    late_ok = _admit(s, 3.5, "aa00000000000003")  # 1.5 h behind the watermark
+    assert state.apply(late_ok) == []
+    assert (state.accepted, state.late) == (3, 0)
+    out = state.apply(_admit(s, 6.0, "aa00000000000004"))
+    assert value_at(out, "occupied_beds", b.T0 + 6 * H) == 3  # counted from the next boundary
+
+
+@pytest.mark.unit
+def test_late_beyond_allowance_is_counted_and_dropped() -> None:
+    state, s = _state()
+    state.apply(_admit(s, 0.2, "aa00000000000001"))
+    state.apply(_admit(s, 5.0, "aa00000000000002"))
+    assert state.apply(_admit(s, 2.9, "aa00000000000003")) == []
+    assert (state.accepted, state.late) == (2, 1)
+    out = state.apply(_admit(s, 6.0, "aa00000000000004"))
+    assert value_at(out, "occupied_beds", b.T0 + 6 * H) == 2
+
+
+@pytest.mark.unit
+def test_a_duplicate_changes_nothing() -> None:
+    state, s = _state()
+    first = _admit(s, 0.2, "aa00000000000001")
+    state.apply(first)
+    state.apply(
+        s.add(
+            Discharge,
+            b.T0 + 0.4 * H,
+            spell_ref="aa00000000000001",
+            ward_code="W1",
+            destination="usual_residence",
+        )
+    )
+    assert state.apply(first) == []  # redelivered: must not re-open the spell
+    assert state.counters == {"accepted": 2, "duplicate": 1, "late": 0}
+    out = state.apply(_admit(s, 1.5, "aa00000000000002"))
+    assert value_at(out, "occupied_beds", b.T0 + H) == 0
+
+
+@pytest.mark.unit
+def test_dedupe_memory_is_bounded_by_the_horizon() -> None:
+    state, s = _state()
+    for minute in range(0, 48 * 60, 10):
+        state.apply(_admit(s, minute / 60, f"aa{minute:014x}"))
+    hours = {hour for hour, _ in state.dedupe.buckets}
+    assert max(hours) - min(hours) <= 3  # lateness 2 h + 1 h
+
+
+@pytest.mark.unit
+def test_spells_never_admitted_are_adopted_or_counted() -> None:
+    state, s = _state()
+    state.apply(s.add(WardCapacity, b.T0, ward_code="W1", beds_open=10))
+    # ready_for_discharge for a spell admitted before the stream began: adopted (it is in a bed)
+    state.apply(
+        s.add(ReadyForDischarge, b.T0 + 0.2 * H, spell_ref="bb00000000000001", ward_code="W1")
+    )
+    # discharge of an unknown spell: a discharge, but no bed to free
+    state.apply(
+        s.add(
+            Discharge,
+            b.T0 + 0.3 * H,
+            spell_ref="bb00000000000002",
+            ward_code="W1",
+            destination="care_home",
+        )
+    )
+    out = state.advance_to(b.T0 + H)
+    assert value_at(out, "occupied_beds", b.T0 + H) == 1
+    assert value_at(out, "nctr_patients", b.T0 + H) == 1
+    assert value_at(out, "discharges_7d", b.T0 + H) == 1
+    assert state.bedflow.agg.adopted == 1 and state.bedflow.agg.unknown_discharges == 1
+
+
+@pytest.mark.unit
+def test_flush_stops_at_the_hour_of_the_last_event_and_a_replay_is_identical() -> None:
+    s = b.Stream()
+    b.bedflow(s, 3)
+    events = s.events(3)
+    engine = Engine(CATALOGUE)
+    first = [o for e in events for o in engine.process(e)] + engine.flush()
+    last_hour = max(e.occurred_at for e in events).replace(minute=0, second=0, microsecond=0)
+    evaluated = {o.evaluated_at for o in first if isinstance(o, MetricPoint)}
+    assert max(evaluated) == last_hour + H
+    replay = Engine(CATALOGUE)
+    assert [o for e in events for o in replay.process(e)] + replay.flush() == first
+
+
+@pytest.mark.unit
+def test_no_data_no_metrics() -> None:
+    state, _ = _state()
+    assert state.advance_to(b.T0 + 5 * H) == []
+    assert state.flush() == []

@@ -1,0 +1,179 @@
+"""The issue's "done means": for every kind, a bottleneck injected into healthy synthetic data goes
+emerging and active, then resolved once the cause is removed; healthy data stays quiet."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+
+from models.events import Event
+from models.outputs import OpportunityUpdate
+from tests.unit.engine import builders as b
+from tests.unit.engine.engine_support import CATALOGUE, run, snapshots, steps, transitions
+
+
+def _lifecycle_ok(
+    events: list[Event],
+    kind: str,
+    onset: int,
+    removed: int,
+    active_within: int,
+    resolved_within: int,
+    single_episode: bool = True,
+) -> None:
+    out = run(events)
+    path = steps(out, kind)
+    statuses = [to for _, to, _ in path]
+    assert statuses[:3] == ["emerging", "active", "resolved"], path
+    emerging_at, active_at, resolved_at = (at for _, _, at in path[:3])
+    assert b.day_at(onset) <= emerging_at < b.day_at(onset + active_within)
+    assert emerging_at < active_at <= b.day_at(onset + active_within)
+    assert b.day_at(removed) < resolved_at <= b.day_at(removed + resolved_within)
+    # One episode: nothing flaps back after the cause is gone.
+    if single_episode:
+        assert all(t.episode == 1 for t in transitions(out, kind))
+    # At activation the trigger holds: severity is at least the threshold's 0.5.
+    activation = [
+        o
+        for o in out
+        if isinstance(o, OpportunityUpdate)
+        and o.transition is not None
+        and o.transition.kind == kind
+        and o.transition.to_status == "active"
+    ]
+    assert 0.5 <= activation[0].opportunity.severity <= 1.0
+    assert all(o.catalogue_version == CATALOGUE.version for o in snapshots(out, kind))
+
+
+def _reason_mix(share: float, reason: str | tuple[str, ...]) -> Callable[[int, random.Random], str]:
+    choices = (reason,) if isinstance(reason, str) else reason
+
+    def pick(day: int, rng: random.Random) -> str:
+        if 8 <= day < 20 and rng.random() < share:
+            return rng.choice(choices)
+        return b.healthy_reason(rng)
+
+    return pick
+
+
+@pytest.mark.unit
+def test_capacity_forecasting_needs_three_days_over_92_percent() -> None:
+    s = b.Stream()
+    b.bedflow(s, 30, beds=b.window(8, 18, 200, 250))
+    out = run(s.events(30))
+    path = steps(out, "capacity_forecasting")
+    assert [to for _, to, _ in path] == ["emerging", "active", "resolved"]
+    (_, _, emerging), (_, _, active), (_, _, resolved) = path
+    assert b.day_at(8) <= emerging < b.day_at(9)
+    # persistence 72 h, not the default 24 h
+    assert active - emerging == timedelta(hours=72)
+    assert b.day_at(18) < resolved <= b.day_at(20)
+
+
+@pytest.mark.unit
+def test_discharge_documentation_automation() -> None:
+    s = b.Stream()
+    b.bedflow(s, 32, reason=_reason_mix(0.3, "hospital_discharge_documentation"))
+    _lifecycle_ok(s.events(32), "discharge_documentation_automation", 8, 20, 4, 6)
+
+
+@pytest.mark.unit
+def test_transport_booking_automation() -> None:
+    s = b.Stream()
+    b.bedflow(s, 32, reason=_reason_mix(0.3, "hospital_patient_transport"))
+    _lifecycle_ok(s.events(32), "transport_booking_automation", 8, 20, 4, 6)
+
+
+@pytest.mark.unit
+def test_care_transfer_referral_automation() -> None:
+    s = b.Stream()
+    b.bedflow(s, 32, reason=_reason_mix(0.6, ("hospital_hub_referral", "hub_referrals")))
+    _lifecycle_ok(s.events(32), "care_transfer_referral_automation", 8, 20, 4, 6)
+
+
+@pytest.mark.unit
+def test_discharge_coordination() -> None:
+    s = b.Stream()
+    b.bedflow(s, 40, nctr_days=b.window(8, 20, 4.0, 0.75), beds=b.const(450))
+    _lifecycle_ok(s.events(40), "discharge_coordination", 8, 20, 9, 12)
+
+
+@pytest.mark.unit
+def test_discharge_timing_prediction() -> None:
+    s = b.Stream()
+    b.bedflow(s, 36, before_noon=b.window(8, 20, 0.1, 0.5))
+    _lifecycle_ok(s.events(36), "discharge_timing_prediction", 8, 20, 6, 8)
+
+
+@pytest.mark.unit
+def test_roster_optimisation() -> None:
+    s = b.Stream()
+    b.rostering(s, 40, agency=b.window(8, 20, 0.2, 0.02))
+    _lifecycle_ok(s.events(40), "roster_optimisation", 8, 20, 5, 8)
+
+
+@pytest.mark.unit
+def test_auto_rostering() -> None:
+    s = b.Stream()
+    b.rostering(s, 80, changes=b.window(8, 36, 0.45, 0.05))
+    _lifecycle_ok(s.events(80), "auto_rostering", 8, 36, 20, 28)
+
+
+@pytest.mark.unit
+def test_absence_backfill_automation() -> None:
+    s = b.Stream()
+    b.rostering(s, 45, short_absence=b.window(8, 22, 0.15, 0.01))
+    _lifecycle_ok(s.events(45), "absence_backfill_automation", 8, 22, 6, 14)
+
+
+@pytest.mark.unit
+def test_referral_triage_automation() -> None:
+    s = b.Stream()
+    b.referrals(s, 70, triage_days=b.window(10, 30, 10.0, 1.5))
+    _lifecycle_ok(s.events(70), "referral_triage_automation", 10, 30, 14, 30)
+
+
+@pytest.mark.unit
+def test_dna_reduction() -> None:
+    s = b.Stream()
+    b.referrals(s, 90, per_day=b.const(20), dna=b.window(20, 40, 0.2, 0.03))
+    _lifecycle_ok(s.events(90), "dna_reduction", 20, 40, 14, 28)
+
+
+@pytest.mark.unit
+def test_demand_capacity_planning() -> None:
+    s = b.Stream()
+    b.referrals(s, 90, per_day=b.const(20), closures=b.window(20, 40, 0.4, 1.0))
+    _lifecycle_ok(s.events(90), "demand_capacity_planning", 20, 40, 14, 28)
+
+
+@pytest.mark.unit
+def test_waiting_list_validation() -> None:
+    # Pathways received in the first 100 days wait 150-260 days and validation stops for
+    # days 100-200: the list ages past 18 weeks unvalidated; validation resumes at day 200.
+    def waits(day: int, rng: random.Random) -> float:
+        return rng.uniform(150, 260) if day < 100 else rng.uniform(20, 110)
+
+    s = b.Stream()
+    b.referrals(
+        s, 280, per_day=b.const(8), wait_days=waits, validate=b.window(100, 200, False, True)
+    )
+    # The first long waits appear at day 126; the share passes 35% some 50 days later.
+    # Once validation resumes the long waits are still there (they clear from day 260 on), so a
+    # second, emerging-only episode may follow: the first one's lifecycle is what is asserted.
+    _lifecycle_ok(s.events(280), "waiting_list_validation", 126, 200, 80, 70, single_episode=False)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("seed", [1, 3])
+def test_healthy_site_stays_quiet(seed: int) -> None:
+    s = b.Stream(seed=seed)
+    b.bedflow(s, 60)
+    b.rostering(s, 60)
+    b.referrals(s, 60)
+    out = run(s.events(60))
+    assert transitions(out) == []
+    assert len(CATALOGUE.kinds) == 13

@@ -1,0 +1,82 @@
+"""Sitrep scopes: evaluated per report date at trust scope, bed-flow kinds from aggregates."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from streams.engine import Engine
+from tests.unit.engine import builders as b
+from tests.unit.engine.engine_support import CATALOGUE, run, series, steps
+
+
+@pytest.mark.unit
+def test_sitrep_metrics_are_evaluated_per_report_date_at_trust_scope() -> None:
+    s = b.Stream()
+    b.sitreps(s, 10)
+    out = run(s.events(11))  # day 9's reports arrive on day 10
+    occupancy = series(out, "bed_occupancy_ratio")
+    assert [p.evaluated_at for p in occupancy] == [b.day_at(d) for d in range(10)]
+    assert {p.site_code for p in occupancy} == {None}
+    assert occupancy[0].value == pytest.approx(0.9)
+    nctr = series(out, "nctr_share_7d")[-1]
+    assert nctr.value == pytest.approx(150 / 900)
+    assert series(out, "discharges_per_nctr_patient_7d")[-1].value == pytest.approx(0.5)
+    delay = series(out, "delay_share_care_transfer_hub")
+    # The week starting day 0 is reported on day 7, after dates 0-5 were evaluated: it is kept
+    # and counts at the next evaluated date (day 6), never re-evaluating the past.
+    assert [p.evaluated_at for p in delay] == [b.day_at(6)]
+    assert delay[0].value == pytest.approx(20 / 150)
+
+
+@pytest.mark.unit
+def test_capacity_and_coordination_from_daily_sitreps() -> None:
+    s = b.Stream()
+    b.sitreps(s, 40, occupied=b.window(10, 20, 960, 800), nctr=b.window(10, 20, 380, 150))
+    out = run(s.events(41))
+    capacity = steps(out, "capacity_forecasting")
+    assert [to for _, to, _ in capacity] == ["emerging", "active", "resolved"]
+    assert capacity[0][2] == b.day_at(10) and capacity[1][2] == b.day_at(12)  # 3 reports
+    coordination = steps(out, "discharge_coordination")
+    assert [to for _, to, _ in coordination][:2] == ["emerging", "active"]
+    # the 7-day mean passes 35% a few days in; then 7 consecutive daily reports make it active
+    assert b.day_at(10) <= coordination[0][2] < coordination[1][2] <= b.day_at(22)
+    activation = [
+        o
+        for o in out
+        if hasattr(o, "transition")
+        and o.transition is not None
+        and o.transition.kind == "discharge_coordination"
+        and o.transition.to_status == "active"
+    ]
+    assert activation[0].opportunity.evidence["persistence"]["held_evaluations"] == 7
+    assert coordination[2][1] == "resolved" and coordination[2][2] > b.day_at(20)
+
+
+@pytest.mark.unit
+def test_a_sitrep_for_an_evaluated_date_is_kept_not_re_evaluated() -> None:
+    s = b.Stream()
+    b.sitreps(s, 5)
+    events = s.events(5)
+    engine = Engine(CATALOGUE)
+    for event in events:
+        engine.process(event)
+    stale = b.Stream(seed=9)
+    b.sitreps(stale, 1, occupied=b.const(990))
+    out = []
+    for event in stale.events(1):
+        out.extend(
+            engine.process(
+                event.__class__(
+                    **{
+                        **{f: getattr(event, f) for f in event.__struct_fields__},
+                        "occurred_at": events[-1].occurred_at,
+                        "event_id": event.event_id.replace("0000-0000", "1111-0000", 1),
+                    }
+                )
+            )
+        )
+    assert [p for p in series(out, "bed_occupancy_ratio") if p.evaluated_at == b.day_at(0)] == []
+    flushed = engine.flush()
+    assert isinstance(series(flushed, "bed_occupancy_ratio")[-1].evaluated_at, datetime)

@@ -22,18 +22,57 @@ REFERRALS_TOPIC: Final = "nhs.referrals.v1"
 SITREP_TOPIC: Final = "nhs.sitrep.v1"
 INPUT_TOPICS: Final = (BEDFLOW_TOPIC, ROSTERING_TOPIC, REFERRALS_TOPIC, SITREP_TOPIC)
 
-UUID_PATTERN: Final = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+# Python's ``$`` also matches before a trailing newline (msgspec and the ``jsonschema`` package
+# both use ``re.search``), so every anchor is ``$(?!\n)``: the same language in Python and in
+# ECMA 262, where the lookahead is a no-op. Otherwise "RJ1\n" would pass here and fail in ajv.
+_END: Final = "$(?!\\n)"
+
+UUID_PATTERN: Final = (
+    "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}" + _END
+)
+TRUST_CODE_PATTERN: Final = "^R[A-Z0-9]{2}" + _END
+SITE_CODE_PATTERN: Final = "^R[A-Z0-9]{4}" + _END
+SOURCE_SYSTEM_PATTERN: Final = "^[A-Za-z0-9_.-]{1,32}" + _END
+LOCAL_CODE_PATTERN: Final = "^[A-Z0-9_-]{1,16}" + _END
+REF_PATTERN: Final = "^[0-9a-f]{16,64}" + _END
+SPECIALTY_CODE_PATTERN: Final = "^[0-9]{3}" + _END
+
+# What msgspec's date parser accepts, as a regex, so that the published schema rejects the same
+# strings without relying on optional ``format`` assertion: YYYY-MM-DD from 0001, real calendar
+# days (29 February only in leap years).
+_DAY_OF_YEAR: Final = (
+    "(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])"
+    "|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)"
+    "|02-(?:0[1-9]|1[0-9]|2[0-8]))"
+)
+_LEAP_YEAR: Final = (
+    "(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:0[48]|[2468][048]|[13579][26])00)"
+)
+_DATE: Final = f"(?:(?!0000)[0-9]{{4}}-{_DAY_OF_YEAR}|{_LEAP_YEAR}-02-29)"
+DATE_PATTERN: Final = f"^{_DATE}" + _END
+# msgspec's RFC 3339 parser is slightly wider than RFC 3339 section 5.6: it also takes a space or
+# lower-case ``t`` between date and time, lower-case ``z`` and ``+hhmm`` offsets. The contract
+# follows the parser so that the published schema and the validator accept the same strings.
+DATETIME_PATTERN: Final = (
+    f"^{_DATE}[Tt ](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:[.][0-9]+)?"
+    "(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):?[0-5][0-9])" + _END
+)
+
+#: The largest value a numeric field may carry: far above any real count, rate or duration, and
+#: below every 10-digit number, so no accepted number can be an NHS number or a phone number.
+MAX_NUMBER: Final = 999_999_999
 
 EventId = Annotated[str, Meta(pattern=UUID_PATTERN)]
-TrustCode = Annotated[str, Meta(pattern="^R[A-Z0-9]{2}$")]
-SiteCode = Annotated[str, Meta(pattern="^R[A-Z0-9]{4}$")]
-SourceSystem = Annotated[str, Meta(pattern="^[A-Za-z0-9_.-]{1,32}$")]
-LocalCode = Annotated[str, Meta(pattern="^[A-Z0-9_-]{1,16}$")]
-PseudonymousRef = Annotated[str, Meta(pattern="^[0-9a-f]{16,64}$")]
-SpecialtyCode = Annotated[str, Meta(pattern="^[0-9]{3}$")]
-EventTime = Annotated[datetime, Meta(tz=True)]
-NonNegativeInt = Annotated[int, Meta(ge=0)]
-NonNegativeNumber = Annotated[float, Meta(ge=0)]
+TrustCode = Annotated[str, Meta(pattern=TRUST_CODE_PATTERN)]
+SiteCode = Annotated[str, Meta(pattern=SITE_CODE_PATTERN)]
+SourceSystem = Annotated[str, Meta(pattern=SOURCE_SYSTEM_PATTERN)]
+LocalCode = Annotated[str, Meta(pattern=LOCAL_CODE_PATTERN)]
+PseudonymousRef = Annotated[str, Meta(pattern=REF_PATTERN)]
+SpecialtyCode = Annotated[str, Meta(pattern=SPECIALTY_CODE_PATTERN)]
+EventTime = Annotated[datetime, Meta(tz=True, extra_json_schema={"pattern": DATETIME_PATTERN})]
+EventDate = Annotated[date, Meta(extra_json_schema={"pattern": DATE_PATTERN})]
+NonNegativeInt = Annotated[int, Meta(ge=0, le=MAX_NUMBER)]
+NonNegativeNumber = Annotated[float, Meta(ge=0, le=MAX_NUMBER)]
 
 DelayReason = Literal[
     "hospital_therapy_review",
@@ -93,14 +132,18 @@ ReferralPriority = Literal["routine", "urgent", "two_week_wait"]
 ReferralSource = Literal["gp", "consultant", "self", "other"]
 TriageOutcome = Literal["accepted", "returned_with_advice", "redirected", "rejected"]
 AttendanceType = Literal["first", "follow_up"]
-AppointmentResult = Literal["attended", "did_not_attend", "cancelled_by_patient", "cancelled_by_hospital"]
+AppointmentResult = Literal[
+    "attended", "did_not_attend", "cancelled_by_patient", "cancelled_by_hospital"
+]
 ValidationResult = Literal["still_required", "removed"]
 ClosureReason = Literal["treated", "discharged", "other"]
 BedPeriod = Literal["day", "month"]
 DelayPeriod = Literal["day", "week", "month"]
 
 
-class _Event(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True, tag_field="event_type"):
+class _Event(
+    msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True, tag_field="event_type"
+):
     """The envelope every event carries; ``event_type`` is the Struct's tag."""
 
     event_id: EventId
@@ -158,8 +201,8 @@ class WardCapacity(_SiteEvent, kw_only=True, frozen=True, tag="ward_capacity"):
 
 class RosterPublished(_SiteEvent, kw_only=True, frozen=True, tag="roster_published"):
     unit_code: LocalCode
-    period_start: date
-    period_end: date
+    period_start: EventDate
+    period_end: EventDate
 
 
 class ShiftPlanned(_SiteEvent, kw_only=True, frozen=True, tag="shift_planned"):
@@ -237,21 +280,21 @@ class _SitrepEvent(_Event, kw_only=True, frozen=True):
 
 
 class DischargeSitrep(_SitrepEvent, kw_only=True, frozen=True, tag="discharge_sitrep"):
-    report_date: date
+    report_date: EventDate
     nctr_patients: NonNegativeInt
     discharged_total: NonNegativeInt
     discharged_by_1700: NonNegativeInt | None = None
 
 
 class BedSitrep(_SitrepEvent, kw_only=True, frozen=True, tag="bed_sitrep"):
-    period_start: date
+    period_start: EventDate
     period: BedPeriod
     ga_beds_available: NonNegativeInt
     ga_beds_occupied: NonNegativeInt
 
 
 class DelayReasonsSitrep(_SitrepEvent, kw_only=True, frozen=True, tag="delay_reasons_sitrep"):
-    period_start: date
+    period_start: EventDate
     period: DelayPeriod
     counts: dict[DelayReason, NonNegativeInt]
 

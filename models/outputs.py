@@ -76,7 +76,7 @@ class Transition(msgspec.Struct, kw_only=True, frozen=True):
 
 
 class OpportunityUpdate(msgspec.Struct, kw_only=True, frozen=True):
-    """A record on ``opsradar.opportunities.v1``: the episode snapshot and the transition, if any."""
+    """A record on ``opsradar.opportunities.v1``: an episode snapshot and its transition, if any."""
 
     opportunity: Opportunity
     transition: Transition | None = None

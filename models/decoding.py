@@ -1,0 +1,371 @@
+"""Turn a Kafka record value (or a line of a file) into events and scrubbed rejections.
+
+The hot path is one typed msgspec decode per event. An event the types accept can only carry an
+identifier in a few places (local codes, ``source_system``, an all-digit ``*_ref``, a duplicated
+key), so those are all the guard looks at then; the full guard (every key, string and number of
+the parsed document) runs only when the types reject the event, so that the identifying reason is
+reported first. ``tests/unit/contract`` proves both paths reach the same verdict.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Any, Final, get_args
+
+import msgspec
+
+from models import guard
+from models.events import (
+    EVENT_TYPE_TOPIC,
+    SCHEMA_VERSION,
+    TOPIC_EVENT_TYPES,
+    UUID_PATTERN,
+    DelayReason,
+    DelayReasonsSitrep,
+    Event,
+    event_type_of,
+)
+from models.rejection import (
+    BAD_DATETIME,
+    BAD_ENUM,
+    BAD_PATTERN,
+    BAD_SCHEMA_VERSION,
+    BATCH_TOO_LARGE,
+    DUPLICATE_FIELD,
+    EMPTY_BATCH,
+    IDENTIFIER_FIELD,
+    INVALID_JSON,
+    INVALID_UTF8,
+    INVALID_VALUE,
+    MISSING_FIELD,
+    NOT_AN_OBJECT,
+    NUMERIC_REF,
+    OUT_OF_RANGE,
+    UNKNOWN_EVENT_TYPE,
+    UNKNOWN_FIELD,
+    WRONG_TOPIC,
+    WRONG_TYPE,
+    Rejection,
+)
+from models.validation import check_event
+
+__all__ = ["MAX_BATCH_EVENTS", "DecodedRecord", "RecordDecoder", "Rejection"]
+
+#: The most events one batch record may carry (EVENTS.md).
+MAX_BATCH_EVENTS: Final = 10_000
+
+_ALL_TYPES: Final[tuple[type[Any], ...]] = get_args(Event)
+_CODE_FIELDS: Final = frozenset(
+    {"ward_code", "from_ward_code", "to_ward_code", "unit_code", "source_system"}
+)
+
+#: Names that may appear in a rejection's field path: the contract's own vocabulary.
+VOCABULARY: Final = frozenset(
+    {"event_type"}
+    | {field.name for cls in _ALL_TYPES for field in msgspec.structs.fields(cls)}
+    | set(get_args(DelayReason))
+)
+
+
+class _Shape(msgspec.Struct, frozen=True):
+    """What the fast path needs to know about one event type."""
+
+    quotes: int  # '"' in the JSON of the required fields and the event_type tag
+    optional: tuple[tuple[str, bytes, object, int], ...]  # (name, b'"name"', default, quotes)
+    code_fields: tuple[str, ...]
+    ref_fields: tuple[str, ...]
+
+
+def _quotes(field: msgspec.structs.FieldInfo) -> int:
+    """Quote characters a present, non-null field adds: its key, and its value if a string."""
+    info = msgspec.inspect.type_info(field.type)
+    options = info.types if isinstance(info, msgspec.inspect.UnionType) else (info,)
+    stringly = (
+        msgspec.inspect.StrType,
+        msgspec.inspect.DateType,
+        msgspec.inspect.DateTimeType,
+    )
+    options = tuple(o.type if isinstance(o, msgspec.inspect.Metadata) else o for o in options)
+    is_string = any(
+        isinstance(option, stringly)
+        or (isinstance(option, msgspec.inspect.LiteralType) and isinstance(option.values[0], str))
+        for option in options
+    )
+    return 4 if is_string else 2
+
+
+def _shape(cls: type[Any]) -> _Shape:
+    fields = msgspec.structs.fields(cls)
+    return _Shape(
+        quotes=4 + sum(_quotes(field) for field in fields if field.required),
+        optional=tuple(
+            (field.name, f'"{field.name}"'.encode(), field.default, _quotes(field))
+            for field in fields
+            if not field.required
+        ),
+        code_fields=tuple(field.name for field in fields if field.name in _CODE_FIELDS),
+        ref_fields=tuple(field.name for field in fields if field.name.endswith("_ref")),
+    )
+
+
+_SHAPES: Final = {cls: _shape(cls) for cls in _ALL_TYPES}
+_WHITESPACE: Final = b" \t\r\n"
+_ERROR_PATH: Final = re.compile(r" - at `(key` in `)?\$([^`]*)`$")
+_UNKNOWN_FIELD: Final = re.compile(r"^Object contains unknown field `(.*)`")
+_MISSING_FIELD: Final = re.compile(r"^Object missing required field `([A-Za-z0-9_]+)`")
+_BOUND: Final = re.compile(r"^Expected `\w+` [<>]=? ")
+
+
+class DecodedRecord(msgspec.Struct):
+    """The events a record carried that passed every rule, and one rejection per other event."""
+
+    events: list[Event]
+    rejections: list[Rejection]
+
+
+class RecordDecoder:
+    """Decodes and judges the records of one topic (or, with ``topic=None``, of any topic).
+
+    ``past_horizon`` None switches the "too old" rule off (files, replays, ``analyse``);
+    ``future_limit`` is how far after ``now`` an ``occurred_at`` may be.
+    """
+
+    def __init__(
+        self,
+        topic: str | None,
+        *,
+        past_horizon: timedelta | None,
+        future_limit: timedelta = timedelta(hours=1),
+    ) -> None:
+        if topic is not None and topic not in TOPIC_EVENT_TYPES:
+            raise ValueError(f"not an input topic of the contract: {topic!r}")
+        self.topic = topic
+        self.past_horizon = past_horizon
+        self.future_limit = future_limit
+        union = Event if topic is None else TOPIC_EVENT_TYPES[topic]
+        self._decoder: msgspec.json.Decoder[Event] = msgspec.json.Decoder(union)
+        self._batch = msgspec.json.Decoder(list[msgspec.Raw])
+        self._types = frozenset(
+            name for name, owner in EVENT_TYPE_TOPIC.items() if topic is None or owner == topic
+        )
+
+    def decode(self, value: bytes, *, now: datetime) -> DecodedRecord:
+        """Judge a record value: one event object, or a JSON array of 1 to 10,000 of them."""
+        if now.tzinfo is None:
+            raise ValueError("now must be timezone-aware")
+        record = DecodedRecord(events=[], rejections=[])
+        start = len(value) - len(value.lstrip(_WHITESPACE))
+        if value[start : start + 1] != b"[":
+            self._judge(value, now, record)
+            return record
+        try:
+            elements = self._batch.decode(value)
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError, UnicodeDecodeError):
+            record.rejections.append(self._unparsed(value, INVALID_JSON))
+            return record
+        if not elements:
+            record.rejections.append(Rejection(EMPTY_BATCH))
+        elif len(elements) > MAX_BATCH_EVENTS:
+            record.rejections.append(Rejection(BATCH_TOO_LARGE))
+        else:
+            for element in elements:
+                self._judge(bytes(element), now, record)
+        return record
+
+    # One event
+
+    def _judge(self, raw: bytes, now: datetime, record: DecodedRecord) -> None:
+        try:
+            event = self._decoder.decode(raw)
+        except msgspec.ValidationError as error:
+            record.rejections.append(self._explain(raw, str(error)))
+            return
+        except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
+            record.rejections.append(self._explain(raw, None))
+            return
+        rejection = self._check_accepted(raw, event, now)
+        if rejection is None:
+            record.events.append(event)
+        else:
+            record.rejections.append(rejection)
+
+    def _check_accepted(self, raw: bytes, event: Event, now: datetime) -> Rejection | None:
+        """The rules the types cannot apply, for an event the types accepted."""
+        shape = _SHAPES[type(event)]
+        if raw.count(b'"') != _expected_quotes(raw, event, shape):
+            # A key appears twice (or one is escaped): judge the parsed pairs, which keep both.
+            try:
+                document = guard.parse_pairs(raw.decode("utf-8"))
+            except (ValueError, RecursionError):  # msgspec accepted it: cannot happen
+                document = None
+            finding = guard.find_in_document(document, VOCABULARY)
+            if finding is not None:
+                return _rejection(finding.reason, finding.field, event)
+            duplicate = _duplicate_path(document)
+            if duplicate is not None:
+                return _rejection(DUPLICATE_FIELD, duplicate, event)
+        for name in shape.code_fields:
+            value = getattr(event, name)
+            # A cheap superset test first: most codes are short and plainly not identifiers.
+            if value is not None and guard.may_hold_identifier(value):
+                reason = guard.find_in_text(value)
+                if reason is not None:
+                    return _rejection(reason, name, event)
+        for name in shape.ref_fields:
+            value = getattr(event, name)
+            if value is not None and value.isdecimal():
+                return _rejection(guard.find_in_token(name, value) or NUMERIC_REF, name, event)
+        broken = check_event(
+            event, now=now, past_horizon=self.past_horizon, future_limit=self.future_limit
+        )
+        if broken is not None:
+            return _rejection(broken[0], broken[1], event)
+        return None
+
+    def _explain(self, raw: bytes, message: str | None) -> Rejection:
+        """Why an event fails, identifying reasons first (``message``: msgspec's, None: syntax)."""
+        try:
+            text = raw.decode("utf-8")
+            utf8 = True
+        except UnicodeDecodeError:
+            text = raw.decode("utf-8", "replace")
+            utf8 = False
+        try:
+            document = guard.parse_pairs(text)
+        except (ValueError, RecursionError):
+            return self._unparsed(raw, INVALID_JSON if utf8 else INVALID_UTF8, text)
+        finding = guard.find_in_document(document, VOCABULARY)
+        pairs = document if isinstance(document, guard.JsonObject) else guard.JsonObject()
+        event_id, event_type = _readable_ids(pairs)
+        if finding is not None:
+            return Rejection(finding.reason, finding.field, event_id, event_type)
+        if not utf8:
+            return Rejection(INVALID_UTF8, None, event_id, event_type)
+        if message is None:  # msgspec's syntax error (NaN, a number it cannot hold, ...)
+            return Rejection(INVALID_JSON, None, event_id, event_type)
+        if not isinstance(document, guard.JsonObject):
+            return Rejection(NOT_AN_OBJECT)
+        duplicate = _duplicate_path(document)
+        if duplicate is not None:
+            return Rejection(DUPLICATE_FIELD, duplicate, event_id, event_type)
+        values = dict(document)
+        version = values.get("schema_version", SCHEMA_VERSION)
+        if type(version) is not int or version != SCHEMA_VERSION:
+            return Rejection(BAD_SCHEMA_VERSION, "schema_version", event_id, event_type)
+        claimed = values.get("event_type")
+        if isinstance(claimed, str) and claimed not in self._types:
+            reason = WRONG_TOPIC if claimed in EVENT_TYPE_TOPIC else UNKNOWN_EVENT_TYPE
+            return Rejection(reason, "event_type", event_id, event_type)
+        reason, field = _from_message(message)
+        return Rejection(reason, field, event_id, event_type)
+
+    def _unparsed(self, raw: bytes, reason: str, text: str | None = None) -> Rejection:
+        """A value that is not JSON at all: only the raw text can be scanned."""
+        if text is None:
+            text = raw.decode("utf-8", "replace")
+            if reason == INVALID_JSON and not _is_utf8(raw):
+                reason = INVALID_UTF8
+        return Rejection(guard.find_in_raw_text(text) or reason)
+
+
+def _rejection(reason: str, field: str | None, event: Event) -> Rejection:
+    return Rejection(reason, field, event.event_id, event_type_of(event))
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _expected_quotes(raw: bytes, event: Event, shape: _Shape) -> int:
+    """How many '"' the event's JSON holds when no key repeats.
+
+    Counting quotes is exact for an event the types accepted: no accepted string can contain
+    one (patterns, enums, timestamps), whitespace and escapes add none, and a repeated key adds
+    at least two. Where the count differs, the slow path decides.
+    """
+    count = shape.quotes
+    for name, quoted, default, quotes in shape.optional:
+        value = getattr(event, name)
+        if value != default:
+            count += quotes
+        elif quoted in raw:
+            count += 2 if value is None else quotes
+    if isinstance(event, DelayReasonsSitrep):
+        count += 2 * len(event.counts)
+    return count
+
+
+def _readable_ids(pairs: guard.JsonObject) -> tuple[str | None, str | None]:
+    """event_id and event_type of a rejected event, only when they are safe to write out: a
+    well-formed UUID (exempt from the guard) and a type the contract names."""
+    event_id: str | None = None
+    event_type: str | None = None
+    for key, value in pairs:
+        if key == "event_id":
+            event_id = value if isinstance(value, str) and _UUID.match(value) else None
+        elif key == "event_type":
+            event_type = value if isinstance(value, str) and value in EVENT_TYPE_TOPIC else None
+    return event_id, event_type
+
+
+_UUID: Final = re.compile(UUID_PATTERN)
+
+
+def _duplicate_path(value: object, path: str | None = None) -> str | None:
+    if isinstance(value, guard.JsonObject):
+        seen: set[str] = set()
+        for key, item in value:
+            where = guard.safe_name(key, VOCABULARY)
+            where = where if path is None else f"{path}.{where}"
+            if key in seen:
+                return where
+            seen.add(key)
+            nested = _duplicate_path(item, where)
+            if nested is not None:
+                return nested
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            nested = _duplicate_path(item, f"{path or ''}[{index}]")
+            if nested is not None:
+                return nested
+    return None
+
+
+def _from_message(message: str) -> tuple[str, str | None]:
+    """Map a msgspec ValidationError message to (reason, field path); the message's input text
+    (an enum value, an unknown key) is never copied."""
+    at = _ERROR_PATH.search(message)
+    field: str | None = None
+    if at is not None:
+        path = at.group(2).replace("[...]", ".*").lstrip(".")
+        if at.group(1):
+            path = f"{path}.*" if path else "*"
+        field = path or None
+    unknown = _UNKNOWN_FIELD.match(message)
+    if unknown is not None:
+        name = unknown.group(1)
+        reason = IDENTIFIER_FIELD if guard.is_identifying_name(name) else UNKNOWN_FIELD
+        leaf = guard.safe_name(name, VOCABULARY)
+        return reason, leaf if field is None else f"{field}.{leaf}"
+    missing = _MISSING_FIELD.match(message)
+    if missing is not None:
+        name = missing.group(1)
+        return MISSING_FIELD, name if field is None else f"{field}.{name}"
+    if message.startswith("Expected `object`, got") and field is None:
+        return NOT_AN_OBJECT, None
+    if message.startswith("Expected `str` matching regex"):
+        return BAD_PATTERN, field
+    if message.startswith(("Invalid enum value", "Invalid value")):
+        return BAD_ENUM, field
+    if message.startswith(("Invalid RFC3339", "Expected `datetime` with a timezone")):
+        return BAD_DATETIME, field
+    if _BOUND.match(message) or message.startswith(("Number out of range", "Integer value out")):
+        return OUT_OF_RANGE, field
+    if message.startswith("Expected `"):
+        return WRONG_TYPE, field
+    return INVALID_VALUE, field

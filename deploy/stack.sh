@@ -6,6 +6,8 @@
 #   bash deploy/stack.sh down     stop what this script started (state stays on disk)
 #   bash deploy/stack.sh status   one line per service; exit 0 if all run, 3 if any is stopped
 #   bash deploy/stack.sh install  only install what is missing (packages, Kafka jars)
+#   bash deploy/stack.sh worker   also start one opsradar worker (what `make demo` uses), scraped
+#                                 by Prometheus; `down` stops it with the rest
 #
 # All state lives in ONE directory, ${OPSRADAR_STACK_DIR:-<repo>/.stack} (git-ignored):
 #   kafka/{libs,data,logs,server.properties,kafka.pid}   postgres/{data,run,postgres.log}
@@ -587,6 +589,41 @@ am_wait() { wait_for alertmanager "$AM_LOG" "$AM_PIDFILE" am_healthy; }
 am_down() { stop_pid alertmanager "$AM_PIDFILE" 20 "$AM_CONF" "$AM_DIR/data"; }
 
 # ---------------------------------------------------------------------------------------------
+# The demo's opsradar worker: default settings (OPSRADAR_* from the environment), web port 16066,
+# announced to Prometheus through a file_sd target file.
+
+WORKER_DIR="$STATE/worker"
+WORKER_PIDFILE="$WORKER_DIR/worker.pid"
+WORKER_LOG="$WORKER_DIR/worker.log"
+WORKER_PORT="${OPSRADAR_WEB_PORT:-16066}"
+WORKER_TARGET="$PROM_DIR/targets/worker-$WORKER_PORT.json"
+
+worker_running() { pid_matches "$(read_pid "$WORKER_PIDFILE")" streams worker; }
+worker_healthy() { curl -fsS -o /dev/null "http://$HOST:$WORKER_PORT/metrics"; }
+
+worker_up() {
+  mkdir -p "$WORKER_DIR" "$PROM_DIR/targets"
+  if ! worker_running; then
+    require_free_port worker "$WORKER_PORT"
+    log "worker: starting"
+    (
+      cd "$REPO"
+      export OPSRADAR_DATA_DIR="$WORKER_DIR/data"
+      spawn "$WORKER_PIDFILE" "$WORKER_LOG" "$VENV_PY" -m streams worker --web-port "$WORKER_PORT"
+    )
+  fi
+  printf '[{"targets": ["%s:%s"], "labels": {"worker": "worker-%s"}}]\n' \
+    "$HOST" "$WORKER_PORT" "$WORKER_PORT" >"$WORKER_TARGET.tmp"
+  mv "$WORKER_TARGET.tmp" "$WORKER_TARGET"
+  wait_for worker "$WORKER_LOG" "$WORKER_PIDFILE" worker_healthy
+}
+
+worker_down() {
+  stop_pid worker "$WORKER_PIDFILE" 60 streams worker
+  rm -f "$WORKER_TARGET"
+}
+
+# ---------------------------------------------------------------------------------------------
 # subcommands
 
 cmd_status() {
@@ -607,6 +644,10 @@ cmd_status() {
     "$(read_pid "$PROM_PIDFILE")"
   _status_line alertmanager "$HOST:$AM_PORT" "$(am_running && echo yes || echo no)" \
     "$(read_pid "$AM_PIDFILE")"
+  # The worker is optional (only the demo starts one): report it without counting it as down.
+  if worker_running; then
+    print_line worker running "$HOST:$WORKER_PORT" "(pid $(read_pid "$WORKER_PIDFILE"))"
+  fi
   # LSB convention: 3 = "program is not running".
   return $((down == 1 ? 3 : 0))
 }
@@ -627,7 +668,9 @@ cmd_up() {
 }
 
 cmd_down() {
-  # Reverse order: Prometheus/Alertmanager first (they only read), then the data services.
+  # Reverse order: the worker (it writes), Prometheus/Alertmanager (they only read), then the
+  # data services.
+  worker_down
   am_down
   prom_down
   kafka_down
@@ -653,5 +696,6 @@ case "${1:-}" in
   down) lock && cmd_down ;;
   status) cmd_status ;;
   install) lock && install_missing ;;
+  worker) lock && cmd_up && worker_up && cmd_status ;;
   *) usage ;;
 esac

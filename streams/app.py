@@ -39,8 +39,12 @@ log = logging.getLogger(__name__)
 
 SINK_BATCH = 2000
 SINK_WITHIN_SECONDS = 0.5
+# A record replaying months of history (a trust's waiting list) passes thousands of hour
+# boundaries; its outputs are split so no message nears Kafka's 1 MB default record limit.
+METRICS_PER_MESSAGE = 1000  # ~200 B each
+UPDATES_PER_MESSAGE = 100  # ~2 kB each with their evidence
 
-_metrics_encoder = msgspec.json.Encoder()
+_encoder = msgspec.json.Encoder()
 _metrics_decoder = msgspec.json.Decoder(list[MetricPoint])
 _updates_decoder = msgspec.json.Decoder(list[OpportunityUpdate])
 
@@ -116,13 +120,17 @@ def create_app(settings: Settings) -> faust.App:
                 message.topic, message.partition, message.offset, event.value
             )
             for scope, points in outcome.metrics.items():
-                await metrics_topic.send(key=scope.encode(), value=_metrics_encoder.encode(points))
+                for start in range(0, len(points), METRICS_PER_MESSAGE):
+                    chunk = points[start : start + METRICS_PER_MESSAGE]
+                    await metrics_topic.send(key=scope.encode(), value=_encoder.encode(chunk))
             for scope, updates in outcome.updates.items():
-                await opportunities_topic.send(
-                    key=scope.encode(), value=_metrics_encoder.encode(updates)
-                )
+                for start in range(0, len(updates), UPDATES_PER_MESSAGE):
+                    chunk_u = updates[start : start + UPDATES_PER_MESSAGE]
+                    await opportunities_topic.send(
+                        key=scope.encode(), value=_encoder.encode(chunk_u)
+                    )
             for letter in outcome.deadletters:
-                await deadletter_topic.send(key=None, value=_metrics_encoder.encode(letter))
+                await deadletter_topic.send(key=None, value=_encoder.encode(letter))
 
     @app.agent(metrics_topic, concurrency=1)
     async def sink_metrics(stream: Any) -> None:

@@ -18,7 +18,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "analyse": ("streams.commands.analyse", "run the engine offline over event files"),
     "simulate": ("streams.commands.simulate", "generate synthetic trust events with ground truth"),
     "score": ("streams.commands.score", "score detected opportunities against a truth file"),
-    "import-sitrep": ("streams.commands.import_sitrep", "turn published NHS sitrep CSVs into events"),
+    "import-sitrep": (
+        "streams.commands.import_sitrep",
+        "turn published NHS sitrep CSVs into events",
+    ),
     "produce": ("streams.commands.produce", "write event files to their Kafka topics"),
     "worker": ("streams.commands.worker", "run the streaming service (a Faust worker)"),
     "db": ("streams.commands.db", "database schema commands (upgrade)"),

@@ -14,26 +14,40 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="OPSRADAR_", extra="ignore")
 
-    kafka_bootstrap: str = Field("127.0.0.1:19092", description="Kafka bootstrap servers, host:port[,...]")
+    kafka_bootstrap: str = Field(
+        "127.0.0.1:19092", description="Kafka bootstrap servers, host:port[,...]"
+    )
     database_url: str = Field(
         "postgresql+asyncpg://opsradar:opsradar@127.0.0.1:55432/opsradar",
         description="SQLAlchemy URL of the opportunity database the sink agents write",
     )
-    prometheus_url: str = Field("http://127.0.0.1:19090", description="Prometheus HTTP API (tests, demo)")
+    prometheus_url: str = Field(
+        "http://127.0.0.1:19090", description="Prometheus HTTP API (tests, demo)"
+    )
     app_id: str = Field("opsradar", description="Faust app id: the consumer group and table prefix")
-    web_port: int = Field(16066, description="port of the worker's web server, which serves /metrics")
+    web_port: int = Field(
+        16066, description="port of the worker's web server, which serves /metrics"
+    )
     web_host: str = Field("127.0.0.1", description="interface the worker's web server binds")
     store: str = Field("memory://", description="Faust table store: memory:// or rocksdb://")
-    data_dir: Path = Field(Path(".stack/worker"), description="worker data directory (RocksDB tables)")
+    data_dir: Path = Field(
+        Path(".stack/worker"), description="worker data directory (RocksDB tables)"
+    )
     topic_partitions: int = Field(4, description="partitions of the input and changelog topics")
     topic_suffix: str = Field("", description="appended to every topic name (isolates tests)")
-    lateness_seconds: int = Field(7200, description="how far behind a scope's watermark an event may arrive")
+    lateness_seconds: int = Field(
+        7200, description="how far behind a scope's watermark an event may arrive"
+    )
+    # Connecting a trust replays its open waiting list, whose RTT clocks started up to two years
+    # ago (104-week waits were still reported in 2022), so the live limit must reach that far.
     past_horizon_days: int = Field(
-        90,
+        1100,
         description="live feeds: events older than this many days are rejected; 0 turns the limit "
         "off (replays of history). analyse and validate never apply it",
     )
-    catalogue_file: Path | None = Field(None, description="per-scope overrides of catalogue defaults")
+    catalogue_file: Path | None = Field(
+        None, description="per-scope overrides of catalogue defaults"
+    )
     log_level: str = Field("info", description="worker log level")
 
     def topic(self, name: str) -> str:

@@ -13,11 +13,12 @@ async def group_lag(bootstrap: str, group: str, topics: list[str]) -> tuple[int,
     await admin.start()
     await consumer.start()
     try:
-        await consumer.topics()  # refreshes the metadata partitions_for_topic reads
+        described = await admin.describe_topics(topics)
         partitions = [
-            TopicPartition(topic, p)
-            for topic in topics
-            for p in sorted(consumer.partitions_for_topic(topic) or ())
+            TopicPartition(topic["topic"], p["partition"])
+            for topic in described
+            if topic["error_code"] == 0
+            for p in sorted(topic["partitions"], key=lambda p: int(p["partition"]))
         ]
         ends = await consumer.end_offsets(partitions)
         committed = await admin.list_consumer_group_offsets(group, partitions=partitions)

@@ -78,7 +78,9 @@ class EventPipeline:
 
         for scope, events in by_scope.items():
             self.scopes_by_partition[(topic, partition)].add(scope)
-            state = self._state_for(scope, events[0])
+            # One state per scope and topic, as in Engine: partitions of different topics are
+            # consumed in no fixed order relative to each other.
+            state = self._state_for(f"{scope}@{contract_topic}", events[0])
             before = (state.duplicate, state.late)
             for event in events:
                 for output in state.apply(event):
@@ -93,17 +95,19 @@ class EventPipeline:
             self._exporter.observe_event_time(
                 contract_topic, events[0].trust_code, events[0].site_code, newest, now
             )
-            self._save(scope, state)
+            self._save(f"{scope}@{contract_topic}", state)
         return outcome
 
     def forget_partition(self, topic: str, partition: int) -> set[str]:
         """Drop cached state of a partition this worker no longer owns; returns its scopes."""
         scopes = self.scopes_by_partition.pop((topic, partition), set())
+        contract_topic = self._contract_topic.get(topic)
         for scope in scopes:
-            self._states.pop(scope, None)
+            self._states.pop(f"{scope}@{contract_topic}", None)
         return scopes
 
     def _state_for(self, scope: str, first: Event) -> ScopeState:
+        """``scope`` here is the state's table key: the scope and the topic, ``RJ122@nhs...``."""
         state = self._states.get(scope)
         if state is not None:
             return state

@@ -1,12 +1,19 @@
 """``Engine``: many scopes, one event stream — what ``opsradar analyse`` runs (the Faust worker
-holds the same ``ScopeState`` objects in its table instead)."""
+holds the same ``ScopeState`` objects in its table instead).
+
+A scope keeps one state per input topic. Each topic partition is an ordered stream, but a worker
+reads a site's bed-flow, rostering and referral partitions independently, so their events
+interleave in no fixed order; with one watermark per site, a rostering event could arrive
+"late" behind a referral replay in the worker and on time in ``analyse``. Per-topic states make
+both paths see exactly the same ordered input. Kinds belong to one domain, so nothing is lost.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
 from models.catalogue import Catalogue
-from models.events import Event
+from models.events import EVENT_TYPE_TOPIC, Event, event_type_of
 from streams.engine.scope import DEFAULT_LATENESS, Output, ScopeState
 
 
@@ -21,10 +28,11 @@ class Engine:
         self.catalogue = catalogue
         self.lateness = lateness
         self.dedupe_horizon = dedupe_horizon
-        self.scopes: dict[tuple[str, str | None], ScopeState] = {}
+        self.scopes: dict[tuple[str, str | None, str], ScopeState] = {}
 
-    def scope(self, trust_code: str, site_code: str | None) -> ScopeState:
-        key = (trust_code, site_code)
+    def scope(self, trust_code: str, site_code: str | None, topic: str) -> ScopeState:
+        """The state of one scope's stream of one input topic."""
+        key = (trust_code, site_code, topic)
         state = self.scopes.get(key)
         if state is None:
             state = self.scopes[key] = ScopeState.new(
@@ -37,12 +45,13 @@ class Engine:
         return state
 
     def process(self, event: Event) -> list[Output]:
-        return self.scope(event.trust_code, event.site_code).apply(event)
+        topic = EVENT_TYPE_TOPIC[event_type_of(event)]
+        return self.scope(event.trust_code, event.site_code, topic).apply(event)
 
     def flush(self, until: datetime | None = None) -> list[Output]:
         """End of input: each scope evaluates its remaining boundaries (``ScopeState.flush``)."""
         out: list[Output] = []
-        for key in sorted(self.scopes, key=lambda k: (k[0], k[1] or "")):
+        for key in sorted(self.scopes, key=lambda k: (k[0], k[1] or "", k[2])):
             out.extend(self.scopes[key].flush(until))
         return out
 

@@ -612,6 +612,7 @@ def opportunity_explorer() -> Json:
 
 RATE = "[$__rate_interval]"
 OUTPUT_TOPICS = 'topic=~"opsradar[.](metrics|opportunities)[.]v1.*"'
+SENT_OUTPUT_TOPICS = 'topic=~"topic[.]opsradar[.](metrics|opportunities)[.]v1.*"'
 
 
 def pipeline_health() -> Json:
@@ -729,8 +730,9 @@ def pipeline_health() -> Json:
                     "{{topic}} consumed by sinks",
                 ),
                 prom(
+                    # Faust's sensor labels sends as topic="topic.<name>".
                     "sum by (topic) (rate(opsradar_topic_messages_sent_total"
-                    f"{{{OUTPUT_TOPICS}}}{RATE}))",
+                    f"{{{SENT_OUTPUT_TOPICS}}}{RATE}))",
                     "{{topic}} emitted by engine",
                 ),
             ],

@@ -1,0 +1,1 @@
+"""Data shipped with opsradar (package data, so installed copies have it too)."""

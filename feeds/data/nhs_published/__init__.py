@@ -1,0 +1,1 @@
+"""A slice of NHS England's published sitrep statistics: see README.md here."""

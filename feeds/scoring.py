@@ -1,0 +1,281 @@
+"""Score detected opportunity episodes (``opsradar analyse --json``) against injected truth.
+
+Matching rule. An episode *detects* at its first status time, the earlier of
+``first_emerging_at`` and ``first_active_at``. It matches an injection with the same
+(trust, site, kind) when it detects between the injection's onset and ``until_at`` plus a grace
+period equal to the kind's lookback (:data:`LOOKBACK`): a metric over a 28-day window keeps seeing
+the cause for up to 28 days after it stops, and a detection then is still the injected one.
+An episode that detects before the onset is not a match (it did not see the cause).
+
+- precision = matching episodes / all episodes (every episode reached emerging or active);
+- recall = injections matched by at least one episode / all injections;
+- delays are from the onset to the first matching episode's ``first_emerging_at`` and to its
+  ``first_active_at``, in hours (median and 90th percentile over the injections that got there).
+
+Episodes that detect before the truth file's ``period.start`` are left out (and counted): the
+simulator's prelude (a census replay, rosters published earlier, the starting waiting list) is not
+a complete history, so metrics there say nothing about the detector.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Final
+
+DAYS = timedelta(days=1)
+
+#: the lookback of each kind's trigger (OPPORTUNITIES.md); the grace period after ``until_at``
+LOOKBACK: Final[dict[str, timedelta]] = {
+    # point-in-time shares of the NCTR patients: the delayed patients of the cause take about a
+    # week to leave, so the share can stay up that long
+    "discharge_documentation_automation": 7 * DAYS,
+    "transport_booking_automation": 7 * DAYS,
+    "care_transfer_referral_automation": 7 * DAYS,
+    "discharge_coordination": 7 * DAYS,
+    "discharge_timing_prediction": 7 * DAYS,
+    "capacity_forecasting": 3 * DAYS,
+    "roster_optimisation": 7 * DAYS,
+    "auto_rostering": 28 * DAYS,
+    "absence_backfill_automation": 14 * DAYS,
+    "referral_triage_automation": 28 * DAYS,
+    "waiting_list_validation": 84 * DAYS,
+    "dna_reduction": 28 * DAYS,
+    "demand_capacity_planning": 28 * DAYS,
+}
+DEFAULT_LOOKBACK: Final = 7 * DAYS
+
+
+class ScoreInputError(ValueError):
+    """A truth or opportunities file that cannot be read or lacks required fields."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Injection:
+    trust: str
+    site: str | None
+    kind: str
+    onset: datetime
+    until: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class _Episode:
+    trust: str
+    site: str | None
+    kind: str
+    emerging: datetime | None
+    active: datetime | None
+
+    @property
+    def detected(self) -> datetime:
+        times = [t for t in (self.emerging, self.active) if t is not None]
+        return min(times)
+
+
+def _time(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def _required_time(value: Any) -> datetime:
+    when = _time(value)
+    if when is None:
+        raise ScoreInputError("an injection without onset_at/until_at")
+    return when
+
+
+def _load(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise ScoreInputError(f"{path}: {error}") from error
+
+
+def load_truth(path: Path) -> tuple[list[_Injection], datetime | None]:
+    document = _load(path)
+    try:
+        injections = [
+            _Injection(
+                i["trust_code"],
+                i.get("site_code"),
+                i["kind"],
+                _required_time(i["onset_at"]),
+                _required_time(i["until_at"]),
+            )
+            for i in document["injected"]
+        ]
+    except (KeyError, TypeError) as error:
+        raise ScoreInputError(f"{path}: not a truth file ({error!r})") from error
+    start = _time((document.get("period") or {}).get("start"))
+    return injections, start
+
+
+def load_episodes(path: Path) -> list[_Episode]:
+    document = _load(path)
+    rows = document.get("opportunities") if isinstance(document, Mapping) else document
+    if not isinstance(rows, list):
+        raise ScoreInputError(f"{path}: no 'opportunities' list")
+    episodes = []
+    for row in rows:
+        episode = _Episode(
+            row["trust_code"],
+            row.get("site_code"),
+            row["kind"],
+            _time(row.get("first_emerging_at")),
+            _time(row.get("first_active_at")),
+        )
+        if episode.emerging is not None or episode.active is not None:
+            episodes.append(episode)
+    return episodes
+
+
+def _quantiles(hours: Sequence[float]) -> dict[str, float | int | None]:
+    import pandas as pd
+
+    if not hours:
+        return {"median": None, "p90": None, "n": 0}
+    series = pd.Series(hours, dtype="float64")
+    return {
+        "median": round(float(series.median()), 1),
+        "p90": round(float(series.quantile(0.9)), 1),
+        "n": len(hours),
+    }
+
+
+def _ratio(numerator: int, denominator: int) -> float | None:
+    return round(numerator / denominator, 4) if denominator else None
+
+
+def _matches(episode: _Episode, injection: _Injection) -> bool:
+    if (episode.trust, episode.site, episode.kind) != (
+        injection.trust,
+        injection.site,
+        injection.kind,
+    ):
+        return False
+    grace = LOOKBACK.get(injection.kind, DEFAULT_LOOKBACK)
+    return injection.onset <= episode.detected <= injection.until + grace
+
+
+def score(
+    injections: Sequence[_Injection],
+    episodes: Sequence[_Episode],
+    period_start: datetime | None = None,
+) -> dict[str, Any]:
+    """The score document: overall precision/recall/delays, ``per_kind``, misses and extras."""
+    considered = [e for e in episodes if period_start is None or e.detected >= period_start]
+    matched_episode = [any(_matches(e, i) for i in injections) for e in considered]
+    kinds = sorted({i.kind for i in injections} | {e.kind for e in considered})
+    per_kind: dict[str, dict[str, Any]] = {
+        k: {
+            "injected": 0,
+            "detected": 0,
+            "matched_episodes": 0,
+            "matched_injections": 0,
+            "_emerging": [],
+            "_active": [],
+        }
+        for k in kinds
+    }
+    for episode, ok in zip(considered, matched_episode, strict=True):
+        per_kind[episode.kind]["detected"] += 1
+        per_kind[episode.kind]["matched_episodes"] += int(ok)
+    missed = []
+    all_emerging: list[float] = []
+    all_active: list[float] = []
+    for injection in injections:
+        entry = per_kind[injection.kind]
+        entry["injected"] += 1
+        hits = [e for e in considered if _matches(e, injection)]
+        if not hits:
+            missed.append(
+                {
+                    "trust_code": injection.trust,
+                    "site_code": injection.site,
+                    "kind": injection.kind,
+                    "onset_at": injection.onset.isoformat(),
+                }
+            )
+            continue
+        entry["matched_injections"] += 1
+        emerging = [e.emerging for e in hits if e.emerging is not None]
+        active = [e.active for e in hits if e.active is not None]
+        if emerging:
+            hours = max(0.0, (min(emerging) - injection.onset).total_seconds() / 3600)
+            entry["_emerging"].append(hours)
+            all_emerging.append(hours)
+        if active:
+            hours = max(0.0, (min(active) - injection.onset).total_seconds() / 3600)
+            entry["_active"].append(hours)
+            all_active.append(hours)
+    for entry in per_kind.values():
+        entry["precision"] = _ratio(entry["matched_episodes"], entry["detected"])
+        entry["recall"] = _ratio(entry["matched_injections"], entry["injected"])
+        entry["delay_to_emerging_hours"] = _quantiles(entry.pop("_emerging"))
+        entry["delay_to_active_hours"] = _quantiles(entry.pop("_active"))
+    false_positives = [
+        {
+            "trust_code": e.trust,
+            "site_code": e.site,
+            "kind": e.kind,
+            "detected_at": e.detected.isoformat(),
+        }
+        for e, ok in zip(considered, matched_episode, strict=True)
+        if not ok
+    ]
+    return {
+        "precision": _ratio(sum(matched_episode), len(considered)),
+        "recall": _ratio(
+            sum(1 for i in injections if any(_matches(e, i) for e in considered)), len(injections)
+        ),
+        "delay_to_emerging_hours": _quantiles(all_emerging),
+        "delay_to_active_hours": _quantiles(all_active),
+        "injected": len(injections),
+        "detected": len(considered),
+        "excluded_before_period": len(episodes) - len(considered),
+        "per_kind": per_kind,
+        "missed": missed,
+        "false_positives": false_positives,
+    }
+
+
+def score_files(truth: Path, opportunities: Path) -> dict[str, Any]:
+    injections, start = load_truth(truth)
+    return score(injections, load_episodes(opportunities), start)
+
+
+def _cell(value: float | None, digits: int = 2) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{value:.{digits}f}"
+
+
+def format_table(result: Mapping[str, Any]) -> str:
+    """A fixed-width table for people: one row per kind and an overall row."""
+    header = (
+        f"{'kind':38} {'inj':>4} {'det':>4} {'prec':>6} {'recall':>6} "
+        f"{'emerg h (med/p90)':>18} {'active h (med/p90)':>18}"
+    )
+    lines = [header, "-" * len(header)]
+
+    def row(name: str, entry: Mapping[str, Any]) -> str:
+        emerging = entry["delay_to_emerging_hours"]
+        active = entry["delay_to_active_hours"]
+        return (
+            f"{name:38} {entry['injected']:>4} {entry['detected']:>4} "
+            f"{_cell(entry['precision']):>6} {_cell(entry['recall']):>6} "
+            f"{_cell(emerging['median'], 0) + '/' + _cell(emerging['p90'], 0):>18} "
+            f"{_cell(active['median'], 0) + '/' + _cell(active['p90'], 0):>18}"
+        )
+
+    for kind, entry in sorted(result["per_kind"].items()):
+        lines.append(row(kind, entry))
+    lines.append("-" * len(header))
+    lines.append(row("overall", result))
+    return "\n".join(lines)

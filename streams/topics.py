@@ -17,12 +17,27 @@ OUTPUT_TOPICS = (METRICS_TOPIC, OPPORTUNITIES_TOPIC)
 ALL_TOPICS = (*INPUT_TOPICS, *OUTPUT_TOPICS, DEADLETTER_TOPIC)
 
 
+class TopicLayoutError(RuntimeError):
+    """An existing topic has a partition count the worker cannot use."""
+
+
 async def ensure_topics(bootstrap: str, names: list[str], partitions: int) -> None:
-    """Create the topics that do not exist yet; existing ones are left as they are."""
+    """Create the topics that do not exist yet, and refuse existing ones whose partition count
+    differs (Faust would otherwise crash-loop its agent on PartitionsMismatch)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
+        present = [name for name in names if name in existing]
+        if present:
+            for described in await admin.describe_topics(present):
+                found = len(described["partitions"])
+                if found != partitions:
+                    raise TopicLayoutError(
+                        f"topic {described['topic']} has {found} partition(s), expected "
+                        f"{partitions} (OPSRADAR_TOPIC_PARTITIONS); recreate it or change the "
+                        "setting"
+                    )
         missing = [
             NewTopic(name=name, num_partitions=partitions, replication_factor=1)
             for name in names

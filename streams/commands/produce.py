@@ -41,21 +41,34 @@ def run(args: argparse.Namespace) -> int:
 
     from feeds.event_files import EventFileError
     from feeds.producer import produce
+    from models.events import INPUT_TOPICS
     from streams.settings import get_settings
+    from streams.topics import TopicLayoutError, ensure_topics
 
     settings = get_settings()
     horizon = timedelta(days=args.past_horizon_days) if args.past_horizon_days else None
     if not 1 <= args.batch_size <= 10_000:
         sys.stderr.write("opsradar produce: --batch-size must be 1..10000\n")
         return 2
+    bootstrap = args.bootstrap or settings.kafka_bootstrap
+    suffix = settings.topic_suffix if args.topic_suffix is None else args.topic_suffix
+    try:
+        # A topic the broker auto-creates has one partition, which the workers' state table
+        # (one changelog partition per input partition) would refuse: create them first.
+        asyncio.run(
+            ensure_topics(
+                bootstrap, [f"{t}{suffix}" for t in INPUT_TOPICS], settings.topic_partitions
+            )
+        )
+    except TopicLayoutError as error:
+        sys.stderr.write(f"opsradar produce: {error}\n")
+        return 2
     try:
         stats = asyncio.run(
             produce(
                 [Path(f) for f in args.files],
-                bootstrap=args.bootstrap or settings.kafka_bootstrap,
-                topic_suffix=settings.topic_suffix
-                if args.topic_suffix is None
-                else args.topic_suffix,
+                bootstrap=bootstrap,
+                topic_suffix=suffix,
                 batch_size=args.batch_size,
                 linger_ms=args.linger_ms,
                 past_horizon=horizon,

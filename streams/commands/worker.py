@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from pathlib import Path
 
 NAME = "worker"
@@ -23,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     from models.outputs import DEADLETTER_TOPIC, METRICS_TOPIC, OPPORTUNITIES_TOPIC
     from streams.app import create_app
     from streams.settings import get_settings
-    from streams.topics import ensure_topics
+    from streams.topics import TopicLayoutError, ensure_topics
 
     overrides = {
         key: value
@@ -38,8 +39,12 @@ def run(args: argparse.Namespace) -> int:
     settings = get_settings().model_copy(update=overrides)
     # Faust's source topics must exist with the table's partition count before the app starts.
     partitioned = [settings.topic(t) for t in (*INPUT_TOPICS, METRICS_TOPIC, OPPORTUNITIES_TOPIC)]
-    asyncio.run(ensure_topics(settings.kafka_bootstrap, partitioned, settings.topic_partitions))
-    asyncio.run(ensure_topics(settings.kafka_bootstrap, [settings.topic(DEADLETTER_TOPIC)], 1))
+    try:
+        asyncio.run(ensure_topics(settings.kafka_bootstrap, partitioned, settings.topic_partitions))
+        asyncio.run(ensure_topics(settings.kafka_bootstrap, [settings.topic(DEADLETTER_TOPIC)], 1))
+    except TopicLayoutError as error:
+        print(f"opsradar worker: {error}", file=sys.stderr)
+        return 2
 
     app = create_app(settings)
     worker = Worker(app, loglevel=settings.log_level, redirect_stdouts=False)

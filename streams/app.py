@@ -155,19 +155,28 @@ def create_app(settings: Settings) -> faust.App:
             for update in updates:
                 exporter.observe_opportunity(update.opportunity)
 
+    # Faust rebalances eagerly: every partition is revoked, then the new set is assigned. A
+    # scope's series must disappear from this worker's /metrics once another worker owns it (or
+    # Grafana would show two values for one site, one stale), but only then: dropping them for
+    # partitions that come straight back would blank the dashboards at every rebalance.
+    revoked_pending: set[Any] = set()
+
     # mode types `connect` with a union of receiver types that no async def satisfies.
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
-    async def forget_revoked(sender: Any, *args: Any, signal: Any, **_: Any) -> None:
-        revoked: set[Any] = args[0]
-        # A scope's series must disappear from this worker's /metrics once another worker owns it,
-        # or Grafana would show two (one stale) values for the same site.
+    async def note_revoked(sender: Any, *args: Any, signal: Any, **_: Any) -> None:
+        revoked_pending.update(args[0])
+
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
+    async def forget_lost(sender: Any, *args: Any, signal: Any, **_: Any) -> None:
+        lost = revoked_pending - set(args[0])
+        revoked_pending.clear()
         gone: set[str] = set()
-        for tp in revoked:
+        for tp in lost:
             gone |= pipeline.forget_partition(tp.topic, tp.partition)
             gone |= sink_scopes.pop((tp.topic, tp.partition), set())
         if gone:
             exporter.remove_scopes(gone)
-            log.info("partitions revoked: dropped %d scopes", len(gone))
+            log.info("partitions lost in a rebalance: dropped %d scopes", len(gone))
 
     @app.on_before_shutdown.connect  # type: ignore[arg-type]
     async def close_store(sender: Any, *_args: Any, signal: Any, **_: Any) -> None:

@@ -71,3 +71,14 @@ def isolated_settings(settings: Settings, unique_suffix: str) -> Iterator[Settin
             "app_id": f"opsradar{unique_suffix.replace('.', '-')}",
         }
     )
+
+
+TIERS = ("unit", "integration", "e2e")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test belongs to a tier: `make test` selects by tier, so an unmarked test would
+    silently never run."""
+    unmarked = [item.nodeid for item in items if not any(item.get_closest_marker(t) for t in TIERS)]
+    if unmarked:
+        raise pytest.UsageError(f"tests without a tier marker ({', '.join(TIERS)}): {unmarked}")

@@ -48,46 +48,55 @@ def _beds(data: Path) -> pd.DataFrame:
     beds = pd.read_csv(data / "beds_monthly_by_trust.csv.gz")
     beds["month"] = pd.to_datetime(beds["date"], format="%B %Y").dt.to_period("M")
     beds = beds[beds["general_acute_beds_occupied"] > 0]
-    return beds[["nhs_trust22_code", "month", "general_acute_beds_available",
-                 "general_acute_beds_occupied"]]
+    return beds[
+        ["nhs_trust22_code", "month", "general_acute_beds_available", "general_acute_beds_occupied"]
+    ]
 
 
 def derive(data: Path) -> dict[str, dict[str, object]]:
     out: dict[str, dict[str, object]] = {}
     daily = _daily(data)
     daily["month"] = daily["date"].dt.to_period("M")
-    monthly = daily.groupby(["nhs_trust22_code", "month"]).agg(
-        nctr=("do_not_meet_criteria_to_reside", "mean"),
-        discharged=("discharged_total", "mean"),
-        days=("date", "size"),
-    ).reset_index()
+    monthly = (
+        daily.groupby(["nhs_trust22_code", "month"])
+        .agg(
+            nctr=("do_not_meet_criteria_to_reside", "mean"),
+            discharged=("discharged_total", "mean"),
+            days=("date", "size"),
+        )
+        .reset_index()
+    )
     monthly = monthly[monthly["days"] >= 20]
     beds = _beds(data)
     joined = monthly.merge(beds, on=["nhs_trust22_code", "month"])
 
     # discharge_coordination: NCTR share of occupied G&A beds, trust-months.
-    out["nctr_share"] = _spread(
-        joined["nctr"] / joined["general_acute_beds_occupied"], 0.35, ">=")
+    out["nctr_share"] = _spread(joined["nctr"] / joined["general_acute_beds_occupied"], 0.35, ">=")
     # discharge_coordination: NCTR discharges per NCTR patient per day, trust-months.
-    out["discharges_per_nctr_patient"] = _spread(
-        monthly["discharged"] / monthly["nctr"], 0.25, "<")
+    out["discharges_per_nctr_patient"] = _spread(monthly["discharged"] / monthly["nctr"], 0.25, "<")
     # capacity_forecasting: G&A occupancy, trust-months.
     out["bed_occupancy_ratio"] = _spread(
-        beds["general_acute_beds_occupied"] / beds["general_acute_beds_available"], 0.92, ">=")
+        beds["general_acute_beds_occupied"] / beds["general_acute_beds_available"], 0.92, ">="
+    )
 
     # discharge_timing_prediction: weekend/weekday discharge rate over 7-day windows (trust-weeks).
     daily["weekend"] = daily["date"].dt.day_of_week >= 5
     daily["week"] = daily["date"].dt.to_period("W")
-    weekly = daily.groupby(["nhs_trust22_code", "week", "weekend"])["discharged_total"].agg(
-        ["mean", "size"]).unstack("weekend")
+    weekly = (
+        daily.groupby(["nhs_trust22_code", "week", "weekend"])["discharged_total"]
+        .agg(["mean", "size"])
+        .unstack("weekend")
+    )
     complete = (weekly[("size", True)] == 2) & (weekly[("size", False)] == 5)
     weekly = weekly[complete]
     out["weekend_weekday_discharge_ratio"] = _spread(
-        weekly[("mean", True)] / weekly[("mean", False)], 0.6, "<")
+        weekly[("mean", True)] / weekly[("mean", False)], 0.6, "<"
+    )
     # Only a 17:00 split is published (until May 2023); no before-noon figure exists nationally.
     timed = daily[daily["date"] < "2023-06-01"]
     out["discharged_by_1700_share"] = _spread(
-        timed["discharged_by_1700"] / timed["discharged_total"], 0.33, "<")
+        timed["discharged_by_1700"] / timed["discharged_total"], 0.33, "<"
+    )
 
     # Delay-reason shares, trust-months (published wording mapped to the catalogue's groups).
     reasons = pd.read_csv(data / "discharge_delay_reasons_monthly_by_trust.csv.gz")
@@ -100,17 +109,21 @@ def derive(data: Path) -> dict[str, dict[str, object]]:
         "referral to care transfer hub"
     )
     reasons.loc[hub, "group"] = "care_transfer_hub"
-    per_month = reasons.pivot_table(index=["nhs_trust22_code", "date"], columns="group",
-                                    values="delay_count", aggfunc="sum").fillna(0)
+    per_month = reasons.pivot_table(
+        index=["nhs_trust22_code", "date"], columns="group", values="delay_count", aggfunc="sum"
+    ).fillna(0)
     total = per_month.sum(axis=1)
     per_month = per_month[total >= 20]
     total = total[total >= 20]
     out["delay_share_discharge_documentation"] = _spread(
-        per_month["discharge_documentation"] / total, 0.05, ">=")
+        per_month["discharge_documentation"] / total, 0.05, ">="
+    )
     out["delay_share_patient_transport"] = _spread(
-        per_month["patient_transport"] / total, 0.05, ">=")
+        per_month["patient_transport"] / total, 0.05, ">="
+    )
     out["delay_share_care_transfer_hub"] = _spread(
-        per_month["care_transfer_hub"] / total, 0.30, ">=")
+        per_month["care_transfer_hub"] / total, 0.30, ">="
+    )
     return out
 
 

@@ -52,7 +52,7 @@ class Dedupe:
 
     @staticmethod
     def _parse(part: str) -> tuple[int, int]:
-        hour, shard = part[len(PREFIX):].split("/")
+        hour, shard = part[len(PREFIX) :].split("/")
         return int(hour), int(shard)
 
     def encode(self, part: str, encoder: msgspec.msgpack.Encoder) -> bytes:

@@ -25,7 +25,14 @@ from models.events import (
 )
 from streams.engine.readings import Reading, ratio
 from streams.engine.shards import ShardedMap
-from streams.engine.timekeys import hour_is_weekend, local_before_noon
+from streams.engine.timekeys import (
+    HOUR,
+    day_is_weekend,
+    hour_is_weekend,
+    local_day,
+    local_day_and_before_noon,
+    local_week_ago_hour,
+)
 from streams.engine.windows import add, purge_before, window_sum
 
 PART: Final = "bedflow"
@@ -33,6 +40,10 @@ SPELL_SHARDS: Final = 32
 STALE_SPELL_DAYS: Final = 365
 WEEK_HOURS: Final = 168
 MIN_WINDOW_HOURS: Final = 24
+#: whole UK local days of the weekend/weekday discharge ratios: the trigger's 4 weeks (8 weekend
+#: days, 20 weekdays) and the weekly figure the sitreps also give
+WEEKEND_RATIO_DAYS: Final = 28
+WEEKEND_RATIO_WEEK_DAYS: Final = 7
 
 DOCUMENTATION: Final = "hospital_discharge_documentation"
 TRANSPORT: Final = "hospital_patient_transport"
@@ -59,9 +70,13 @@ class BedFlowAgg(msgspec.Struct, kw_only=True):
     open_beds: int = 0
     discharges: dict[int, int] = msgspec.field(default_factory=dict)
     before_noon: dict[int, int] = msgspec.field(default_factory=dict)
-    weekend_discharges: dict[int, int] = msgspec.field(default_factory=dict)
+    # UK local calendar day -> discharges that day (the weekend/weekday ratios compare whole days)
+    discharges_by_day: dict[int, int] = msgspec.field(default_factory=dict)
+    # the first local day wholly covered by the stream (set at the first evaluation)
+    first_full_day: int | None = None
     nctr_discharges: dict[int, int] = msgspec.field(default_factory=dict)
-    # hour -> (occupied, nctr, open beds, 1 if a UK weekend hour, NCTR patients delayed by
+    # hour -> (occupied, nctr, open beds, 1 if a UK weekend hour (no longer read; kept so
+    # persisted states keep their shape), NCTR patients delayed by
     # documentation, by transport, by hub reasons), taken at each evaluation
     snapshots: dict[int, tuple[int, int, int, int, int, int, int]] = msgspec.field(
         default_factory=dict
@@ -132,10 +147,10 @@ class BedFlow:
         agg.seen = True
         self._dirty.add(PART)
         add(agg.discharges, hour, 1)
-        if local_before_noon(ts):
+        day, before_noon = local_day_and_before_noon(ts)
+        add(agg.discharges_by_day, day, 1)
+        if before_noon:
             add(agg.before_noon, hour, 1)
-        if hour_is_weekend(hour):
-            add(agg.weekend_discharges, hour, 1)
         spell = self.spells.pop(event.spell_ref)
         if spell is None:
             agg.unknown_discharges += 1
@@ -161,6 +176,10 @@ class BedFlow:
         """Metrics at the boundary starting ``hour`` from everything before it."""
         agg = self.agg
         self._dirty.add(PART)
+        if agg.first_full_day is None:
+            # The first evaluation closes the hour of the first bed-flow event: the local day
+            # that hour fell in is only partly covered, unless it began at local midnight.
+            agg.first_full_day = local_day((hour - 1) * HOUR - 1) + 1
         documentation = agg.reasons.get(DOCUMENTATION, 0)
         transport = agg.reasons.get(TRANSPORT, 0)
         hub = sum(count for reason, count in agg.reasons.items() if is_hub_reason(reason))
@@ -206,14 +225,13 @@ class BedFlow:
             out[f"delay_patients_{group}"] = Reading(round(count / hours24, 2), mean_nctr24)
             readings[f"delay_share_{group}"] = ratio(count, nctr24, mean_nctr24)
 
-        occ = nctr = hours = weekend_hours = 0
+        occ = nctr = hours = 0
         for key in range(hour - WEEK_HOURS, hour):
             snap = agg.snapshots.get(key)
             if snap is not None:
                 occ += snap[0]
                 nctr += snap[1]
                 hours += 1
-                weekend_hours += snap[3]
         mean_nctr = round(nctr / hours) if hours else 0
         discharges = window_sum(agg.discharges, hour - WEEK_HOURS, hour)
         out["discharges_7d"] = Reading(discharges, discharges)
@@ -224,18 +242,54 @@ class BedFlow:
             readings["discharges_per_nctr_patient_7d"] = ratio(
                 window_sum(agg.nctr_discharges, hour - WEEK_HOURS, hour), nctr / 24, mean_nctr
             )
+        # The before-noon share compares mornings with afternoons, so its window must hold every
+        # UK hour of the day exactly 7 times: 7 local days back to the same local clock time
+        # (167 or 169 h in the week after a clock change; a fixed 168 h would drop or repeat a
+        # morning or an afternoon hour), and wholly covered by the stream (a partial first week
+        # begun at noon would start with afternoons only).
+        start, today = local_week_ago_hour(hour)
+        if start == hour - WEEK_HOURS:
+            if hours >= WEEK_HOURS:
+                readings["discharge_before_noon_share_7d"] = ratio(
+                    window_sum(agg.before_noon, start, hour), discharges, discharges
+                )
+        elif sum(1 for key in range(start, hour) if key in agg.snapshots) >= hour - start:
+            week = window_sum(agg.discharges, start, hour)
             readings["discharge_before_noon_share_7d"] = ratio(
-                window_sum(agg.before_noon, hour - WEEK_HOURS, hour), discharges, discharges
+                window_sum(agg.before_noon, start, hour), week, week
             )
-        weekend = window_sum(agg.weekend_discharges, hour - WEEK_HOURS, hour)
-        weekday_hours = hours - weekend_hours
-        # The weekend/weekday ratio needs a whole weekend day and a whole weekday in the window.
-        if weekend_hours >= 24 and weekday_hours >= 24 and discharges > weekend:
-            readings["weekend_weekday_discharge_ratio_7d"] = Reading(
-                (weekend / weekend_hours) / ((discharges - weekend) / weekday_hours), discharges
-            )
+        for name, days in (
+            ("weekend_weekday_discharge_ratio_7d", WEEKEND_RATIO_WEEK_DAYS),
+            ("weekend_weekday_discharge_ratio_28d", WEEKEND_RATIO_DAYS),
+        ):
+            readings[name] = self._weekend_ratio(today, days)
         out.update({name: reading for name, reading in readings.items() if reading is not None})
         return out
+
+    def _weekend_ratio(self, today: int, days: int) -> Reading | None:
+        """Mean discharges per weekend day / per weekday over the ``days`` whole UK local days
+        before ``today`` (7 or 28: whole weeks, so 2 or 8 weekend days), once the stream covers
+        all of them. Rates per hour would not do: a window ending mid-day holds part of a day, and
+        its night hours count as much as its ward-round hours (the hourly version swung from ~1.07
+        on a Friday to ~0.7 on a Sunday noon at a site with flat daily discharges)."""
+        agg = self.agg
+        first = today - days
+        if agg.first_full_day is None or first < agg.first_full_day:
+            return None
+        get = agg.discharges_by_day.get
+        weekend = weekday = weekend_days = 0
+        for day in range(first, today):
+            count = get(day, 0)
+            if day_is_weekend(day):
+                weekend += count
+                weekend_days += 1
+            else:
+                weekday += count
+        if weekday <= 0:
+            return None
+        return Reading(
+            (weekend / weekend_days) / (weekday / (days - weekend_days)), weekend + weekday
+        )
 
     def maintain(self, hour: int) -> None:
         """Daily housekeeping: drop buckets older than any window, and stale spells."""
@@ -244,11 +298,11 @@ class BedFlow:
         for buckets in (
             agg.discharges,
             agg.before_noon,
-            agg.weekend_discharges,
             agg.nctr_discharges,
             agg.snapshots,
         ):
             purge_before(buckets, cutoff)
+        purge_before(agg.discharges_by_day, hour // 24 - WEEKEND_RATIO_DAYS - 2)
         stale_before = hour - STALE_SPELL_DAYS * 24
 
         def stale(spell: Spell) -> bool:

@@ -81,17 +81,63 @@ def _baseline(
     return mean, math.sqrt(max(0.0, squares / count - mean * mean))
 
 
-def _trend(
-    stats: dict[int, tuple[int, float, float]], day: int, value: float, lc: Lifecycle
-) -> tuple[float, float] | None:
-    """Least-squares line over the daily means of the last days and today's value: (its value
-    today, its slope per day). The fitted value, not the raw one, is projected, so one noisy
-    evaluation cannot project a breach on its own."""
-    points = [
+def _past_points(
+    stats: dict[int, tuple[int, float, float]], day: int, lc: Lifecycle
+) -> list[tuple[float, float]]:
+    return [
         (float(key), entry[1] / entry[0])
         for key in range(day - lc.trend_days, day)
         if (entry := stats.get(key)) is not None and entry[0]
     ]
+
+
+class PastCache:
+    """Per condition, the baseline and the trend's daily means of the days before today.
+
+    Both read only days before ``day``, which no later evaluation changes (``_record`` adds to
+    today and drops days older than any window), so they are computed once a day per condition,
+    not at every hourly evaluation. Not persisted: a restored state starts empty and recomputes
+    the same values. An entry is reused only for the very ``stats`` dict it was computed from.
+    """
+
+    def __init__(self) -> None:
+        self.entries: dict[
+            str,
+            tuple[
+                int,
+                dict[int, tuple[int, float, float]],
+                tuple[float, float] | None,
+                list[tuple[float, float]],
+            ],
+        ] = {}
+
+    def get(
+        self, name: str, stats: dict[int, tuple[int, float, float]], day: int, lc: Lifecycle
+    ) -> tuple[tuple[float, float] | None, list[tuple[float, float]]]:
+        entry = self.entries.get(name)
+        if entry is None or entry[0] != day or entry[1] is not stats:
+            entry = (day, stats, _baseline(stats, day, lc), _past_points(stats, day, lc))
+            self.entries[name] = entry
+        return entry[2], entry[3]
+
+    def recorded(self, day: int) -> None:
+        """Values were recorded on ``day``: entries of later days (whose past holds it) are
+        stale. Only a late sitrep date evaluated after a later one records into the past."""
+        if any(entry[0] > day for entry in self.entries.values()):
+            self.entries = {k: e for k, e in self.entries.items() if e[0] <= day}
+
+
+def _trend(
+    stats: dict[int, tuple[int, float, float]],
+    day: int,
+    value: float,
+    lc: Lifecycle,
+    past: list[tuple[float, float]] | None = None,
+) -> tuple[float, float] | None:
+    """Least-squares line over the daily means of the last days and today's value: (its value
+    today, its slope per day). The fitted value, not the raw one, is projected, so one noisy
+    evaluation cannot project a breach on its own."""
+    points = list(past) if past is not None else _past_points(stats, day, lc)
     points.append((float(day), value))
     if len(points) < lc.trend_min_days:
         return None
@@ -112,6 +158,7 @@ def _judge(
     day: int,
     lc: Lifecycle,
     full: bool = False,
+    cache: PastCache | None = None,
 ) -> Judged:
     if reading is None or reading.sample < condition.min_sample:
         return Judged(condition, metric, reading, False, False, False, False, None, None, None)
@@ -128,8 +175,14 @@ def _judge(
     )
     # The baseline and trend cost a pass over 28 days: only near the threshold are they needed
     # (the emerging rule, and the evidence of an episode, which only exists near it).
-    baseline = _baseline(stats, day, lc) if within_reach or full else None
-    trend = _trend(stats, day, value, lc) if within_reach or full else None
+    baseline = trend = None
+    if within_reach or full:
+        if cache is not None:
+            baseline, past = cache.get(condition.name, stats, day, lc)
+            trend = _trend(stats, day, value, lc, past)
+        else:
+            baseline = _baseline(stats, day, lc)
+            trend = _trend(stats, day, value, lc)
     emerging = False
     if not holds and within_reach:
         beyond_sigma = False
@@ -188,6 +241,7 @@ def evaluate_kind(
     mode: Mode,
     capacity_active: bool,
     ids: ScopeIds,
+    cache: PastCache | None = None,
 ) -> list[OpportunityUpdate]:
     """One evaluation of one kind at event time ``at`` (``ts`` its epoch seconds)."""
     sitrep = mode != "hourly"
@@ -203,6 +257,7 @@ def evaluate_kind(
             day,
             lc,
             full,
+            cache,
         )
         for c in spec.conditions
     ]
@@ -234,6 +289,8 @@ def evaluate_kind(
     clear = not relaxed
 
     _record(state, usable, day, lc)
+    if cache is not None:
+        cache.recorded(day)
 
     if triggered:
         state.held_count += 1

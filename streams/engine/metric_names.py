@@ -20,8 +20,12 @@ BEDFLOW_METRICS: Final[dict[str, str]] = {
     "nctr_share_7d": "mean hourly NCTR patients / mean hourly occupied beds over 7 days",
     "discharges_7d": "discharges over 7 days",
     "discharges_per_nctr_patient_7d": "discharges of NCTR patients / NCTR patient-days, 7 days",
-    "discharge_before_noon_share_7d": "discharges before 12:00 UK time / discharges, 7 days",
-    "weekend_weekday_discharge_ratio_7d": "discharges per weekend hour / per weekday hour, 7 days",
+    "discharge_before_noon_share_7d": "discharges before 12:00 UK time / discharges, the 7 UK "
+    "days back to the same clock time (a full week of data only)",
+    "weekend_weekday_discharge_ratio_7d": "mean discharges per weekend day / per weekday, "
+    "the last 7 whole UK days",
+    "weekend_weekday_discharge_ratio_28d": "mean discharges per weekend day / per weekday, "
+    "the last 28 whole UK days (site scopes; the trigger's metric there)",
     "delay_share_discharge_documentation": "NCTR patients whose latest delay is "
     "hospital_discharge_documentation / NCTR patients",
     "delay_share_patient_transport": "latest delay hospital_patient_transport / NCTR patients",

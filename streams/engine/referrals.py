@@ -10,7 +10,7 @@ pathway left the list.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, NamedTuple
 
 import msgspec
 
@@ -59,22 +59,66 @@ class ReferralsAgg(msgspec.Struct, kw_only=True):
     unknown_refs: int = 0
 
 
-def _decrement(buckets: dict[int, int], key: int) -> None:
-    # Keys already purged (expired validations) are simply gone.
+def _decrement(buckets: dict[int, int], key: int) -> bool:
+    """Take one from a bucket; False when the key was already gone (purged: expired
+    validations)."""
     count = buckets.get(key)
     if count is None:
-        return
+        return False
     if count <= 1:
         del buckets[key]
     else:
         buckets[key] = count - 1
+    return True
+
+
+class _Sums(NamedTuple):
+    """Sums over all keys of the by-day maps as they stand on ``day`` (see ``Referrals``)."""
+
+    day: int
+    long_wait: int
+    old_untriaged: int
+    covered: int
 
 
 class Referrals:
+    """Evaluation is cheap between events: a scope's waiting list is back-dated months before its
+    first live event, so most hour boundaries see no change. Three caches, none persisted (a
+    restored state rebuilds them, so outputs are the same):
+
+    - the readings of the last evaluation, reused while no event arrived and the day is the same
+      (every reading depends on the state and the day only);
+    - the sums over ``open_by_day``/``untriaged_by_day``/``validation_expiry`` for the current
+      day, kept up to date by every change to those maps and recomputed when the day changes;
+    - the triage latencies of the window's past days (merged and sorted), rebuilt when the day
+      changes or a late triage lands in a past day.
+    """
+
     def __init__(self, dirty: set[str]) -> None:
         self.agg = ReferralsAgg()
         self.pathways: ShardedMap[Pathway] = ShardedMap("pathways", PATHWAY_SHARDS, Pathway, dirty)
         self._dirty = dirty
+        self._readings: tuple[int, dict[str, Reading]] | None = None
+        self._sums: _Sums | None = None
+        # (today, latencies of the window's days before today sorted, their total)
+        self._latency_past: tuple[int, list[tuple[int, int]], int] | None = None
+
+    # --- changes to the by-day maps, mirrored into the cached sums
+
+    def _open_changed(self, received_day: int, delta: int) -> None:
+        sums = self._sums
+        if sums is not None and received_day < sums.day - LONG_WAIT_DAYS:
+            self._sums = sums._replace(long_wait=sums.long_wait + delta)
+
+    def _untriaged_changed(self, received_day: int, delta: int) -> None:
+        sums = self._sums
+        if sums is not None and received_day < sums.day - UNTRIAGED_AGE_DAYS:
+            self._sums = sums._replace(old_untriaged=sums.old_untriaged + delta)
+
+    def _expiry_changed(self, expiry_day: int, delta: int) -> None:
+        sums = self._sums
+        if sums is not None and expiry_day > sums.day:
+            self._sums = sums._replace(covered=sums.covered + delta)
 
     def _close(self, ref: str, day: int) -> None:
         agg = self.agg
@@ -85,12 +129,16 @@ class Referrals:
             return
         agg.open_count -= 1
         received_day = pathway.received_at // 86400
-        _decrement(agg.open_by_day, received_day)
+        if _decrement(agg.open_by_day, received_day):
+            self._open_changed(received_day, -1)
         if not pathway.triaged:
             agg.untriaged_count -= 1
-            _decrement(agg.untriaged_by_day, received_day)
+            if _decrement(agg.untriaged_by_day, received_day):
+                self._untriaged_changed(received_day, -1)
         if pathway.validated_day != NOT_VALIDATED:
-            _decrement(agg.validation_expiry, pathway.validated_day + VALIDATION_DAYS)
+            expiry = pathway.validated_day + VALIDATION_DAYS
+            if _decrement(agg.validation_expiry, expiry):
+                self._expiry_changed(expiry, -1)
 
     def received(self, event: ReferralReceived, ts: float, hour: int) -> None:
         agg = self.agg
@@ -98,28 +146,37 @@ class Referrals:
         self._dirty.add(PART)
         if self.pathways.get(event.referral_ref) is not None:
             return  # the same referral again under a new event_id: the clock already runs
+        self._readings = None
         day = hour // 24
         self.pathways.put(event.referral_ref, Pathway(int(ts)))
         agg.open_count += 1
         agg.untriaged_count += 1
         add(agg.open_by_day, day, 1)
+        self._open_changed(day, 1)
         add(agg.untriaged_by_day, day, 1)
+        self._untriaged_changed(day, 1)
         add(agg.received, day, 1)
 
     def triaged(self, event: ReferralTriaged, ts: float, hour: int) -> None:
         agg = self.agg
         agg.seen = True
         self._dirty.add(PART)
+        self._readings = None
         day = hour // 24
         pathway = self.pathways.get(event.referral_ref)
         if pathway is not None and not pathway.triaged:
             pathway.triaged = True
             self.pathways.touch(event.referral_ref)
             agg.untriaged_count -= 1
-            _decrement(agg.untriaged_by_day, pathway.received_at // 86400)
+            received_day = pathway.received_at // 86400
+            if _decrement(agg.untriaged_by_day, received_day):
+                self._untriaged_changed(received_day, -1)
             latency = max(0, int((ts - pathway.received_at) // HOUR))
             bins = agg.triage_latency.setdefault(day, {})
             bins[latency] = bins.get(latency, 0) + 1
+            past = self._latency_past
+            if past is not None and day < past[0]:
+                self._latency_past = None  # a late triage in a day already merged
         elif pathway is None and event.outcome == "accepted":
             agg.unknown_refs += 1
         if event.outcome != "accepted":
@@ -135,6 +192,7 @@ class Referrals:
         self._dirty.add(PART)
         # DNA rate = DNAs / (attended + DNAs); cancellations are neither.
         if event.outcome == "attended" or event.outcome == "did_not_attend":
+            self._readings = None
             add(agg.outcomes, hour // 24, 1)
             if event.outcome == "did_not_attend":
                 add(agg.dnas, hour // 24, 1)
@@ -143,6 +201,7 @@ class Referrals:
         agg = self.agg
         agg.seen = True
         self._dirty.add(PART)
+        self._readings = None
         day = hour // 24
         if event.result == "removed":
             self._close(event.referral_ref, day)
@@ -152,25 +211,47 @@ class Referrals:
             agg.unknown_refs += 1
             return
         if pathway.validated_day != NOT_VALIDATED:
-            _decrement(agg.validation_expiry, pathway.validated_day + VALIDATION_DAYS)
+            expiry = pathway.validated_day + VALIDATION_DAYS
+            if _decrement(agg.validation_expiry, expiry):
+                self._expiry_changed(expiry, -1)
         pathway.validated_day = day
         add(agg.validation_expiry, day + VALIDATION_DAYS, 1)
+        self._expiry_changed(day + VALIDATION_DAYS, 1)
         self.pathways.touch(event.referral_ref)
 
     def closed(self, event: PathwayClosed, ts: float, hour: int) -> None:
         self.agg.seen = True
         self._dirty.add(PART)
+        self._readings = None
         self._close(event.referral_ref, hour // 24)
 
+    def _day_sums(self, day: int) -> _Sums:
+        sums = self._sums
+        if sums is None or sums.day != day:
+            agg = self.agg
+            # Day granularity: "waiting > 18 weeks" = received on a day before today - 126.
+            long_cut = day - LONG_WAIT_DAYS
+            old_cut = day - UNTRIAGED_AGE_DAYS
+            sums = self._sums = _Sums(
+                day,
+                sum(count for key, count in agg.open_by_day.items() if key < long_cut),
+                sum(count for key, count in agg.untriaged_by_day.items() if key < old_cut),
+                sum(count for key, count in agg.validation_expiry.items() if key > day),
+            )
+        return sums
+
     def evaluate(self, hour: int) -> dict[str, Reading]:
-        agg = self.agg
-        # Day granularity: "waiting > 18 weeks" = received on a day before today - 126.
         day = hour // 24
-        long_cut = day - LONG_WAIT_DAYS
-        long_wait = sum(count for key, count in agg.open_by_day.items() if key < long_cut)
-        old_cut = day - UNTRIAGED_AGE_DAYS
-        old_untriaged = sum(count for key, count in agg.untriaged_by_day.items() if key < old_cut)
-        covered = sum(count for key, count in agg.validation_expiry.items() if key > day)
+        cached = self._readings
+        if cached is not None and cached[0] == day:
+            return cached[1]
+        readings = self._evaluate(day)
+        self._readings = (day, readings)
+        return readings
+
+    def _evaluate(self, day: int) -> dict[str, Reading]:
+        agg = self.agg
+        _, long_wait, old_untriaged, covered = self._day_sums(day)
         first = day - MONTH_DAYS + 1
         received = window_sum(agg.received, first, day + 1)
         closed = window_sum(agg.closed, first, day + 1)
@@ -197,33 +278,54 @@ class Referrals:
             if received
             else None,
         }
-        latency = self._median_latency_days(first, day + 1)
+        latency = self._median_latency_days(day)
         if latency is not None:
             out["triage_latency_median_days_28d"] = latency
         out.update({name: reading for name, reading in optional.items() if reading is not None})
         return out
 
-    def _median_latency_days(self, first: int, end: int) -> Reading | None:
-        merged: dict[int, int] = {}
-        for key in range(first, end):
-            bins = self.agg.triage_latency.get(key)
-            if bins:
-                for latency, count in bins.items():
-                    merged[latency] = merged.get(latency, 0) + count
-        total = sum(merged.values())
+    def _median_latency_days(self, day: int) -> Reading | None:
+        """The median latency of the referrals triaged over the 28 days ending today."""
+        past = self._latency_past
+        if past is None or past[0] != day:
+            merged: dict[int, int] = {}
+            for key in range(day - MONTH_DAYS + 1, day):
+                bins = self.agg.triage_latency.get(key)
+                if bins:
+                    for latency, count in bins.items():
+                        merged[latency] = merged.get(latency, 0) + count
+            past = self._latency_past = (day, sorted(merged.items()), sum(merged.values()))
+        _, past_bins, past_total = past
+        today = self.agg.triage_latency.get(day) or {}
+        total = past_total + sum(today.values())
         if not total:
             return None
         # The lower median of whole-hour bins (+0.5 h: the bin's middle).
         rank, seen = (total + 1) // 2, 0
-        for latency in sorted(merged):
-            seen += merged[latency]
+        today_bins = sorted(today.items())
+        i = j = 0
+        while True:
+            # the two sorted bin lists, merged (equal latencies: both counts, one bin)
+            if j >= len(today_bins) or (i < len(past_bins) and past_bins[i][0] < today_bins[j][0]):
+                latency, count = past_bins[i]
+                i += 1
+            elif i >= len(past_bins) or today_bins[j][0] < past_bins[i][0]:
+                latency, count = today_bins[j]
+                j += 1
+            else:
+                latency, count = past_bins[i][0], past_bins[i][1] + today_bins[j][1]
+                i += 1
+                j += 1
+            seen += count
             if seen >= rank:
                 return Reading((latency + 0.5) / 24, total)
-        raise AssertionError("unreachable: rank <= total")
 
     def maintain(self, hour: int) -> None:
         agg = self.agg
         self._dirty.add(PART)
+        self._readings = None
+        self._sums = None
+        self._latency_past = None
         day = hour // 24
         cutoff = day - MONTH_DAYS - 1
         for buckets in (agg.received, agg.closed, agg.outcomes, agg.dnas):

@@ -59,7 +59,7 @@ from streams.engine import bedflow, referrals, rostering, sitrep
 from streams.engine.bedflow import BedFlow, BedFlowAgg
 from streams.engine.dedupe import PREFIX as DEDUPE_PREFIX
 from streams.engine.dedupe import Dedupe
-from streams.engine.detectors import KindState, Mode, ScopeIds, evaluate_kind
+from streams.engine.detectors import KindState, Mode, PastCache, ScopeIds, evaluate_kind
 from streams.engine.readings import Reading
 from streams.engine.referrals import Referrals, ReferralsAgg
 from streams.engine.rostering import Rostering, RosteringAgg
@@ -117,6 +117,8 @@ class ScopeState:
         self.referrals = Referrals(self._dirty)
         self.sitrep = Sitrep(self._dirty)
         self.kinds: dict[str, KindState] = {kind: KindState() for kind in catalogue.kinds}
+        # derived from ``kinds`` (never persisted): see ``detectors.PastCache``
+        self._past: dict[str, PastCache] = {kind: PastCache() for kind in catalogue.kinds}
         # capacity first: its status raises the severity of the other bed-flow kinds
         self._kind_order = sorted(catalogue.kinds, key=lambda kind: kind != CAPACITY)
         self._encoder = msgspec.msgpack.Encoder()
@@ -376,6 +378,7 @@ class ScopeState:
                     mode,
                     capacity_active,
                     self._ids,
+                    self._past[kind],
                 )
             )
             self._dirty.add(DETECTOR_PREFIX + kind)

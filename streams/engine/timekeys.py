@@ -6,7 +6,7 @@ compact, and nothing depends on the wall clock.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
 
@@ -42,6 +42,31 @@ def date_of_day(day: int) -> date:
 
 def local_before_noon(ts: float) -> bool:
     return at(ts).astimezone(LONDON).hour < 12
+
+
+def local_day(ts: float) -> int:
+    """The UK local calendar date containing the instant ``ts``, as a day key."""
+    return at(ts).astimezone(LONDON).date().toordinal() - EPOCH_ORDINAL
+
+
+def local_day_and_before_noon(ts: float) -> tuple[int, bool]:
+    """``local_day(ts)`` and ``local_before_noon(ts)`` from one time-zone conversion."""
+    local = at(ts).astimezone(LONDON)
+    return local.date().toordinal() - EPOCH_ORDINAL, local.hour < 12
+
+
+def local_week_ago_hour(hour: int) -> tuple[int, int]:
+    """For the boundary starting ``hour``: (the hour key of the same UK local clock time 7 days
+    earlier, the UK local date of the boundary as a day key). 168 hours except in the week after
+    a clock change (167 or 169)."""
+    local = at(hour * HOUR).astimezone(LONDON)
+    earlier = datetime.combine(local.date() - timedelta(days=7), local.time(), tzinfo=LONDON)
+    return int(earlier.timestamp() // HOUR), local.date().toordinal() - EPOCH_ORDINAL
+
+
+def day_is_weekend(day: int) -> bool:
+    """Whether the calendar date ``day`` (a day key) is a Saturday or Sunday."""
+    return (day + 3) % 7 >= 5  # 1970-01-01 (day 0) was a Thursday
 
 
 def hour_is_weekend(hour: int) -> bool:

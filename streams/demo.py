@@ -8,12 +8,14 @@ committed everything, then print what it found and where to look. ``make down`` 
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from tqdm import tqdm
 
 from models.events import INPUT_TOPICS
@@ -54,23 +56,39 @@ async def _wait_until_processed(settings: Settings, seconds: float = 900) -> Non
             bar.refresh()
 
 
-async def _top(settings: Settings) -> list[dict[str, Any]]:
-    async with OpportunityStore(settings.database_url) as store:
-        return await store.top_opportunities(limit=15)
+EPISODES = sa.text(
+    "SELECT trust_code, site_code, kind, status, first_emerging_at, first_active_at, "
+    "resolved_at, weekly_bed_days, weekly_staff_hours, weekly_gbp FROM opportunities "
+    "WHERE trust_code = ANY(:trusts) "
+    "AND (first_emerging_at IS NOT NULL OR first_active_at IS NOT NULL) "
+    "ORDER BY weekly_bed_days DESC, weekly_gbp DESC, weekly_staff_hours DESC"
+)
 
 
-def _print_table(rows: list[dict[str, Any]]) -> None:
+async def _episodes(settings: Settings, trusts: list[str]) -> list[dict[str, Any]]:
+    """Every episode the worker found at the simulated trusts, open or already resolved (the
+    simulated bottlenecks start and end inside the period), largest weekly impact first."""
+    async with OpportunityStore(settings.database_url) as store, store.engine.connect() as conn:
+        result = await conn.execute(EPISODES, {"trusts": trusts})
+        return [dict(row) for row in result.mappings()]
+
+
+def _print_table(rows: list[dict[str, Any]], injected: set[tuple[str, str]]) -> None:
     header = (
-        f"{'site':<7} {'kind':<36} {'status':<9} {'bed-days/wk':>11} {'hours/wk':>9} {'£/wk':>9}"
+        f"{'site':<7} {'kind':<36} {'status':<9} {'bed-days/wk':>11} {'hours/wk':>9} "
+        f"{'£/wk':>9}  injected?"
     )
     print(header)
     print("-" * len(header))
-    for row in rows:
+    for row in rows[:20]:
+        scope = row["site_code"] or row["trust_code"]
         print(
-            f"{row['site_code'] or row['trust_code']:<7} {row['kind']:<36} {row['status']:<9} "
+            f"{scope:<7} {row['kind']:<36} {row['status']:<9} "
             f"{row['weekly_bed_days']:>11.1f} {row['weekly_staff_hours']:>9.1f} "
-            f"{row['weekly_gbp']:>9,.0f}"
+            f"{row['weekly_gbp']:>9,.0f}  {'yes' if (scope, row['kind']) in injected else '-'}"
         )
+    if len(rows) > 20:
+        print(f"... and {len(rows) - 20} more (SELECT * FROM opportunities)")
 
 
 def main() -> int:
@@ -97,8 +115,15 @@ def main() -> int:
     _step("waiting for the worker to process every record")
     asyncio.run(_wait_until_processed(settings))
 
-    _step("top opportunities (open, by weekly impact)")
-    _print_table(asyncio.run(_top(settings)))
+    injections = json.loads(truth.read_text())["injected"]
+    trusts = sorted({i["trust_code"] for i in injections})
+    episodes = asyncio.run(_episodes(settings, trusts))
+    _step("opportunities found (every episode, largest weekly impact first)")
+    _print_table(episodes, {(i["site_code"] or i["trust_code"], i["kind"]) for i in injections})
+    found = DEMO_DIR / "opportunities.json"
+    found.write_text(json.dumps({"opportunities": episodes}, default=str))
+    _step("scored against what was injected (opsradar score)")
+    _run("score", "--truth", str(truth), "--opportunities", str(found), "--table")
 
     print(
         "\nWhere to look:\n"

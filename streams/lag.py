@@ -20,6 +20,9 @@ async def group_lag(bootstrap: str, group: str, topics: list[str]) -> tuple[int,
             if topic["error_code"] == 0
             for p in sorted(topic["partitions"], key=lambda p: int(p["partition"]))
         ]
+        # A consumer only keeps metadata for topics it is assigned: without this, end_offsets
+        # retries on stale metadata until its timeout.
+        consumer.assign(partitions)
         ends = await consumer.end_offsets(partitions)
         committed = await admin.list_consumer_group_offsets(group, partitions=partitions)
         behind = 0

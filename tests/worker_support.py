@@ -18,6 +18,7 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -197,6 +198,21 @@ async def consume_all(bootstrap: str, topic: str, *, expect: int, seconds: float
     if len(records) < expect:
         raise AssertionError(f"{topic}: {len(records)} records after {seconds}s, expected {expect}")
     return records
+
+
+def envelope(
+    trust_code: str, site_code: str, event_type: str, at: datetime, **fields: Any
+) -> dict[str, Any]:
+    """A contract-v1 event as a dict, with a fresh event_id, for producing by hand in tests."""
+    return {
+        "event_id": str(uuid.uuid4()),
+        "event_type": event_type,
+        "schema_version": 1,
+        "occurred_at": at.isoformat().replace("+00:00", "Z"),
+        "trust_code": trust_code,
+        "site_code": site_code,
+        **fields,
+    }
 
 
 def encode_events(events: Iterable[dict[str, Any]]) -> list[tuple[bytes, bytes]]:

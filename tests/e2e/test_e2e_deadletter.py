@@ -15,7 +15,7 @@ from models.events import BEDFLOW_TOPIC
 from models.outputs import DEADLETTER_TOPIC
 from tests.e2e.conftest import WorkerFactory
 from tests.unit.contract import canaries
-from tests.worker_support import consume_all, produce, wait_for
+from tests.worker_support import consume_all, envelope, produce, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -23,15 +23,7 @@ TRUST, SITE = "RZ8", "RZ801"
 
 
 def _event(event_type: str, at: datetime, **fields: Any) -> dict[str, Any]:
-    return {
-        "event_id": str(uuid.uuid4()),
-        "event_type": event_type,
-        "schema_version": 1,
-        "occurred_at": at.isoformat().replace("+00:00", "Z"),
-        "trust_code": TRUST,
-        "site_code": SITE,
-        **fields,
-    }
+    return envelope(TRUST, SITE, event_type, at, **fields)
 
 
 def _admission(at: datetime, **changes: Any) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import pytest
 
 from models.events import BEDFLOW_TOPIC
 from tests.e2e.conftest import WorkerFactory
-from tests.worker_support import encode_events, produce, wait_for
+from tests.worker_support import encode_events, envelope, produce, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -22,11 +22,7 @@ SERIES = re.compile(r'^opsradar_scope_metric\{[^}]*site="(R[A-Z0-9]{4})"', re.MU
 
 
 def _event(site: str, event_type: str, at: datetime, **fields: Any) -> dict[str, Any]:
-    return {
-        "event_id": str(uuid.uuid4()), "event_type": event_type, "schema_version": 1,
-        "occurred_at": at.isoformat().replace("+00:00", "Z"), "trust_code": TRUST,
-        "site_code": site, **fields,
-    }  # fmt: skip
+    return envelope(TRUST, site, event_type, at, **fields)
 
 
 def _events(start: datetime) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from models.events import BEDFLOW_TOPIC
 from tests.e2e.conftest import WorkerFactory
-from tests.worker_support import encode_events, produce, wait_for, wait_for_async
+from tests.worker_support import encode_events, envelope, produce, wait_for, wait_for_async
 
 pytestmark = pytest.mark.e2e
 
@@ -24,15 +24,7 @@ TRUST, SITE, WARD = "RZ9", "RZ901", "AMU"
 
 
 def _event(event_type: str, at: datetime, **fields: Any) -> dict[str, Any]:
-    return {
-        "event_id": str(uuid.uuid4()),
-        "event_type": event_type,
-        "schema_version": 1,
-        "occurred_at": at.isoformat().replace("+00:00", "Z"),
-        "trust_code": TRUST,
-        "site_code": SITE,
-        **fields,
-    }
+    return envelope(TRUST, SITE, event_type, at, **fields)
 
 
 def _spell() -> str:

@@ -109,7 +109,7 @@ def main() -> int:
         work = Path(tmp)
         events = work / "events.jsonl"
         _opsradar("simulate", "--trusts", "1", "--days", str(args.days), "--seed", "1",
-                  "--out", str(events))  # fmt: skip
+                  "--out", str(events), "--clean")  # fmt: skip
         count = sum(1 for line in events.open("rb") if line.strip())
         print(f"{count} simulated events (1 trust, {args.days} days)")
 

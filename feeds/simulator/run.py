@@ -12,7 +12,7 @@ import json
 import random
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -22,6 +22,7 @@ from feeds.simulator.bedflow import BedFlow
 from feeds.simulator.ids import DAY, at
 from feeds.simulator.layout import Site, build_layout
 from feeds.simulator.queue import EventQueue
+from feeds.simulator.quirks import Quirk, RealisticFeed, clock_change_quirks, plan_quirks
 from feeds.simulator.referrals import Referrals
 from feeds.simulator.rostering import Rostering
 from feeds.simulator.scenarios import (
@@ -44,6 +45,8 @@ class SimulationConfig:
     #: scenario names; None means the default mix (every kind somewhere, some sites healthy)
     scenarios: tuple[str, ...] | None = None
     batch: int = 1
+    #: deliver the stream as real trust feeds do (:mod:`feeds.simulator.quirks`); False: clean
+    realistic: bool = True
 
 
 @dataclass(slots=True)
@@ -55,6 +58,7 @@ class SimulationStats:
     injections: list[Injection]
     start: int
     end: int
+    quirks: list[Quirk] = field(default_factory=list)
 
     @property
     def events_per_second(self) -> float:
@@ -94,6 +98,15 @@ def simulate(config: SimulationConfig, out: Path, truth: Path | None = None) -> 
     names = config.scenarios if config.scenarios is not None else DEFAULT_ORDER
     injections = plan_injections(sites, names, start, config.days)
     runs = [_SiteRun(site, injections, config.seed, start, end) for site in sites]
+    if config.realistic:
+        quirks = plan_quirks(sites, random.Random(f"{config.seed}:quirks"), start, end)
+        feed: RealisticFeed | None = RealisticFeed(
+            quirks, sites, random.Random(f"{config.seed}:feed")
+        )
+    else:
+        # clean feeds still list the clock changes: the processes keep UK local hours anyway
+        quirks = clock_change_quirks(start, end)
+        feed = None
     by_type: Counter[str] = Counter()
     with EventWriter(out, config.batch) as writer:
         # the prelude: census replay, rosters already published, the starting waiting list
@@ -101,29 +114,51 @@ def simulate(config: SimulationConfig, out: Path, truth: Path | None = None) -> 
             run.bedflow.prelude()
             run.rostering.publish_before(start)
             run.referrals.prelude()
-        _drain(runs, start, writer, by_type)
+        _drain(runs, start, writer, by_type, feed)
         for day in range(start, end, DAY):
             for run in runs:
                 run.rostering.publish_before(day + DAY)
                 run.bedflow.day(day)
                 run.referrals.day(day)
-            _drain(runs, day + DAY, writer, by_type)
+            _drain(runs, day + DAY, writer, by_type, feed)
+        if feed is not None:
+            _write(feed.release_all(), writer, by_type)
         count = writer.count
     if truth is not None:
-        write_truth(truth, injections, start, end)
+        write_truth(truth, injections, start, end, quirks)
     return SimulationStats(
-        count, time.perf_counter() - began, dict(by_type), len(sites), injections, start, end
+        events=count,
+        seconds=time.perf_counter() - began,
+        by_type=dict(by_type),
+        sites=len(sites),
+        injections=injections,
+        start=start,
+        end=end,
+        quirks=quirks,
     )
 
 
 def _drain(
-    runs: Sequence[_SiteRun], before: int, writer: EventWriter, by_type: Counter[str]
+    runs: Sequence[_SiteRun],
+    before: int,
+    writer: EventWriter,
+    by_type: Counter[str],
+    feed: RealisticFeed | None,
 ) -> None:
     merged: list[tuple[int, int, int, Event]] = []
     for number, run in enumerate(runs):
         merged.extend((t, number, seq, event) for t, seq, event in run.queue.pop_before(before))
     merged.sort(key=lambda item: item[:3])
-    for *_, event in merged:
+    if feed is None:
+        _write((event for *_, event in merged), writer, by_type)
+        return
+    for t, _, _, event in merged:
+        feed.offer(t, event)
+    _write(feed.release(before), writer, by_type)
+
+
+def _write(events: Iterable[Event], writer: EventWriter, by_type: Counter[str]) -> None:
+    for event in events:
         writer.write(event)
         by_type[event_type_of(event)] += 1
 
@@ -132,8 +167,15 @@ def _iso(t: int) -> str:
     return at(t).isoformat().replace("+00:00", "Z")
 
 
-def write_truth(path: Path, injections: Sequence[Injection], start: int, end: int) -> None:
-    """``{"injected": [...], "period": {...}}``; ``scenario`` and ``period`` are extras."""
+def write_truth(
+    path: Path,
+    injections: Sequence[Injection],
+    start: int,
+    end: int,
+    quirks: Sequence[Quirk] = (),
+) -> None:
+    """``{"injected": [...], "period": {...}, "quirks": [...]}``; ``scenario``, ``period`` and
+    ``quirks`` (how the feeds were delivered: :mod:`feeds.simulator.quirks`) are extras."""
     document = {
         "injected": [
             {
@@ -147,5 +189,6 @@ def write_truth(path: Path, injections: Sequence[Injection], start: int, end: in
             for i in injections
         ],
         "period": {"start": _iso(start), "end": _iso(end)},
+        "quirks": [quirk.as_truth() for quirk in quirks],
     }
     path.write_text(json.dumps(document, indent=2) + "\n")

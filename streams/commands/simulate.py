@@ -36,11 +36,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--batch", type=int, default=1, help="events per line (JSON arrays when > 1)"
     )
+    parser.add_argument(
+        "--clean",
+        action="store_true",
+        help="deliver every event once, on time, from every site from the start. Default: as real "
+        "trust feeds do (resends with the same event_id and re-stamped near-duplicates, updates "
+        "coded after discharge, a site connecting mid-stream, whole-feed and single-event-type "
+        "gaps, one trust's rostering hours behind); every quirk is listed in the truth file",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     import json
     import sys
+    from collections import Counter
     from dataclasses import replace
     from pathlib import Path
 
@@ -52,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         scenarios=tuple(args.scenario) if args.scenario else None,
         batch=args.batch,
+        realistic=not args.clean,
     )
     if args.end is not None:
         config = replace(config, end=args.end)
@@ -64,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
         "events": stats.events,
         "sites": stats.sites,
         "injected": len(stats.injections),
+        "quirks": dict(sorted(Counter(q.kind for q in stats.quirks).items())),
         "seconds": round(stats.seconds, 2),
         "events_per_second": round(stats.events_per_second),
         "by_type": dict(sorted(stats.by_type.items())),

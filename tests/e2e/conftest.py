@@ -124,7 +124,8 @@ def pipeline_ran(
     scenarios = [arg for name in PIPELINE_SCENARIOS for arg in ("--scenario", name)]
     subprocess.run(
         [sys.executable, "-m", "streams", "simulate", "--trusts", "1", "--days", "24",
-         "--seed", "17", "--out", str(simulated), "--truth", str(truth_file), *scenarios],
+         "--seed", "17", "--out", str(simulated), "--truth", str(truth_file), "--clean",
+         *scenarios],
         cwd=REPO, check=True, capture_output=True,
     )  # fmt: skip
     truth = json.loads(truth_file.read_text())["injected"]

@@ -93,7 +93,7 @@ def event_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
         [
             sys.executable, "-m", "streams", "simulate", "--trusts", "1", "--days", "12",
             "--seed", "5", "--out", str(out), "--scenario", "documentation_delays",
-            "--scenario", "missed_appointments",
+            "--scenario", "missed_appointments", "--clean",
         ],
         cwd=REPO, check=True, capture_output=True,
     )  # fmt: skip

@@ -55,10 +55,13 @@ def _events(path: Path) -> list[dict[str, object]]:
 
 @pytest.fixture(scope="module")
 def healthy_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """One trust (two sites), no scenario at all: every site healthy, for 28 days."""
+    """One trust (two sites), no scenario at all: every site healthy, for 28 days (clean feeds:
+    the processes' own calibration; the realistic delivery is tested in
+    ``test_feeds_simulator_quirks.py``)."""
     folder = tmp_path_factory.mktemp("healthy")
     out, truth = folder / "events.jsonl", folder / "truth.json"
-    simulate(SimulationConfig(trusts=1, days=28, seed=11, end=END, scenarios=()), out, truth)
+    config = SimulationConfig(trusts=1, days=28, seed=11, end=END, scenarios=(), realistic=False)
+    simulate(config, out, truth)
     return out, truth
 
 
@@ -66,7 +69,7 @@ def healthy_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def mixed_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("mixed")
     out, truth = folder / "events.jsonl.gz", folder / "truth.json"
-    simulate(SimulationConfig(trusts=1, days=21, seed=5, end=END), out, truth)
+    simulate(SimulationConfig(trusts=1, days=21, seed=5, end=END, realistic=False), out, truth)
     return out, truth
 
 

@@ -55,7 +55,11 @@ async def test_produce_sends_valid_events_as_keyed_batches(
     events_file = tmp_path / "events.jsonl"
     simulate(
         SimulationConfig(
-            trusts=1, days=1, seed=4, end=date(2026, 3, 2), scenarios=("winter_surge",),
+            trusts=1,
+            days=1,
+            seed=4,
+            end=date(2026, 3, 2),
+            scenarios=("winter_surge",),
             realistic=False,
         ),
         events_file,

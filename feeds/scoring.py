@@ -15,17 +15,42 @@ An episode that detects before the onset is not a match (it did not see the caus
 Episodes that detect before the truth file's ``period.start`` are left out (and counted): the
 simulator's prelude (a census replay, rosters published earlier, the starting waiting list) is not
 a complete history, so metrics there say nothing about the detector.
+
+Feed gaps. The truth file's ``quirks`` (:mod:`feeds.simulator.quirks`) record how the feeds were
+delivered. Three of them are *gaps*, a stretch in which a site's data in a domain is incomplete:
+``feed_gap`` (every domain of the site), ``event_type_gap`` (the domain of the silent event type)
+and ``connected_mid_stream`` (every domain, from the period start to the connection). A kind's
+domain is its catalogue ``domain``. What a gap hides is neither a detection nor a miss:
+
+- an injection is **masked** when more than half of [onset, until] is covered by gaps in its
+  kind's domain at its site: it leaves the recall denominator (listed in ``masked``), and an
+  episode that matches only masked injections counts neither way;
+- an episode that matches no unmasked injection is **excused** when it detects at a site and in a
+  domain with a gap, between the gap's start and its end plus the kind's recovery period, equal to
+  its lookback (:data:`LOOKBACK`: the window still holds the gap until it has passed): it leaves
+  the precision denominator (listed in ``excused``). An episode that matches an unmasked injection
+  is a detection even inside a gap.
+
+Other quirks (resends, near-duplicates, updates coded after discharge, a source lagging hours
+behind, clock changes) excuse nothing: a detector must cope with them.
+
+``active_in_healthy_domains`` lists the false positives that went *active* in a (site, domain)
+where nothing of that domain was injected: the alarms a trust team would be paged for.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
+
+from models.catalogue import default_catalogue_text
 
 DAYS = timedelta(days=1)
 
@@ -61,6 +86,23 @@ class _Injection:
     kind: str
     onset: datetime
     until: datetime
+
+
+GAP_KINDS: Final = ("feed_gap", "event_type_gap", "connected_mid_stream")
+#: an injection more than this share of whose span lies in gaps is masked
+MASKED_SHARE: Final = 0.5
+ALL_DOMAINS: Final = "all"
+
+
+@dataclass(frozen=True, slots=True)
+class _Gap:
+    kind: str
+    trust: str
+    site: str | None
+    #: a catalogue domain, or ``all``
+    domain: str
+    start: datetime
+    end: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +158,67 @@ def load_truth(path: Path) -> tuple[list[_Injection], datetime | None]:
     return injections, start
 
 
+def load_gaps(path: Path) -> list[_Gap]:
+    """The truth file's gap quirks (none in a file written before quirks existed)."""
+    document = _load(path)
+    try:
+        return [
+            _Gap(
+                q["kind"],
+                q["trust_code"],
+                q.get("site_code"),
+                q.get("domain") or ALL_DOMAINS,
+                _required_time(q["start_at"]),
+                _required_time(q["end_at"]),
+            )
+            for q in document.get("quirks", ())
+            if q.get("kind") in GAP_KINDS
+        ]
+    except (KeyError, TypeError, AttributeError) as error:
+        raise ScoreInputError(f"{path}: a quirk without its fields ({error!r})") from error
+
+
+@lru_cache(maxsize=1)
+def kind_domains() -> dict[str, str]:
+    """kind -> catalogue domain (``bed_flow``, ``rostering``, ``referrals``)."""
+    raw = tomllib.loads(default_catalogue_text())
+    return {kind: str(spec["domain"]) for kind, spec in raw["kinds"].items()}
+
+
+def _gap_applies(gap: _Gap, trust: str, site: str | None, kind: str) -> bool:
+    return (gap.trust, gap.site) == (trust, site) and gap.domain in (
+        ALL_DOMAINS,
+        kind_domains().get(kind),
+    )
+
+
+def _masked(injection: _Injection, gaps: Sequence[_Gap]) -> bool:
+    """More than :data:`MASKED_SHARE` of the injection's span lies in gaps of its domain."""
+    spans = sorted(
+        (max(g.start, injection.onset), min(g.end, injection.until))
+        for g in gaps
+        if _gap_applies(g, injection.trust, injection.site, injection.kind)
+    )
+    covered = timedelta(0)
+    reach = injection.onset
+    for begin, end in spans:
+        begin = max(begin, reach)
+        if end > begin:
+            covered += end - begin
+            reach = end
+    length = injection.until - injection.onset
+    return length > timedelta(0) and covered / length > MASKED_SHARE
+
+
+def _excusing_gap(episode: _Episode, gaps: Sequence[_Gap]) -> _Gap | None:
+    recovery = LOOKBACK.get(episode.kind, DEFAULT_LOOKBACK)
+    for gap in gaps:
+        if _gap_applies(gap, episode.trust, episode.site, episode.kind):
+            if gap.start <= episode.detected <= gap.end + recovery:
+                return gap
+    return None
+
+
 def load_episodes(path: Path) -> list[_Episode]:
     document = _load(path)
     rows = document.get("opportunities") if isinstance(document, Mapping) else document
@@ -167,29 +270,56 @@ def score(
     injections: Sequence[_Injection],
     episodes: Sequence[_Episode],
     period_start: datetime | None = None,
+    gaps: Sequence[_Gap] = (),
 ) -> dict[str, Any]:
-    """The score document: overall precision/recall/delays, ``per_kind``, misses and extras."""
-    considered = [e for e in episodes if period_start is None or e.detected >= period_start]
-    matched_episode = [any(_matches(e, i) for i in injections) for e in considered]
-    kinds = sorted({i.kind for i in injections} | {e.kind for e in considered})
+    """The score document: overall precision/recall/delays, ``per_kind``, misses and extras
+    (gaps, masked injections and excused episodes: the module's docstring)."""
+    in_period = [e for e in episodes if period_start is None or e.detected >= period_start]
+    masked = [i for i in injections if _masked(i, gaps)]
+    live = [i for i in injections if i not in masked]
+    kinds = sorted({i.kind for i in injections} | {e.kind for e in in_period})
     per_kind: dict[str, dict[str, Any]] = {
         k: {
             "injected": 0,
             "detected": 0,
             "matched_episodes": 0,
             "matched_injections": 0,
+            "masked": 0,
+            "excused": 0,
             "_emerging": [],
             "_active": [],
         }
         for k in kinds
     }
+    considered: list[_Episode] = []
+    excused: list[dict[str, Any]] = []
+    for episode in in_period:
+        if not any(_matches(episode, i) for i in live):
+            gap = _excusing_gap(episode, gaps)
+            hidden = any(_matches(episode, i) for i in masked)
+            if hidden or gap is not None:
+                per_kind[episode.kind]["excused"] += 1
+                excused.append(
+                    {
+                        "trust_code": episode.trust,
+                        "site_code": episode.site,
+                        "kind": episode.kind,
+                        "detected_at": episode.detected.isoformat(),
+                        "by": "masked injection" if hidden or gap is None else gap.kind,
+                    }
+                )
+                continue
+        considered.append(episode)
+    matched_episode = [any(_matches(e, i) for i in live) for e in considered]
     for episode, ok in zip(considered, matched_episode, strict=True):
         per_kind[episode.kind]["detected"] += 1
         per_kind[episode.kind]["matched_episodes"] += int(ok)
+    for injection in masked:
+        per_kind[injection.kind]["masked"] += 1
     missed = []
     all_emerging: list[float] = []
     all_active: list[float] = []
-    for injection in injections:
+    for injection in live:
         entry = per_kind[injection.kind]
         entry["injected"] += 1
         hits = [e for e in considered if _matches(e, injection)]
@@ -229,25 +359,53 @@ def score(
         for e, ok in zip(considered, matched_episode, strict=True)
         if not ok
     ]
+    domains = kind_domains()
+    injected_domains = {(i.trust, i.site, domains.get(i.kind)) for i in injections}
+    healthy_active = [
+        {
+            "trust_code": e.trust,
+            "site_code": e.site,
+            "kind": e.kind,
+            "active_at": e.active.isoformat(),
+        }
+        for e, ok in zip(considered, matched_episode, strict=True)
+        if not ok
+        and e.active is not None
+        and (e.trust, e.site, domains.get(e.kind)) not in injected_domains
+    ]
     return {
         "precision": _ratio(sum(matched_episode), len(considered)),
         "recall": _ratio(
-            sum(1 for i in injections if any(_matches(e, i) for e in considered)), len(injections)
+            sum(1 for i in live if any(_matches(e, i) for e in considered)), len(live)
         ),
         "delay_to_emerging_hours": _quantiles(all_emerging),
         "delay_to_active_hours": _quantiles(all_active),
-        "injected": len(injections),
+        "injected": len(live),
         "detected": len(considered),
-        "excluded_before_period": len(episodes) - len(considered),
+        "excluded_before_period": len(episodes) - len(in_period),
+        "masked_injections": len(masked),
+        "excused_episodes": len(excused),
+        "gaps": len(gaps),
         "per_kind": per_kind,
         "missed": missed,
         "false_positives": false_positives,
+        "active_in_healthy_domains": healthy_active,
+        "masked": [
+            {
+                "trust_code": i.trust,
+                "site_code": i.site,
+                "kind": i.kind,
+                "onset_at": i.onset.isoformat(),
+            }
+            for i in masked
+        ],
+        "excused": excused,
     }
 
 
 def score_files(truth: Path, opportunities: Path) -> dict[str, Any]:
     injections, start = load_truth(truth)
-    return score(injections, load_episodes(opportunities), start)
+    return score(injections, load_episodes(opportunities), start, load_gaps(truth))
 
 
 def _cell(value: float | None, digits: int = 2) -> str:
@@ -278,4 +436,11 @@ def format_table(result: Mapping[str, Any]) -> str:
         lines.append(row(kind, entry))
     lines.append("-" * len(header))
     lines.append(row("overall", result))
+    healthy = len(result.get("active_in_healthy_domains", ()))
+    if result.get("gaps") or healthy:
+        lines.append(
+            f"feed gaps {result.get('gaps', 0)}: masked injections "
+            f"{result.get('masked_injections', 0)}, excused episodes "
+            f"{result.get('excused_episodes', 0)}; active false alarms in healthy domains {healthy}"
+        )
     return "\n".join(lines)

@@ -152,3 +152,150 @@ def test_cli_exits_2_on_a_bad_file(tmp_path: Path, capsys: pytest.CaptureFixture
         == 2
     )
     assert "not a truth file" in capsys.readouterr().err
+
+
+# -- feed gaps: what a gap hides is neither a detection nor a miss ---------------------------------
+
+GAP_TRUTH: dict[str, Any] = {
+    "injected": [
+        # bed flow at RC3CC, 10 days; a 6-day feed gap covers 60% of it -> masked
+        {
+            "trust_code": "RC3",
+            "site_code": "RC3CC",
+            "kind": "discharge_coordination",
+            "onset_at": "2026-01-10T00:00:00Z",
+            "until_at": "2026-01-20T00:00:00Z",
+        },
+        # referrals at RC3CC; the two gaps cover 8 of its 26 days -> still counted
+        {
+            "trust_code": "RC3",
+            "site_code": "RC3CC",
+            "kind": "dna_reduction",
+            "onset_at": "2026-01-05T00:00:00Z",
+            "until_at": "2026-01-31T00:00:00Z",
+        },
+    ],
+    "period": {"start": "2026-01-01T00:00:00Z", "end": "2026-03-01T00:00:00Z"},
+    "quirks": [
+        {
+            "kind": "feed_gap",
+            "trust_code": "RC3",
+            "site_code": "RC3CC",
+            "domain": "all",
+            "start_at": "2026-01-12T00:00:00Z",
+            "end_at": "2026-01-18T00:00:00Z",
+        },
+        {
+            "kind": "event_type_gap",
+            "trust_code": "RC3",
+            "site_code": "RC3CC",
+            "domain": "referrals",
+            "event_type": "referral_triaged",
+            "delivery": "lost",
+            "start_at": "2026-01-06T00:00:00Z",
+            "end_at": "2026-01-08T00:00:00Z",
+        },
+        {
+            "kind": "connected_mid_stream",
+            "trust_code": "RD4",
+            "site_code": "RD4DD",
+            "domain": "all",
+            "start_at": "2026-01-01T00:00:00Z",
+            "end_at": "2026-01-09T00:00:00Z",
+        },
+        # not a gap: excuses nothing
+        {
+            "kind": "source_lag",
+            "trust_code": "RD4",
+            "site_code": None,
+            "domain": "rostering",
+            "lag_hours": 6.0,
+            "start_at": "2026-01-01T00:00:00Z",
+            "end_at": "2026-03-01T00:00:00Z",
+        },
+    ],
+}
+
+GAP_OPPORTUNITIES = {
+    "opportunities": [
+        # matches only the masked injection: neither a detection nor a false positive
+        _episode("RC3CC", "discharge_coordination", "2026-01-14T00:00:00Z", None),
+        # dna during the referrals gap, matching the counted injection: a detection
+        _episode("RC3CC", "dna_reduction", "2026-01-07T00:00:00Z", "2026-01-09T00:00:00Z"),
+        # triage at RC3CC after the triage gap, before the feed gap: excused by the former
+        _episode("RC3CC", "referral_triage_automation", "2026-01-09T00:00:00Z", None),
+        # bed flow during the referrals-only gap: another domain, so a false positive
+        _episode("RC3CC", "capacity_forecasting", "2026-01-07T00:00:00Z", None),
+        # capacity 2 days after the feed gap (3-day recovery): excused, though active
+        _episode("RC3CC", "capacity_forecasting", None, "2026-01-20T00:00:00Z"),
+        # capacity 4 days after it: beyond the recovery -> a false positive in a domain that
+        # had an injection (not "healthy")
+        _episode("RC3CC", "capacity_forecasting", None, "2026-01-22T00:00:00Z"),
+        # after the mid-stream connection, inside the 7-day lookback: excused
+        _episode("RD4DD", "roster_optimisation", "2026-01-12T00:00:00Z", "2026-01-13T00:00:00Z"),
+        # rostering at RD4DD a month after the connection: a false positive, active, in a
+        # domain with nothing injected -> an alarm at a healthy domain; the lag excuses nothing
+        _episode("RD4DD", "roster_optimisation", "2026-02-10T00:00:00Z", "2026-02-11T00:00:00Z"),
+    ]
+}
+
+
+@pytest.fixture
+def gap_files(tmp_path: Path) -> tuple[Path, Path]:
+    truth, opportunities = tmp_path / "truth.json", tmp_path / "opps.json"
+    truth.write_text(json.dumps(GAP_TRUTH))
+    opportunities.write_text(json.dumps(GAP_OPPORTUNITIES))
+    return truth, opportunities
+
+
+def test_an_injection_mostly_in_a_gap_is_masked_and_its_episode_not_counted(
+    gap_files: tuple[Path, Path],
+) -> None:
+    result = score_files(*gap_files)
+    assert result["gaps"] == 3  # the source lag is not a gap
+    assert result["masked_injections"] == 1
+    assert [m["kind"] for m in result["masked"]] == ["discharge_coordination"]
+    assert result["injected"] == 1 and result["recall"] == 1.0
+    assert result["per_kind"]["discharge_coordination"]["masked"] == 1
+    assert result["per_kind"]["discharge_coordination"]["detected"] == 0
+    by = {(e["kind"], e["detected_at"][:10]): e["by"] for e in result["excused"]}
+    assert by[("discharge_coordination", "2026-01-14")] == "masked injection"
+
+
+def test_consequences_of_a_gap_within_the_recovery_period_are_excused(
+    gap_files: tuple[Path, Path],
+) -> None:
+    result = score_files(*gap_files)
+    by = {(e["kind"], e["detected_at"][:10]): e["by"] for e in result["excused"]}
+    assert by == {
+        ("discharge_coordination", "2026-01-14"): "masked injection",
+        ("referral_triage_automation", "2026-01-09"): "event_type_gap",
+        ("capacity_forecasting", "2026-01-20"): "feed_gap",
+        ("roster_optimisation", "2026-01-12"): "connected_mid_stream",
+    }
+    assert result["excused_episodes"] == 4
+    # counted: the dna detection (inside a gap, but of a counted injection) and three false
+    # alarms
+    assert result["detected"] == 4 and result["precision"] == 0.25
+    assert sorted((f["kind"], f["detected_at"][:10]) for f in result["false_positives"]) == [
+        ("capacity_forecasting", "2026-01-07"),
+        ("capacity_forecasting", "2026-01-22"),
+        ("roster_optimisation", "2026-02-10"),
+    ]
+
+
+def test_active_false_alarms_in_healthy_domains_are_listed(gap_files: tuple[Path, Path]) -> None:
+    healthy = score_files(*gap_files)["active_in_healthy_domains"]
+    assert [(h["site_code"], h["kind"]) for h in healthy] == [("RD4DD", "roster_optimisation")]
+
+
+def test_a_truth_file_without_quirks_scores_as_before(files: tuple[Path, Path]) -> None:
+    result = score_files(*files)
+    assert (result["gaps"], result["masked_injections"], result["excused_episodes"]) == (0, 0, 0)
+
+
+def test_score_help_states_the_gap_rule(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["score", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "masked" in text and "recovery" in text and "lookback" in text

@@ -4,7 +4,11 @@ Reads NHS England's published statistics in ``shared/data/nhs-published/`` and p
 the percentiles the catalogue quotes next to each default, plus the percentile at which the
 default sits (the share of trust-periods it would flag). Run it again when the data files change
 and update the ``derivation`` texts in the catalogue by hand: the numbers are evidence for a
-human-chosen default, not an automatic fit.
+human-chosen default, not an automatic fit. The defaults whose share is printed are read from the
+catalogue itself. Since catalogue 2026.3 a default must also keep every kind but
+``capacity_forecasting`` active at no more than 20% of trusts in any quarter of a whole-year
+replay (``bench/calibrate_sitreps.py``): the percentiles here say where a line sits, the replay
+says how many trusts it would page.
 
     .venv/bin/python scripts/derive_catalogue_defaults.py [DATA_DIR]
 """
@@ -13,12 +17,27 @@ from __future__ import annotations
 
 import json
 import sys
+import tomllib
 from pathlib import Path
 
 import pandas as pd
 
-DEFAULT_DIR = Path("/work/shared/data/nhs-published")
-QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.8, 0.9)
+DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "nhs-published"
+CATALOGUE = tomllib.loads(
+    (Path(__file__).resolve().parents[1] / "models" / "catalogue.toml").read_text()
+)
+
+
+def _default(kind: str, condition: str) -> float:
+    """The catalogue's threshold for ``condition`` of ``kind``."""
+    spec = CATALOGUE["kinds"][kind]
+    for rule in (*spec.get("conditions", ()), *spec.get("gates", ())):
+        if rule["name"] == condition:
+            return float(rule["threshold"])
+    raise KeyError(f"{kind}.{condition}")
+
+
+QUANTILES = (0.05, 0.1, 0.25, 0.5, 0.75, 0.8, 0.9, 0.95)
 
 
 def _spread(values: pd.Series, default: float, flag_when: str) -> dict[str, object]:
@@ -71,12 +90,22 @@ def derive(data: Path) -> dict[str, dict[str, object]]:
     joined = monthly.merge(beds, on=["nhs_trust22_code", "month"])
 
     # discharge_coordination: NCTR share of occupied G&A beds, trust-months.
-    out["nctr_share"] = _spread(joined["nctr"] / joined["general_acute_beds_occupied"], 0.35, ">=")
+    out["nctr_share"] = _spread(
+        joined["nctr"] / joined["general_acute_beds_occupied"],
+        _default("discharge_coordination", "nctr_share"),
+        ">=",
+    )
     # discharge_coordination: NCTR discharges per NCTR patient per day, trust-months.
-    out["discharges_per_nctr_patient"] = _spread(monthly["discharged"] / monthly["nctr"], 0.25, "<")
+    out["discharges_per_nctr_patient"] = _spread(
+        monthly["discharged"] / monthly["nctr"],
+        _default("discharge_coordination", "discharge_rate"),
+        "<",
+    )
     # capacity_forecasting: G&A occupancy, trust-months.
     out["bed_occupancy_ratio"] = _spread(
-        beds["general_acute_beds_occupied"] / beds["general_acute_beds_available"], 0.92, ">="
+        beds["general_acute_beds_occupied"] / beds["general_acute_beds_available"],
+        _default("capacity_forecasting", "occupancy"),
+        ">=",
     )
 
     # discharge_timing_prediction: weekend/weekday discharge rate over 7-day windows (trust-weeks).
@@ -90,12 +119,16 @@ def derive(data: Path) -> dict[str, dict[str, object]]:
     complete = (weekly[("size", True)] == 2) & (weekly[("size", False)] == 5)
     weekly = weekly[complete]
     out["weekend_weekday_discharge_ratio"] = _spread(
-        weekly[("mean", True)] / weekly[("mean", False)], 0.6, "<"
+        weekly[("mean", True)] / weekly[("mean", False)],
+        _default("discharge_timing_prediction", "weekend_ratio"),
+        "<",
     )
     # Only a 17:00 split is published (until May 2023); no before-noon figure exists nationally.
     timed = daily[daily["date"] < "2023-06-01"]
     out["discharged_by_1700_share"] = _spread(
-        timed["discharged_by_1700"] / timed["discharged_total"], 0.33, "<"
+        timed["discharged_by_1700"] / timed["discharged_total"],
+        _default("discharge_timing_prediction", "before_noon"),
+        "<",
     )
 
     # Delay-reason shares, trust-months (published wording mapped to the catalogue's groups).
@@ -116,13 +149,19 @@ def derive(data: Path) -> dict[str, dict[str, object]]:
     per_month = per_month[total >= 20]
     total = total[total >= 20]
     out["delay_share_discharge_documentation"] = _spread(
-        per_month["discharge_documentation"] / total, 0.05, ">="
+        per_month["discharge_documentation"] / total,
+        _default("discharge_documentation_automation", "documentation_share"),
+        ">=",
     )
     out["delay_share_patient_transport"] = _spread(
-        per_month["patient_transport"] / total, 0.05, ">="
+        per_month["patient_transport"] / total,
+        _default("transport_booking_automation", "transport_share"),
+        ">=",
     )
     out["delay_share_care_transfer_hub"] = _spread(
-        per_month["care_transfer_hub"] / total, 0.30, ">="
+        per_month["care_transfer_hub"] / total,
+        _default("care_transfer_referral_automation", "hub_share"),
+        ">=",
     )
     return out
 

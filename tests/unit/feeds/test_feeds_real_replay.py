@@ -16,11 +16,13 @@ defaults from ``models/catalogue.toml``), sharing no code with the importer or t
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import tomllib
 from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -226,3 +228,80 @@ def test_the_slice_mixes_flagged_and_clear_trusts(
     trusts = set(pd.read_csv(SLICE / "nctr_daily_by_trust.csv.gz")["nhs_trust22_code"].dropna())
     flagged = {trust for pairs in engine_flags.values() for trust, _ in pairs}
     assert flagged and trusts - flagged
+
+
+def _calibration_script() -> object:
+    spec = importlib.util.spec_from_file_location(
+        "calibrate_sitreps", ROOT / "bench" / "calibrate_sitreps.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_calibration_counts_trusts_active_per_quarter_as_the_pandas_reading(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``bench/calibrate_sitreps.py`` on the vendored slice (FY 2024/25: June-November): the
+    trusts it counts active per quarter are those of the independent reading's months."""
+    script: Any = _calibration_script()
+    assert script.main(["--year", "2024", "--data", str(SLICE), "--out", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    assert "| `discharge_coordination` |" in printed
+    result = json.loads((tmp_path / "calibration.json").read_text())
+    assert set(result["evaluated_kinds"]) == set(script.SITREP_KINDS)  # delays exist in 2024
+    quarters = script.financial_quarters(2024)
+    expected: dict[str, set[str]] = {label: set() for label, _, _ in quarters}
+    for trust, month in reference_discharge_coordination():
+        first = date.fromisoformat(f"{month}-01")
+        for label, start, end in quarters:
+            if start <= first < end:
+                expected[label].add(trust)
+    table = result["table"]["discharge_coordination"]
+    counted = {label: table[label]["trusts_active"] for label, _, _ in quarters}
+    assert counted == {label: len(trusts) for label, trusts in expected.items()}
+    assert any(counted.values())
+    reporting = {label: table[label]["trusts"] for label, _, _ in quarters}
+    assert reporting["2024/25 Q2 (Jul-Sep)"] == 8 and reporting["2024/25 Q4 (Jan-Mar)"] == 0
+
+
+def test_calibration_reads_activity_and_emerging_only_episodes_by_quarter() -> None:
+    script: Any = _calibration_script()
+    quarters = script.financial_quarters(2023)
+    labels = [label for label, _, _ in quarters]
+    reporting = {label: {"RA1", "RB2"} for label in labels}
+    reporting[labels[3]] = {"RA1"}  # RB2 sent nothing in January-March
+
+    def episode(
+        trust: str, emerging: str | None, active: str | None, resolved: str | None
+    ) -> dict[str, str | None]:
+        return {
+            "trust_code": trust,
+            "kind": "discharge_coordination",
+            "first_emerging_at": emerging,
+            "first_active_at": active,
+            "resolved_at": resolved,
+        }
+
+    table = script.calibrate(
+        [
+            # active from May to mid-October: Q1, Q2 and Q3
+            episode(
+                "RA1",
+                "2023-05-01T00:00:00+00:00",
+                "2023-05-08T00:00:00+00:00",
+                "2023-10-15T00:00:00+00:00",
+            ),
+            # still active at the end, from February: Q4, but RB2 did not report then
+            episode("RB2", None, "2024-02-01T00:00:00+00:00", None),
+            # emerging only, in August: one emerging-only episode in Q2
+            episode("RB2", "2023-08-03T00:00:00+00:00", None, None),
+        ],
+        reporting,
+        quarters,
+    )["discharge_coordination"]
+    assert [table[label]["trusts_active"] for label in labels] == [1, 1, 1, 0]
+    assert [table[label]["share_active"] for label in labels] == [0.5, 0.5, 0.5, 0.0]
+    assert [table[label]["emerging_only"] for label in labels] == [0, 1, 0, 0]
+    assert table[labels[1]]["emerging_only_per_trust"] == 0.5

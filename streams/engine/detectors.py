@@ -271,6 +271,10 @@ def evaluate_kind(
     else:
         known = bool(usable)
     if not known:
+        # Not evaluable (sample below its minimum): nothing opens or resolves, but the held run is
+        # broken: persistence means every evaluation of the period held, with the minimum sample.
+        state.held_count = 0
+        state.held_since = None
         return []
     gates_hold = all(g.evaluable and g.holds for g in gates)
     if spec.combine == "all":
@@ -300,8 +304,12 @@ def evaluate_kind(
         state.held_count = 0
         state.held_since = None
     if mode == "hourly":
-        persisted = state.held_since is not None and ts - state.held_since >= (
-            spec.persistence_hours * HOUR
+        # Every hourly evaluation of the period held: persistence_hours + 1 of them, from the
+        # first to the one persistence_hours later.
+        persisted = (
+            state.held_since is not None
+            and ts - state.held_since >= spec.persistence_hours * HOUR
+            and state.held_count > spec.persistence_hours
         )
         lapse_after = spec.persistence_hours
     else:

@@ -12,8 +12,11 @@ happen at event-time boundaries only:
 Lateness: an event up to ``lateness`` behind the scope's watermark (the newest ``occurred_at``
 applied) is accepted into state, but boundaries already evaluated are **not** re-evaluated or
 re-emitted (outputs are never retracted; the late event counts from the next boundary on). Older
-events are counted ``late`` and dropped. A repeated ``event_id`` within the dedupe horizon is
-counted ``duplicate`` and changes nothing.
+events are counted ``late``; those that change an entity's state (``ENTITY_EVENTS``: a late
+discharge frees its bed, a late triage leaves the untriaged list) are still applied to it, the
+others (counts of outcomes, absences, changes) are dropped. A repeated ``event_id`` within the
+dedupe horizon is counted ``duplicate`` and changes nothing; beyond it, the entity lifecycle
+(``after_close``) keeps a resent closing event from counting twice.
 
 Bed-flow kinds at a scope that has event-level bed-flow data are detected hourly from it; a
 scope's sitreps then still give metrics but do not drive those kinds (two sources must not fight
@@ -69,6 +72,25 @@ from streams.engine.timekeys import DAY, HOUR, at, day_of_date
 Output = MetricPoint | OpportunityUpdate
 
 DEFAULT_LATENESS: Final = timedelta(hours=2)
+#: event types that move an entity (spell, shift, pathway) through its lifecycle: applied even when
+#: later than the lateness allowance, since the entity's state is wrong until they are
+ENTITY_EVENTS: Final[frozenset[type]] = frozenset(
+    {
+        Admission,
+        Transfer,
+        ReadyForDischarge,
+        DischargeDelay,
+        Discharge,
+        ShiftPlanned,
+        ShiftFilled,
+        ShiftUnfilled,
+        ShiftChanged,
+        ReferralReceived,
+        ReferralTriaged,
+        PathwayValidated,
+        PathwayClosed,
+    }
+)
 #: a sitrep date with no later-dated sitrep is evaluated once event time is this far past its end
 SITREP_GRACE: Final = 7 * DAY
 CORE: Final = "core"
@@ -170,9 +192,25 @@ class ScopeState:
         return self.core.late
 
     @property
+    def after_close(self) -> int:
+        """Events for an entity already closed in event time (they changed no count)."""
+        return self.counters["after_close"]
+
+    @property
     def counters(self) -> dict[str, int]:
         core = self.core
-        return {"accepted": core.accepted, "duplicate": core.duplicate, "late": core.late}
+        out = {
+            "accepted": core.accepted,
+            "duplicate": core.duplicate,
+            "late": core.late,
+            "after_close": 0,
+            "expired": 0,
+            "occupancy_clamped": 0,
+        }
+        for domain in (self.bedflow, self.rostering, self.referrals):
+            for name, value in domain.counters.items():
+                out[name] += value
+        return out
 
     # --- the event path
 
@@ -189,6 +227,12 @@ class ScopeState:
         watermark = core.watermark
         if watermark is not None and ts < watermark - self._lateness:
             core.late += 1
+            late_handler = self._handlers.get(type(event))
+            if late_handler is not None and type(event) in ENTITY_EVENTS:
+                # No evaluated hour changes; the entity's state does (a late discharge frees
+                # its bed). Remembered as seen, so a redelivery within the horizon is ignored.
+                self.dedupe.add(event.event_id, key)
+                late_handler(event, ts, hour)
             return []
         out: list[Output] = []
         if watermark is None or ts > watermark:

@@ -28,11 +28,9 @@ from streams.engine.readings import Reading
 from tests.unit.engine import builders as b
 from tests.unit.engine.engine_support import CATALOGUE, run, series, transitions
 
-pytestmark = [
-    pytest.mark.unit,
-    # Each fails on the engine as it stands: the fixes follow and remove this mark.
-    pytest.mark.xfail(strict=True, reason="cause not yet handled by the engine"),
-]
+pytestmark = pytest.mark.unit
+# Fails on the engine as it stands: the fix follows and removes this mark.
+PENDING = pytest.mark.xfail(strict=True, reason="cause not yet handled by the engine")
 
 BEDFLOW_TOPIC = "nhs.bedflow.v1"
 
@@ -148,6 +146,7 @@ def _bedflow_kinds() -> set[str]:
     return {kind for kind, spec in CATALOGUE.kinds.items() if spec.domain == "bed_flow"}
 
 
+@PENDING
 def test_a_36_hour_feed_gap_is_not_read_as_a_bottleneck() -> None:
     s = b.Stream()
     b.bedflow(s, 45)
@@ -161,6 +160,7 @@ def test_a_36_hour_feed_gap_is_not_read_as_a_bottleneck() -> None:
     assert {p.value for p in quality} >= {2.0, 3.0}  # gap, then recovering
 
 
+@PENDING
 def test_a_site_connecting_mid_stream_is_not_judged_on_a_partial_picture() -> None:
     s = b.Stream()
     b.bedflow(s, 40, los_days=6.0)
@@ -173,6 +173,7 @@ def test_a_site_connecting_mid_stream_is_not_judged_on_a_partial_picture() -> No
     assert warm[0].value == 0.0  # warming_up at first
 
 
+@PENDING
 def test_a_site_with_events_and_its_own_sitreps_runs_one_lifecycle_per_kind() -> None:
     s = b.Stream()
     b.bedflow(s, 30)

@@ -385,6 +385,9 @@ class BedFlow:
             if spell.reason is not None:
                 agg.reasons[spell.reason] -= 1
 
+    def confirm_after_gap(self, before_hour: int) -> None:
+        self.expire_unconfirmed(before_hour)
+
     def expire_unconfirmed(self, before_hour: int) -> int:
         """After a feed gap's recovery: drop open spells last heard of before ``before_hour``
         (the gap's start). Their discharge may be among what the gap lost; a patient really

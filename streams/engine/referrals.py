@@ -398,6 +398,33 @@ class Referrals:
 
         self.pathways.remove_where(gone)
 
+    def confirm_after_gap(self, before_hour: int) -> None:
+        """After a feed gap's recovery: an untriaged referral received, and last heard of, before
+        the gap leaves the untriaged list (its triage may be among the lost events); it stays open.
+        This under-counts a real backlog rather than read lost triage as one."""
+        agg = self.agg
+        before_ts = before_hour * HOUR
+        self._sums = None
+        self._readings = None
+
+        def lost_triage(pathway: Pathway) -> bool:
+            if pathway.closed_day != OPEN or pathway.triaged:
+                return False
+            if pathway.received_at >= before_ts or pathway.last_day * 24 >= before_hour:
+                return False
+            pathway.triaged = True
+            agg.untriaged_count -= 1
+            _decrement(agg.untriaged_by_day, pathway.received_at // 86400)
+            return False
+
+        for index, shard in enumerate(self.pathways.shards):
+            before = agg.untriaged_count
+            for pathway in shard.values():
+                lost_triage(pathway)
+            if agg.untriaged_count != before:
+                self.pathways.touch_shard(index)
+        self._dirty.add(PART)
+
     @property
     def counters(self) -> dict[str, int]:
         return {"after_close": self.agg.after_close, "expired": self.agg.expired}

@@ -223,6 +223,9 @@ class Rostering:
         ended_before = hour - ENDED_SHIFT_KEEP_HOURS
         self.shifts.remove_where(lambda shift: shift.start_hour + shift.hours < ended_before)
 
+    def confirm_after_gap(self, before_hour: int) -> None:
+        """Nothing to confirm: a shift is dropped two days after it ended anyway."""
+
     @property
     def counters(self) -> dict[str, int]:
         return {"after_close": self.agg.after_close}

@@ -63,6 +63,8 @@ from streams.engine.bedflow import BedFlow, BedFlowAgg
 from streams.engine.dedupe import PREFIX as DEDUPE_PREFIX
 from streams.engine.dedupe import Dedupe
 from streams.engine.detectors import KindState, Mode, PastCache, ScopeIds, evaluate_kind
+from streams.engine.quality import CODES, PROFILE_PART, DataQuality, Profile, Quality
+from streams.engine.quality import PART as QUALITY_PREFIX
 from streams.engine.readings import Reading
 from streams.engine.referrals import Referrals, ReferralsAgg
 from streams.engine.rostering import Rostering, RosteringAgg
@@ -98,7 +100,9 @@ DETECTOR_PREFIX: Final = "detector/"
 CAPACITY: Final = "capacity_forecasting"
 
 # PART NAMES: core | bedflow | rostering | referrals | sitrep | detector/<kind> |
+#             quality/<domain> | quality_profile/<domain> |
 #             spells/NNN (32) | shifts/NNN (32) | pathways/NNN (256) | dedupe/<hour>/<n> (16)
+EVENT_DOMAINS: Final = ("bed_flow", "rostering", "referrals")
 
 
 class Core(msgspec.Struct, kw_only=True):
@@ -110,6 +114,22 @@ class Core(msgspec.Struct, kw_only=True):
 
 
 Handler = Callable[[Any, float, int], None]
+BEDFLOW_EVENTS: Final = (
+    Admission,
+    Transfer,
+    ReadyForDischarge,
+    DischargeDelay,
+    Discharge,
+    WardCapacity,
+)
+ROSTERING_EVENTS: Final = (
+    RosterPublished,
+    ShiftPlanned,
+    ShiftFilled,
+    ShiftUnfilled,
+    ShiftChanged,
+    AbsenceReported,
+)
 
 
 class ScopeState:
@@ -138,12 +158,20 @@ class ScopeState:
         self.rostering = Rostering(self._dirty)
         self.referrals = Referrals(self._dirty)
         self.sitrep = Sitrep(self._dirty)
+        self.quality = {domain: DataQuality(domain, self._dirty) for domain in EVENT_DOMAINS}
         self.kinds: dict[str, KindState] = {kind: KindState() for kind in catalogue.kinds}
         # derived from ``kinds`` (never persisted): see ``detectors.PastCache``
         self._past: dict[str, PastCache] = {kind: PastCache() for kind in catalogue.kinds}
         # capacity first: its status raises the severity of the other bed-flow kinds
         self._kind_order = sorted(catalogue.kinds, key=lambda kind: kind != CAPACITY)
         self._encoder = msgspec.msgpack.Encoder()
+        # part name -> (domain, True for the profile)
+        self._quality_parts: dict[str, tuple[str, bool]] = {}
+        for domain, dq in self.quality.items():
+            self._quality_parts[dq.part] = (domain, False)
+            self._quality_parts[dq.profile_part] = (domain, True)
+        self._domain_of: dict[type, DataQuality] = {}
+        self._tags: dict[type, str] = {}
         self._handlers: dict[type, Handler] = {
             Admission: self.bedflow.admission,
             Transfer: self.bedflow.transfer,
@@ -164,6 +192,16 @@ class ScopeState:
             PathwayValidated: self.referrals.validated,
             PathwayClosed: self.referrals.closed,
         }
+        for cls in self._handlers:
+            domain = (
+                "bed_flow"
+                if cls in BEDFLOW_EVENTS
+                else "rostering"
+                if cls in ROSTERING_EVENTS
+                else "referrals"
+            )
+            self._domain_of[cls] = self.quality[domain]
+            self._tags[cls] = str(cls.__struct_config__.tag)  # type: ignore[attr-defined]
 
     @classmethod
     def new(
@@ -245,6 +283,7 @@ class ScopeState:
             if core.next_hour is None:
                 core.next_hour = hour + 1
             handler(event, ts, hour)
+            self._domain_of[type(event)].seen(self._tags[type(event)], hour)
         else:
             out.extend(self._apply_sitrep(event))
         return out
@@ -353,23 +392,29 @@ class ScopeState:
         ts = hour * HOUR
         when = at(ts)
         readings: dict[str, Reading] = {}
-        domains: set[str] = set()
-        if self.bedflow.agg.seen:
-            readings.update(self.bedflow.evaluate(hour))
-            domains.add("bed_flow")
-        if self.rostering.agg.seen:
-            readings.update(self.rostering.evaluate(hour))
-            domains.add("rostering")
-        if self.referrals.agg.seen:
-            readings.update(self.referrals.evaluate(hour))
-            domains.add("referrals")
+        quality: dict[str, dict[str, Any] | None] = {}
+        for name, domain in (
+            ("bed_flow", self.bedflow),
+            ("rostering", self.rostering),
+            ("referrals", self.referrals),
+        ):
+            if not domain.agg.seen:
+                continue
+            dq = self.quality[name]
+            moved = dq.evaluate(hour)
+            if moved.confirm_before is not None:
+                # A recovery ended: what was last heard of before the gap may be what it lost.
+                domain.confirm_after_gap(moved.confirm_before)
+            readings.update(domain.evaluate(hour))
+            readings[f"data_quality_{name}"] = Reading(CODES[moved.status], 0)
+            quality[name] = None if dq.ok else dq.evidence()
         out = self._points(readings, when)
         modes: dict[str, Mode] = {
             kind: "hourly"
             for kind in self._kind_order
-            if self.catalogue.kinds[kind].domain in domains
+            if self.catalogue.kinds[kind].domain in quality
         }
-        out.extend(self._detect(readings, ts, when, modes))
+        out.extend(self._detect(readings, ts, when, modes, quality))
         if hour % 24 == 0:
             for domain in (self.bedflow, self.rostering, self.referrals):
                 if domain.agg.seen:
@@ -401,7 +446,12 @@ class ScopeState:
         return out
 
     def _detect(
-        self, readings: dict[str, Reading], ts: float, when: datetime, modes: dict[str, Mode]
+        self,
+        readings: dict[str, Reading],
+        ts: float,
+        when: datetime,
+        modes: dict[str, Mode],
+        quality: dict[str, dict[str, Any] | None] | None = None,
     ) -> list[Output]:
         out: list[Output] = []
         lifecycle = self.catalogue.lifecycle
@@ -411,18 +461,20 @@ class ScopeState:
                 continue
             capacity = self.kinds.get(CAPACITY)
             capacity_active = capacity is not None and capacity.status == "active"
+            spec = self.catalogue.kinds[kind]
             out.extend(
                 evaluate_kind(
-                    self.catalogue.kinds[kind],
-                    lifecycle,
-                    self.kinds[kind],
-                    readings,
-                    ts,
-                    when,
-                    mode,
-                    capacity_active,
-                    self._ids,
-                    self._past[kind],
+                    spec,
+                    lc=lifecycle,
+                    state=self.kinds[kind],
+                    readings=readings,
+                    ts=ts,
+                    at=when,
+                    mode=mode,
+                    capacity_active=capacity_active,
+                    ids=self._ids,
+                    cache=self._past[kind],
+                    quality=None if quality is None else quality.get(spec.domain),
                 )
             )
             self._dirty.add(DETECTOR_PREFIX + kind)
@@ -451,6 +503,10 @@ class ScopeState:
                 parts[name] = self._encoder.encode(self.kinds[name[len(DETECTOR_PREFIX) :]])
             elif name.startswith(DEDUPE_PREFIX):
                 parts[name] = self.dedupe.encode(name, self._encoder)
+            elif name in self._quality_parts:
+                domain, profile = self._quality_parts[name]
+                dq = self.quality[domain]
+                parts[name] = self._encoder.encode(dq.profile if profile else dq.state)
             else:
                 sharded = next(m for m in maps if m.owns(name))
                 parts[name] = sharded.encode(name, self._encoder)
@@ -493,6 +549,14 @@ class ScopeState:
                     state.kinds[kind] = msgspec.msgpack.decode(data, type=KindState)
             elif name.startswith(DEDUPE_PREFIX):
                 state.dedupe.decode(name, data)
+            elif name.startswith(PROFILE_PART + "/"):
+                state.quality[name.split("/", 1)[1]].profile = msgspec.msgpack.decode(
+                    data, type=Profile
+                )
+            elif name.startswith(QUALITY_PREFIX + "/"):
+                state.quality[name.split("/", 1)[1]].state = msgspec.msgpack.decode(
+                    data, type=Quality
+                )
             else:
                 sharded = next((m for m in maps if m.owns(name)), None)
                 if sharded is None:

@@ -34,14 +34,14 @@ class Driver:
             self.at += self.step
             out = evaluate_kind(
                 self.spec,
-                LC,
-                self.state,
-                readings,
-                self.at.timestamp(),
-                self.at,
-                self.mode,
-                boost,
-                IDS,
+                lc=LC,
+                state=self.state,
+                readings=readings,
+                ts=self.at.timestamp(),
+                at=self.at,
+                mode=self.mode,
+                capacity_active=boost,
+                ids=IDS,
             )
             self.updates.extend(out)
             self.log.extend(

@@ -146,7 +146,6 @@ def _bedflow_kinds() -> set[str]:
     return {kind for kind, spec in CATALOGUE.kinds.items() if spec.domain == "bed_flow"}
 
 
-@PENDING
 def test_a_36_hour_feed_gap_is_not_read_as_a_bottleneck() -> None:
     s = b.Stream()
     b.bedflow(s, 45)
@@ -160,7 +159,6 @@ def test_a_36_hour_feed_gap_is_not_read_as_a_bottleneck() -> None:
     assert {p.value for p in quality} >= {2.0, 3.0}  # gap, then recovering
 
 
-@PENDING
 def test_a_site_connecting_mid_stream_is_not_judged_on_a_partial_picture() -> None:
     s = b.Stream()
     b.bedflow(s, 40, los_days=6.0)
@@ -197,14 +195,14 @@ def test_persistence_counts_held_evaluations_not_elapsed_time() -> None:
         sample = 50 if hour in (1, 25) else 5
         for update in evaluate_kind(
             spec,
-            CATALOGUE.lifecycle,
-            state,
-            {"nctr_share_7d": Reading(0.5, sample)},
-            at.timestamp(),
-            at,
-            "hourly",
-            False,
-            ids,
+            lc=CATALOGUE.lifecycle,
+            state=state,
+            readings={"nctr_share_7d": Reading(0.5, sample)},
+            ts=at.timestamp(),
+            at=at,
+            mode="hourly",
+            capacity_active=False,
+            ids=ids,
         ):
             if update.transition is not None:
                 steps.append(update.transition.to_status)

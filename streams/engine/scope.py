@@ -18,10 +18,12 @@ others (counts of outcomes, absences, changes) are dropped. A repeated ``event_i
 dedupe horizon is counted ``duplicate`` and changes nothing; beyond it, the entity lifecycle
 (``after_close``) keeps a resent closing event from counting twice.
 
-Bed-flow kinds at a scope that has event-level bed-flow data are detected hourly from it; a
-scope's sitreps then still give metrics but do not drive those kinds (two sources must not fight
-over one episode). Persistence: ``dirty_parts`` returns small msgpack parts (see
-``PART NAMES`` below); an empty value means "this part was deleted".
+Bed-flow kinds at a site are detected hourly from its bed-flow events; a site's own sitreps
+(``site_code`` set) give metrics but never drive those kinds, so one (site, kind) has one
+lifecycle. Trust-scope sitreps (no ``site_code``) drive them at the trust scope.
+
+Persistence: ``dirty_parts`` returns small msgpack parts (see ``PART NAMES`` below); an empty
+value means "this part was deleted".
 """
 
 from __future__ import annotations
@@ -428,7 +430,11 @@ class ScopeState:
         readings = self.sitrep.evaluate(day, sources)
         out = self._points(readings, when)
         modes: dict[str, Mode] = {}
-        if not self.bedflow.agg.seen:
+        # One lifecycle per (scope, kind). At a site, the bed-flow kinds are the event feed's:
+        # its states are another topic's, read in no fixed order relative to this one, so a
+        # hand-over "once the event feed is ok" could not decide the same way live and in a
+        # replay. A site's own sitreps give metrics only; trust-scope sitreps drive the kinds.
+        if self.site_code is None and not self.bedflow.agg.seen:
             for kind in self._kind_order:
                 spec = self.catalogue.kinds[kind]
                 if spec.domain != "bed_flow":

@@ -29,8 +29,6 @@ from tests.unit.engine import builders as b
 from tests.unit.engine.engine_support import CATALOGUE, run, series, transitions
 
 pytestmark = pytest.mark.unit
-# Fails on the engine as it stands: the fix follows and removes this mark.
-PENDING = pytest.mark.xfail(strict=True, reason="cause not yet handled by the engine")
 
 BEDFLOW_TOPIC = "nhs.bedflow.v1"
 
@@ -171,7 +169,6 @@ def test_a_site_connecting_mid_stream_is_not_judged_on_a_partial_picture() -> No
     assert warm[0].value == 0.0  # warming_up at first
 
 
-@PENDING
 def test_a_site_with_events_and_its_own_sitreps_runs_one_lifecycle_per_kind() -> None:
     s = b.Stream()
     b.bedflow(s, 30)

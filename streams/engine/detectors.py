@@ -233,6 +233,7 @@ def _round(value: float | None) -> float | None:
 
 def evaluate_kind(
     spec: KindSpec,
+    *,
     lc: Lifecycle,
     state: KindState,
     readings: Mapping[str, Reading],
@@ -242,8 +243,13 @@ def evaluate_kind(
     capacity_active: bool,
     ids: ScopeIds,
     cache: PastCache | None = None,
+    quality: Mapping[str, Any] | None = None,
 ) -> list[OpportunityUpdate]:
-    """One evaluation of one kind at event time ``at`` (``ts`` its epoch seconds)."""
+    """One evaluation of one kind at event time ``at`` (``ts`` its epoch seconds).
+
+    ``quality``: why the kind's domain is not ``ok`` (``streams.engine.quality``), or None. While
+    it is set nothing opens, escalates or resolves, the baseline learns nothing and the held run
+    is broken; an open episode's due snapshot still goes out, the reason in its evidence."""
     sitrep = mode != "hourly"
     day = int(ts // DAY)
     # An open episode reports baselines and trends in its evidence: compute them in full.
@@ -271,6 +277,10 @@ def evaluate_kind(
     else:
         known = bool(usable)
     if not known:
+        # Not evaluable (sample below its minimum): nothing opens or resolves, but the held run is
+        # broken: persistence means every evaluation of the period held, with the minimum sample.
+        state.held_count = 0
+        state.held_since = None
         return []
     gates_hold = all(g.evaluable and g.holds for g in gates)
     if spec.combine == "all":
@@ -288,6 +298,19 @@ def evaluate_kind(
         emerging = gates_hold and not triggered and any(j.emerging for j in usable)
     clear = not relaxed
 
+    if quality is not None:
+        state.held_count = 0
+        state.held_since = None
+        if quality.get("status") == "warming_up":
+            _record(state, usable, day, lc)  # partial, yet the scope's own: the baseline starts
+            if cache is not None:
+                cache.recorded(day)
+        if state.status is None:
+            return []
+        return _frozen(
+            spec, lc, state, readings, judged, gates, triggered, at, ts, mode, ids, quality
+        )
+
     _record(state, usable, day, lc)
     if cache is not None:
         cache.recorded(day)
@@ -300,8 +323,12 @@ def evaluate_kind(
         state.held_count = 0
         state.held_since = None
     if mode == "hourly":
-        persisted = state.held_since is not None and ts - state.held_since >= (
-            spec.persistence_hours * HOUR
+        # Every hourly evaluation of the period held: persistence_hours + 1 of them, from the
+        # first to the one persistence_hours later.
+        persisted = (
+            state.held_since is not None
+            and ts - state.held_since >= spec.persistence_hours * HOUR
+            and state.held_count > spec.persistence_hours
         )
         lapse_after = spec.persistence_hours
     else:
@@ -403,6 +430,52 @@ def evaluate_kind(
     return updates
 
 
+def _frozen(
+    spec: KindSpec,
+    lc: Lifecycle,
+    state: KindState,
+    readings: Mapping[str, Reading],
+    judged: list[Judged],
+    gates: list[Judged],
+    triggered: bool,
+    at: datetime,
+    ts: float,
+    mode: Mode,
+    ids: ScopeIds,
+    quality: Mapping[str, Any],
+) -> list[OpportunityUpdate]:
+    """An open episode while its domain's data is not ``ok``: its status stands."""
+    assert state.status is not None
+    snapshot = _snapshot(
+        spec,
+        lc,
+        state,
+        readings,
+        judged,
+        gates,
+        triggered,
+        at,
+        mode,
+        False,
+        False,
+        ids,
+        state.status,
+    )
+    snapshot = msgspec.structs.replace(
+        snapshot, evidence={**snapshot.evidence, "data_quality": dict(quality)}
+    )
+    state.latest = snapshot
+    due = state.last_snapshot_at is None or (
+        ts - state.last_snapshot_at >= lc.snapshot_every_hours * HOUR
+    )
+    if not due:
+        state.latest_emitted = False
+        return []
+    state.latest_emitted = True
+    state.last_snapshot_at = ts
+    return [OpportunityUpdate(opportunity=snapshot)]
+
+
 def _record(state: KindState, usable: list[Judged], day: int, lc: Lifecycle) -> None:
     """Add this evaluation's values to the per-day baseline statistics, dropping old days."""
     for judged in usable:
@@ -484,6 +557,7 @@ def _snapshot(
             "assumptions": dict(spec.impact),
         },
     }
+    evidence["data_quality"] = {"status": "ok"}
     if lapsed:
         evidence["lapsed"] = True
     return Opportunity(

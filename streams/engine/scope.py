@@ -12,13 +12,18 @@ happen at event-time boundaries only:
 Lateness: an event up to ``lateness`` behind the scope's watermark (the newest ``occurred_at``
 applied) is accepted into state, but boundaries already evaluated are **not** re-evaluated or
 re-emitted (outputs are never retracted; the late event counts from the next boundary on). Older
-events are counted ``late`` and dropped. A repeated ``event_id`` within the dedupe horizon is
-counted ``duplicate`` and changes nothing.
+events are counted ``late``; those that change an entity's state (``ENTITY_EVENTS``: a late
+discharge frees its bed, a late triage leaves the untriaged list) are still applied to it, the
+others (counts of outcomes, absences, changes) are dropped. A repeated ``event_id`` within the
+dedupe horizon is counted ``duplicate`` and changes nothing; beyond it, the entity lifecycle
+(``after_close``) keeps a resent closing event from counting twice.
 
-Bed-flow kinds at a scope that has event-level bed-flow data are detected hourly from it; a
-scope's sitreps then still give metrics but do not drive those kinds (two sources must not fight
-over one episode). Persistence: ``dirty_parts`` returns small msgpack parts (see
-``PART NAMES`` below); an empty value means "this part was deleted".
+Bed-flow kinds at a site are detected hourly from its bed-flow events; a site's own sitreps
+(``site_code`` set) give metrics but never drive those kinds, so one (site, kind) has one
+lifecycle. Trust-scope sitreps (no ``site_code``) drive them at the trust scope.
+
+Persistence: ``dirty_parts`` returns small msgpack parts (see ``PART NAMES`` below); an empty
+value means "this part was deleted".
 """
 
 from __future__ import annotations
@@ -60,6 +65,8 @@ from streams.engine.bedflow import BedFlow, BedFlowAgg
 from streams.engine.dedupe import PREFIX as DEDUPE_PREFIX
 from streams.engine.dedupe import Dedupe
 from streams.engine.detectors import KindState, Mode, PastCache, ScopeIds, evaluate_kind
+from streams.engine.quality import CODES, PROFILE_PART, DataQuality, Profile, Quality
+from streams.engine.quality import PART as QUALITY_PREFIX
 from streams.engine.readings import Reading
 from streams.engine.referrals import Referrals, ReferralsAgg
 from streams.engine.rostering import Rostering, RosteringAgg
@@ -69,6 +76,25 @@ from streams.engine.timekeys import DAY, HOUR, at, day_of_date
 Output = MetricPoint | OpportunityUpdate
 
 DEFAULT_LATENESS: Final = timedelta(hours=2)
+#: event types that move an entity (spell, shift, pathway) through its lifecycle: applied even when
+#: later than the lateness allowance, since the entity's state is wrong until they are
+ENTITY_EVENTS: Final[frozenset[type]] = frozenset(
+    {
+        Admission,
+        Transfer,
+        ReadyForDischarge,
+        DischargeDelay,
+        Discharge,
+        ShiftPlanned,
+        ShiftFilled,
+        ShiftUnfilled,
+        ShiftChanged,
+        ReferralReceived,
+        ReferralTriaged,
+        PathwayValidated,
+        PathwayClosed,
+    }
+)
 #: a sitrep date with no later-dated sitrep is evaluated once event time is this far past its end
 SITREP_GRACE: Final = 7 * DAY
 CORE: Final = "core"
@@ -76,7 +102,9 @@ DETECTOR_PREFIX: Final = "detector/"
 CAPACITY: Final = "capacity_forecasting"
 
 # PART NAMES: core | bedflow | rostering | referrals | sitrep | detector/<kind> |
+#             quality/<domain> | quality_profile/<domain> |
 #             spells/NNN (32) | shifts/NNN (32) | pathways/NNN (256) | dedupe/<hour>/<n> (16)
+EVENT_DOMAINS: Final = ("bed_flow", "rostering", "referrals")
 
 
 class Core(msgspec.Struct, kw_only=True):
@@ -88,6 +116,22 @@ class Core(msgspec.Struct, kw_only=True):
 
 
 Handler = Callable[[Any, float, int], None]
+BEDFLOW_EVENTS: Final = (
+    Admission,
+    Transfer,
+    ReadyForDischarge,
+    DischargeDelay,
+    Discharge,
+    WardCapacity,
+)
+ROSTERING_EVENTS: Final = (
+    RosterPublished,
+    ShiftPlanned,
+    ShiftFilled,
+    ShiftUnfilled,
+    ShiftChanged,
+    AbsenceReported,
+)
 
 
 class ScopeState:
@@ -116,12 +160,20 @@ class ScopeState:
         self.rostering = Rostering(self._dirty)
         self.referrals = Referrals(self._dirty)
         self.sitrep = Sitrep(self._dirty)
+        self.quality = {domain: DataQuality(domain, self._dirty) for domain in EVENT_DOMAINS}
         self.kinds: dict[str, KindState] = {kind: KindState() for kind in catalogue.kinds}
         # derived from ``kinds`` (never persisted): see ``detectors.PastCache``
         self._past: dict[str, PastCache] = {kind: PastCache() for kind in catalogue.kinds}
         # capacity first: its status raises the severity of the other bed-flow kinds
         self._kind_order = sorted(catalogue.kinds, key=lambda kind: kind != CAPACITY)
         self._encoder = msgspec.msgpack.Encoder()
+        # part name -> (domain, True for the profile)
+        self._quality_parts: dict[str, tuple[str, bool]] = {}
+        for domain, dq in self.quality.items():
+            self._quality_parts[dq.part] = (domain, False)
+            self._quality_parts[dq.profile_part] = (domain, True)
+        self._domain_of: dict[type, DataQuality] = {}
+        self._tags: dict[type, str] = {}
         self._handlers: dict[type, Handler] = {
             Admission: self.bedflow.admission,
             Transfer: self.bedflow.transfer,
@@ -142,6 +194,16 @@ class ScopeState:
             PathwayValidated: self.referrals.validated,
             PathwayClosed: self.referrals.closed,
         }
+        for cls in self._handlers:
+            domain = (
+                "bed_flow"
+                if cls in BEDFLOW_EVENTS
+                else "rostering"
+                if cls in ROSTERING_EVENTS
+                else "referrals"
+            )
+            self._domain_of[cls] = self.quality[domain]
+            self._tags[cls] = str(cls.__struct_config__.tag)  # type: ignore[attr-defined]
 
     @classmethod
     def new(
@@ -170,9 +232,25 @@ class ScopeState:
         return self.core.late
 
     @property
+    def after_close(self) -> int:
+        """Events for an entity already closed in event time (they changed no count)."""
+        return self.counters["after_close"]
+
+    @property
     def counters(self) -> dict[str, int]:
         core = self.core
-        return {"accepted": core.accepted, "duplicate": core.duplicate, "late": core.late}
+        out = {
+            "accepted": core.accepted,
+            "duplicate": core.duplicate,
+            "late": core.late,
+            "after_close": 0,
+            "expired": 0,
+            "occupancy_clamped": 0,
+        }
+        for domain in (self.bedflow, self.rostering, self.referrals):
+            for name, value in domain.counters.items():
+                out[name] += value
+        return out
 
     # --- the event path
 
@@ -189,6 +267,12 @@ class ScopeState:
         watermark = core.watermark
         if watermark is not None and ts < watermark - self._lateness:
             core.late += 1
+            late_handler = self._handlers.get(type(event))
+            if late_handler is not None and type(event) in ENTITY_EVENTS:
+                # No evaluated hour changes; the entity's state does (a late discharge frees
+                # its bed). Remembered as seen, so a redelivery within the horizon is ignored.
+                self.dedupe.add(event.event_id, key)
+                late_handler(event, ts, hour)
             return []
         out: list[Output] = []
         if watermark is None or ts > watermark:
@@ -201,6 +285,7 @@ class ScopeState:
             if core.next_hour is None:
                 core.next_hour = hour + 1
             handler(event, ts, hour)
+            self._domain_of[type(event)].seen(self._tags[type(event)], hour)
         else:
             out.extend(self._apply_sitrep(event))
         return out
@@ -309,23 +394,29 @@ class ScopeState:
         ts = hour * HOUR
         when = at(ts)
         readings: dict[str, Reading] = {}
-        domains: set[str] = set()
-        if self.bedflow.agg.seen:
-            readings.update(self.bedflow.evaluate(hour))
-            domains.add("bed_flow")
-        if self.rostering.agg.seen:
-            readings.update(self.rostering.evaluate(hour))
-            domains.add("rostering")
-        if self.referrals.agg.seen:
-            readings.update(self.referrals.evaluate(hour))
-            domains.add("referrals")
+        quality: dict[str, dict[str, Any] | None] = {}
+        for name, domain in (
+            ("bed_flow", self.bedflow),
+            ("rostering", self.rostering),
+            ("referrals", self.referrals),
+        ):
+            if not domain.agg.seen:
+                continue
+            dq = self.quality[name]
+            moved = dq.evaluate(hour)
+            if moved.confirm_before is not None:
+                # A recovery ended: what was last heard of before the gap may be what it lost.
+                domain.confirm_after_gap(moved.confirm_before)
+            readings.update(domain.evaluate(hour))
+            readings[f"data_quality_{name}"] = Reading(CODES[moved.status], 0)
+            quality[name] = None if dq.ok else dq.evidence()
         out = self._points(readings, when)
         modes: dict[str, Mode] = {
             kind: "hourly"
             for kind in self._kind_order
-            if self.catalogue.kinds[kind].domain in domains
+            if self.catalogue.kinds[kind].domain in quality
         }
-        out.extend(self._detect(readings, ts, when, modes))
+        out.extend(self._detect(readings, ts, when, modes, quality))
         if hour % 24 == 0:
             for domain in (self.bedflow, self.rostering, self.referrals):
                 if domain.agg.seen:
@@ -339,7 +430,11 @@ class ScopeState:
         readings = self.sitrep.evaluate(day, sources)
         out = self._points(readings, when)
         modes: dict[str, Mode] = {}
-        if not self.bedflow.agg.seen:
+        # One lifecycle per (scope, kind). At a site, the bed-flow kinds are the event feed's:
+        # its states are another topic's, read in no fixed order relative to this one, so a
+        # hand-over "once the event feed is ok" could not decide the same way live and in a
+        # replay. A site's own sitreps give metrics only; trust-scope sitreps drive the kinds.
+        if self.site_code is None and not self.bedflow.agg.seen:
             for kind in self._kind_order:
                 spec = self.catalogue.kinds[kind]
                 if spec.domain != "bed_flow":
@@ -357,7 +452,12 @@ class ScopeState:
         return out
 
     def _detect(
-        self, readings: dict[str, Reading], ts: float, when: datetime, modes: dict[str, Mode]
+        self,
+        readings: dict[str, Reading],
+        ts: float,
+        when: datetime,
+        modes: dict[str, Mode],
+        quality: dict[str, dict[str, Any] | None] | None = None,
     ) -> list[Output]:
         out: list[Output] = []
         lifecycle = self.catalogue.lifecycle
@@ -367,18 +467,20 @@ class ScopeState:
                 continue
             capacity = self.kinds.get(CAPACITY)
             capacity_active = capacity is not None and capacity.status == "active"
+            spec = self.catalogue.kinds[kind]
             out.extend(
                 evaluate_kind(
-                    self.catalogue.kinds[kind],
-                    lifecycle,
-                    self.kinds[kind],
-                    readings,
-                    ts,
-                    when,
-                    mode,
-                    capacity_active,
-                    self._ids,
-                    self._past[kind],
+                    spec,
+                    lc=lifecycle,
+                    state=self.kinds[kind],
+                    readings=readings,
+                    ts=ts,
+                    at=when,
+                    mode=mode,
+                    capacity_active=capacity_active,
+                    ids=self._ids,
+                    cache=self._past[kind],
+                    quality=None if quality is None else quality.get(spec.domain),
                 )
             )
             self._dirty.add(DETECTOR_PREFIX + kind)
@@ -407,6 +509,10 @@ class ScopeState:
                 parts[name] = self._encoder.encode(self.kinds[name[len(DETECTOR_PREFIX) :]])
             elif name.startswith(DEDUPE_PREFIX):
                 parts[name] = self.dedupe.encode(name, self._encoder)
+            elif name in self._quality_parts:
+                domain, profile = self._quality_parts[name]
+                dq = self.quality[domain]
+                parts[name] = self._encoder.encode(dq.profile if profile else dq.state)
             else:
                 sharded = next(m for m in maps if m.owns(name))
                 parts[name] = sharded.encode(name, self._encoder)
@@ -449,6 +555,14 @@ class ScopeState:
                     state.kinds[kind] = msgspec.msgpack.decode(data, type=KindState)
             elif name.startswith(DEDUPE_PREFIX):
                 state.dedupe.decode(name, data)
+            elif name.startswith(PROFILE_PART + "/"):
+                state.quality[name.split("/", 1)[1]].profile = msgspec.msgpack.decode(
+                    data, type=Profile
+                )
+            elif name.startswith(QUALITY_PREFIX + "/"):
+                state.quality[name.split("/", 1)[1]].state = msgspec.msgpack.decode(
+                    data, type=Quality
+                )
             else:
                 sharded = next((m for m in maps if m.owns(name)), None)
                 if sharded is None:

@@ -28,11 +28,7 @@ from streams.engine.readings import Reading
 from tests.unit.engine import builders as b
 from tests.unit.engine.engine_support import CATALOGUE, run, series, transitions
 
-pytestmark = [
-    pytest.mark.unit,
-    # Each fails on the engine as it stands: the fixes follow and remove this mark.
-    pytest.mark.xfail(strict=True, reason="cause not yet handled by the engine"),
-]
+pytestmark = pytest.mark.unit
 
 BEDFLOW_TOPIC = "nhs.bedflow.v1"
 
@@ -196,14 +192,14 @@ def test_persistence_counts_held_evaluations_not_elapsed_time() -> None:
         sample = 50 if hour in (1, 25) else 5
         for update in evaluate_kind(
             spec,
-            CATALOGUE.lifecycle,
-            state,
-            {"nctr_share_7d": Reading(0.5, sample)},
-            at.timestamp(),
-            at,
-            "hourly",
-            False,
-            ids,
+            lc=CATALOGUE.lifecycle,
+            state=state,
+            readings={"nctr_share_7d": Reading(0.5, sample)},
+            ts=at.timestamp(),
+            at=at,
+            mode="hourly",
+            capacity_active=False,
+            ids=ids,
         ):
             if update.transition is not None:
                 steps.append(update.transition.to_status)

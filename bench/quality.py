@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from feeds.scoring import (  # noqa: E402
+    format_markdown,
     format_table,
     load_episodes,
     load_gaps,
@@ -91,6 +92,9 @@ def main() -> int:
         "--end", action="append", help="period end date (default today); repeat to cycle seeds"
     )
     parser.add_argument("--clean", action="store_true", help="clean feeds (simulate --clean)")
+    parser.add_argument(
+        "--markdown", action="store_true", help="print the README's markdown table as well"
+    )
     parser.add_argument("--out", default="out/quality")
     parser.add_argument("--jobs", type=int, default=5, help="seeds run in parallel")
     args = parser.parse_args()
@@ -119,6 +123,9 @@ def main() -> int:
     result["excluded_before_period"] = excluded
     (Path(args.out) / "quality.json").write_text(json.dumps(result, indent=2) + "\n")
     print(format_table(result))
+    if args.markdown:
+        print()
+        print(format_markdown(result))
     return 0
 
 

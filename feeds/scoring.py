@@ -444,3 +444,41 @@ def format_table(result: Mapping[str, Any]) -> str:
             f"{result.get('excused_episodes', 0)}; active false alarms in healthy domains {healthy}"
         )
     return "\n".join(lines)
+
+
+def format_markdown(result: Mapping[str, Any]) -> str:
+    """The README's table: one row per kind, an overall row, then what the gaps hid."""
+
+    def delays(entry: Mapping[str, Any], name: str) -> str:
+        value = entry[name]
+        return f"{_cell(value['median'], 0)} / {_cell(value['p90'], 0)}"
+
+    def row(name: str, entry: Mapping[str, Any]) -> str:
+        cells = (
+            name,
+            str(entry["injected"]),
+            str(entry["detected"]),
+            _cell(entry["precision"]),
+            _cell(entry["recall"]),
+            delays(entry, "delay_to_emerging_hours"),
+            delays(entry, "delay_to_active_hours"),
+        )
+        return "| " + " | ".join(cells) + " |"
+
+    lines = [
+        "| kind | injected | detected | precision | recall | to emerging (median / p90 h) "
+        "| to active (median / p90 h) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    lines += [row(kind, entry) for kind, entry in sorted(result["per_kind"].items())]
+    overall = row("**overall**", result).split(" | ")
+    overall[1:5] = [f"**{cell}**" for cell in overall[1:5]]
+    lines.append(" | ".join(overall))
+    lines.append("")
+    lines.append(
+        f"Feed gaps: {result.get('gaps', 0)}; injections masked by them: "
+        f"{result.get('masked_injections', 0)}; episodes excused: "
+        f"{result.get('excused_episodes', 0)}; active false alarms in healthy domains: "
+        f"{len(result.get('active_in_healthy_domains', ()))}."
+    )
+    return "\n".join(lines)

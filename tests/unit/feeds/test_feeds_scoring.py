@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from feeds.scoring import format_table, score_files
+from feeds.scoring import format_markdown, format_table, score_files
 from streams.cli import main
 
 pytestmark = pytest.mark.unit
@@ -299,3 +299,15 @@ def test_score_help_states_the_gap_rule(capsys: pytest.CaptureFixture[str]) -> N
         main(["score", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "masked" in text and "recovery" in text and "lookback" in text
+
+
+def test_the_markdown_table_has_a_row_per_kind_and_the_gap_summary(
+    gap_files: tuple[Path, Path],
+) -> None:
+    lines = format_markdown(score_files(*gap_files)).splitlines()
+    assert lines[2].startswith("| capacity_forecasting | 0 | 2 | 0.00 | n/a |")
+    assert lines[-3].startswith("| **overall** | **1** | **4** | **0.25** | **1.00** |")
+    assert lines[-1] == (
+        "Feed gaps: 3; injections masked by them: 1; episodes excused: 4; "
+        "active false alarms in healthy domains: 1."
+    )

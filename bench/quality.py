@@ -95,13 +95,19 @@ def main() -> int:
     parser.add_argument(
         "--markdown", action="store_true", help="print the README's markdown table as well"
     )
+    parser.add_argument(
+        "--score-only",
+        action="store_true",
+        help="score the seeds already in --out again (no simulate, no analyse)",
+    )
     parser.add_argument("--out", default="out/quality")
     parser.add_argument("--jobs", type=int, default=5, help="seeds run in parallel")
     args = parser.parse_args()
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
-    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        for seed, seconds in pool.map(lambda s: _run_seed(s, args), seeds):
-            print(f"seed {seed}: simulate + analyse {seconds:.0f} s", file=sys.stderr)
+    if not args.score_only:
+        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            for seed, seconds in pool.map(lambda s: _run_seed(s, args), seeds):
+                print(f"seed {seed}: simulate + analyse {seconds:.0f} s", file=sys.stderr)
     injections, episodes, gaps, excluded = [], [], [], 0
     for seed in seeds:
         folder = Path(args.out) / f"seed{seed}"

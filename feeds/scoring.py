@@ -24,7 +24,10 @@ domain is its catalogue ``domain``. What a gap hides is neither a detection nor 
 
 - an injection is **masked** when more than half of [onset, until] is covered by gaps in its
   kind's domain at its site: it leaves the recall denominator (listed in ``masked``), and an
-  episode that matches only masked injections counts neither way;
+  episode that matches only masked injections counts neither way. A mid-stream connection
+  covers up to the connection plus the kind's lookback: what was open before it (the census,
+  the waiting list, rosters published weeks ahead) is never sent, so until the kind's window
+  holds only later data the cause is invisible;
 - an episode that matches no unmasked injection is **excused** when it detects at a site and in a
   domain with a gap, between the gap's start and its end plus the kind's recovery period, equal to
   its lookback (:data:`LOOKBACK`: the window still holds the gap until it has passed): it leaves
@@ -192,10 +195,19 @@ def _gap_applies(gap: _Gap, trust: str, site: str | None, kind: str) -> bool:
     )
 
 
+def _blind_until(gap: _Gap, kind: str) -> datetime:
+    """Until when a gap hides an injection of ``kind``: its end; for a mid-stream connection,
+    its end plus the kind's lookback (what was open before it is never sent: the census, the
+    waiting list, the rosters published ahead, until the kind's window holds only later data)."""
+    if gap.kind == "connected_mid_stream":
+        return gap.end + LOOKBACK.get(kind, DEFAULT_LOOKBACK)
+    return gap.end
+
+
 def _masked(injection: _Injection, gaps: Sequence[_Gap]) -> bool:
     """More than :data:`MASKED_SHARE` of the injection's span lies in gaps of its domain."""
     spans = sorted(
-        (max(g.start, injection.onset), min(g.end, injection.until))
+        (max(g.start, injection.onset), min(_blind_until(g, injection.kind), injection.until))
         for g in gaps
         if _gap_applies(g, injection.trust, injection.site, injection.kind)
     )

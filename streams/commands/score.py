@@ -18,8 +18,9 @@ injections.
 feed gaps (the truth file's quirks feed_gap, event_type_gap and connected_mid_stream; a kind's
 domain is its catalogue domain; a feed_gap or a mid-stream connection covers every domain):
   - an injection is masked when more than half of its span lies in gaps of its kind's domain at
-    its site: it is not counted in recall, and an episode matching only masked injections is
-    counted neither way;
+    its site (a mid-stream connection: up to the connection plus the kind's lookback, since what
+    was open before it is never sent): it is not counted in recall, and an episode matching only
+    masked injections is counted neither way;
   - an episode matching no counted injection is excused when it detects at a site and domain with
     a gap, between the gap's start and its end plus the kind's recovery period (its lookback):
     it is not counted in precision.

@@ -311,3 +311,33 @@ def test_the_markdown_table_has_a_row_per_kind_and_the_gap_summary(
         "Feed gaps: 3; injections masked by them: 1; episodes excused: 4; "
         "active false alarms in healthy domains: 1."
     )
+
+
+def test_a_mid_stream_connection_masks_until_the_kinds_lookback_has_passed(tmp_path: Path) -> None:
+    """Connected on 9 January: a 28-day waiting-list injection from the 5th is blind until
+    9 January + 84 days (masked); a 7-day-lookback one from the 20th is not (9 + 7 = the 16th)."""
+    truth = {
+        "injected": [
+            {
+                "trust_code": "RD4",
+                "site_code": "RD4DD",
+                "kind": "waiting_list_validation",
+                "onset_at": "2026-01-05T00:00:00Z",
+                "until_at": "2026-02-02T00:00:00Z",
+            },
+            {
+                "trust_code": "RD4",
+                "site_code": "RD4DD",
+                "kind": "roster_optimisation",
+                "onset_at": "2026-01-20T00:00:00Z",
+                "until_at": "2026-02-01T00:00:00Z",
+            },
+        ],
+        "period": GAP_TRUTH["period"],
+        "quirks": [q for q in GAP_TRUTH["quirks"] if q["kind"] == "connected_mid_stream"],
+    }
+    (tmp_path / "t.json").write_text(json.dumps(truth))
+    (tmp_path / "o.json").write_text(json.dumps({"opportunities": []}))
+    result = score_files(tmp_path / "t.json", tmp_path / "o.json")
+    assert [m["kind"] for m in result["masked"]] == ["waiting_list_validation"]
+    assert [m["kind"] for m in result["missed"]] == ["roster_optimisation"]

@@ -19,7 +19,7 @@ import msgspec
 from models.catalogue import KindSpec, Lifecycle
 from models.outputs import OpportunityUpdate, Transition
 from streams.engine.evidence import ScopeIds, snapshot
-from streams.engine.lifecycle import KindState, Mode, Signals, broken, closed, transition
+from streams.engine.lifecycle import KindState, Mode, Signals, closed, transition
 from streams.engine.readings import Reading
 from streams.engine.statistics import Judged, PastCache, judge, record
 from streams.engine.timekeys import DAY, HOUR
@@ -32,6 +32,12 @@ def _adopt(target: KindState, source: KindState) -> None:
     if source is not target:
         for name in KindState.__struct_fields__:
             setattr(target, name, getattr(source, name))
+
+
+def _break(state: KindState) -> None:
+    """``lifecycle.broken`` in place, on the hot path."""
+    state.held_count = 0
+    state.held_since = None
 
 
 def _signals(spec: KindSpec, judged: list[Judged], gates: list[Judged]) -> Signals | None:
@@ -106,11 +112,11 @@ def evaluate_kind(
     ]
     signals = _signals(spec, judged, gates)
     if signals is None:
-        _adopt(state, broken(state))
+        _break(state)
         return []
     usable = [j for j in judged if j.evaluable]
     if quality is not None:
-        _adopt(state, broken(state))
+        _break(state)
         if quality.get("status") == "warming_up":
             record(state.stats, usable, day, lc)  # partial, yet the scope's own: it starts
             if cache is not None:
@@ -135,6 +141,9 @@ def evaluate_kind(
     record(state.stats, usable, day, lc)
     if cache is not None:
         cache.recorded(day)
+    if state.status is None and not (signals.triggered or signals.emerging):
+        _break(state)  # the common case, quiet: what ``transition`` would do, without a copy
+        return []
     moved = transition(state, signals=signals, spec=spec, lc=lc, mode=mode, ts=ts, at=at)
     if moved.state.status is None:  # nothing opened
         _adopt(state, moved.state)

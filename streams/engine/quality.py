@@ -24,7 +24,6 @@ import msgspec
 
 from streams.engine.timekeys import HOUR, at
 
-PART: Final = "quality"
 PROFILE_PART: Final = "quality_profile"
 
 Status = Literal["warming_up", "ok", "gap", "recovering"]
@@ -94,14 +93,14 @@ class Transition(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class DataQuality:
-    """A domain's data quality; parts ``quality/<domain>`` and ``quality_profile/<domain>``."""
+    """A domain's data quality: its state lives in the domain's head part (``part``, written with
+    every event), the profile in its own (``profile_part``, written once an hour)."""
 
-    def __init__(self, domain: str, dirty: set[str]) -> None:
-        self.domain = domain
+    def __init__(self, part: str, profile_part: str, dirty: set[str]) -> None:
         self.state = Quality()
         self.profile = Profile()
-        self.part = f"{PART}/{domain}"
-        self.profile_part = f"{PROFILE_PART}/{domain}"
+        self.part = part
+        self.profile_part = profile_part
         self._dirty = dirty
 
     def seen(self, event_type: str, hour: int) -> None:

@@ -77,7 +77,6 @@ QUALITY_METRICS: Final[dict[str, str]] = {
         ("bed_flow", "bed-flow"),
         ("rostering", "rostering"),
         ("referrals", "referral"),
-        ("sitrep", "sitrep"),
     )
 }
 

@@ -205,3 +205,17 @@ def test_persistence_counts_held_evaluations_not_elapsed_time() -> None:
                 steps.append(update.transition.to_status)
     assert steps == ["emerging"]
     assert state.status == "emerging"
+
+
+def test_one_event_type_silent_for_days_is_a_gap_not_a_bottleneck() -> None:
+    s = b.Stream()
+    b.bedflow(s, 45)
+    start, end = b.day_at(20), b.day_at(23)
+    # The PAS's discharge messages stop for 3 days; admissions and NCTR updates still arrive.
+    events = [
+        e for e in s.events(45) if not (isinstance(e, Discharge) and start <= e.occurred_at < end)
+    ]
+    out = run(events)
+    assert transitions(out) == []
+    quality = [p for p in series(out, "data_quality_bed_flow") if start <= p.evaluated_at]
+    assert {p.value for p in quality} >= {2.0, 3.0}

@@ -24,7 +24,7 @@ def encode(value: Any) -> bytes:
     return json.dumps(value).encode()
 
 
-def only_rejection(value: bytes, decoder: RecordDecoder = ANY_TOPIC) -> Rejection:
+def only_rejection(value: bytes | None, decoder: RecordDecoder = ANY_TOPIC) -> Rejection:
     record = decoder.decode(value, now=NOW)
     assert record.events == []
     assert len(record.rejections) == 1
@@ -260,6 +260,13 @@ def test_unknown_topic_is_refused() -> None:
 def test_naive_now_is_refused() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         ANY_TOPIC.decode(b"{}", now=NOW.replace(tzinfo=None))
+
+
+def test_a_record_without_a_value_is_rejected_not_raised() -> None:
+    """A tombstone (null value) on an input topic reaches the decoder as None: it is one
+    rejection, like an empty value, never an exception that would crash the agent."""
+    assert only_rejection(None) == Rejection("invalid_json")
+    assert only_rejection(b"") == Rejection("invalid_json")
 
 
 def test_batch_judges_each_event_on_its_own() -> None:

@@ -62,7 +62,13 @@ def open_events(path: Path) -> Iterator[BinaryIO]:
             yield raw
 
 
-def iter_lines(path: Path) -> Iterator[tuple[int, bytes]]:
+def iter_lines(path: Path) -> Iterator[bytes]:
+    """The non-blank lines of an event file; raises UnreadableFile with a printable reason."""
+    for _number, line in numbered_lines(path):
+        yield line
+
+
+def numbered_lines(path: Path) -> Iterator[tuple[int, bytes]]:
     """(line number, line) for the non-blank lines of an event file; raises UnreadableFile with
     a printable reason."""
     try:
@@ -102,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     reasons: Counter[str] = Counter()
     try:
         for name in args.files:
-            for number, line in iter_lines(Path(name)):
+            for number, line in numbered_lines(Path(name)):
                 record = decoder.decode(line, now=datetime.now(UTC))
                 accepted += len(record.events)
                 reasons.update(rejection.reason for rejection in record.rejections)

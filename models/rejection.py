@@ -13,7 +13,7 @@ import msgspec
 
 # The record as a whole
 INVALID_UTF8: Final = "invalid_utf8"  # the bytes are not UTF-8
-INVALID_JSON: Final = "invalid_json"  # not one JSON text (includes NaN, trailing data, depth)
+INVALID_JSON: Final = "invalid_json"  # not one JSON text (NaN, trailing data, depth, no value)
 NOT_AN_OBJECT: Final = "not_an_object"  # an event (or a batch element) that is not a JSON object
 EMPTY_BATCH: Final = "empty_batch"  # a batch array with no events
 BATCH_TOO_LARGE: Final = "batch_too_large"  # a batch array of more than 10,000 events

@@ -232,6 +232,19 @@ def test_too_old_only_with_a_horizon() -> None:
     assert (rejection.reason, rejection.field) == ("too_old", "occurred_at")
 
 
+@pytest.mark.parametrize(
+    "occurred_at", ["0001-01-01T00:30:00Z", "0001-01-01T00:30:00+01:00", "1969-12-31T23:59:59Z"]
+)
+def test_an_event_before_1970_is_too_old_even_without_a_horizon(occurred_at: str) -> None:
+    """The engine evaluates the hours and days around an event: one in year 1 took it below
+    datetime's range (ValueError: year 0), crashing analyse and a worker replaying history."""
+    rejection = only_rejection(encode(example("admission", occurred_at=occurred_at)))
+    assert (rejection.reason, rejection.field) == ("too_old", "occurred_at")
+    assert ANY_TOPIC.decode(
+        encode(example("admission", occurred_at="1970-01-01T00:00:00Z")), now=NOW
+    ).events
+
+
 def test_future_limit_is_configurable() -> None:
     value = encode(example("admission", occurred_at="2026-01-05T10:30:00Z"))
     assert only_rejection(value).reason == "future_time"

@@ -10,13 +10,14 @@ inserted, deleted bytes, truncation), then checks the decoder's promises:
 - a rejection holds nothing of the input: its field path is made of contract names, ``*`` and
   indices, its ``event_id`` is a UUID the input carried as ``event_id``, its ``event_type`` one of
   the contract's; and no planted identifier appears in the dead letter;
-- an accepted event never carries a planted identifier.
+- an accepted event never carries a planted identifier, and its event time is a real instant.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
 
 import msgspec
@@ -97,6 +98,29 @@ json_values = st.recursive(
 )
 
 
+TIME_FIELDS: Final = ("occurred_at", "starts_at", "ends_at", "appointment_at")
+DATE_FIELDS: Final = ("period_start", "period_end", "report_date")
+
+
+@st.composite
+def timestamps(draw: st.DrawFn) -> str:
+    """An RFC 3339 timestamp anywhere in datetime's range, with any offset: near year 1 or
+    9999, the instant in UTC may not exist."""
+    edges = st.builds(
+        datetime.combine,
+        st.sampled_from([date(1, 1, 1), date(1969, 12, 31), date(9999, 12, 31)]),
+        st.times(),
+    )
+    moment = draw(edges | st.datetimes()).isoformat(
+        timespec=draw(st.sampled_from(["seconds", "auto"]))
+    )
+    minutes = draw(st.integers(-23 * 60 - 59, 23 * 60 + 59))
+    if minutes == 0 and draw(st.booleans()):
+        return moment + "Z"
+    sign = "+" if minutes >= 0 else "-"
+    return f"{moment}{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
 @st.composite
 def base_events(draw: st.DrawFn) -> dict[str, Any]:
     if draw(st.booleans()):
@@ -110,9 +134,18 @@ def mutated_events(draw: st.DrawFn) -> dict[str, Any]:
     event = draw(base_events())
     for _ in range(draw(st.integers(0, 4))):
         keys = list(event)
-        action = draw(st.sampled_from(["replace", "drop", "add", "rename", "nest", "counts"]))
+        action = draw(
+            st.sampled_from(["replace", "drop", "add", "rename", "nest", "counts", "time"])
+        )
         key = draw(st.sampled_from(keys)) if keys else "event_type"
-        if action == "replace":
+        if action == "time":
+            times = [k for k in keys if k in TIME_FIELDS] or ["occurred_at"]
+            dates = [k for k in keys if k in DATE_FIELDS]
+            if dates and draw(st.booleans()):
+                event[draw(st.sampled_from(dates))] = draw(st.dates()).isoformat()
+            else:
+                event[draw(st.sampled_from(times))] = draw(timestamps())
+        elif action == "replace":
             event[key] = draw(json_values)
         elif action == "drop":
             event.pop(key, None)
@@ -214,6 +247,8 @@ def _check(value: bytes | None, expected: int | None, topic: str | None) -> None
         _check_rejection_is_scrubbed(rejection, value)
     for event in decoded.events:
         assert canaries.leaked([msgspec.json.encode(event).decode()]) == [], event
+        # event time is a real instant, with a day's room either side for the engine's hours
+        assert event.occurred_at.astimezone(UTC) - timedelta(days=1) < NOW
 
 
 @FUZZ
@@ -233,3 +268,16 @@ def test_mutated_records_are_judged_and_never_leak(
 @example(value=b'{"a":' * 5_000)
 def test_arbitrary_bytes_never_crash_the_decoder(value: bytes | None) -> None:
     _check(value, 1 if value is None else None, None)
+
+
+@FUZZ
+@given(data=st.data(), moment=timestamps())
+def test_any_timestamp_in_any_time_field_is_judged(data: st.DataObject, moment: str) -> None:
+    """Valid events with one timestamp anywhere in datetime's range (year 1 with an offset east
+    of UTC is no instant at all): judged like any other record, and an accepted one has an
+    event time the engine can work around."""
+    event_type = data.draw(st.sampled_from(EVENT_TYPES))
+    event = valid_example(event_type)
+    field = data.draw(st.sampled_from([f for f in TIME_FIELDS if f in event]))
+    event[field] = moment
+    _check(json.dumps(event).encode(), 1, None)

@@ -641,7 +641,7 @@ worker_down() {
 
 TLS_DIR="$STATE/tls"
 KAFKA_TLS_PORT="${OPSRADAR_KAFKA_TLS_PORT:-19097}"
-TLS_DAYS=30
+TLS_DAYS=365
 
 tls_enabled() { [[ "${OPSRADAR_STACK_TLS:-0}" == 1 ]]; }
 
@@ -660,10 +660,13 @@ tls_server_cert() {
 }
 
 # Generate what is missing (idempotent): CA, broker and Postgres certificates, the broker's
-# PKCS12 keystore and its password, the SASL password of the client user.
+# PKCS12 keystore and its password, the SASL password of the client user. All of it is made
+# again when a certificate expires within a day.
 tls_certs() {
   if [[ -s "$TLS_DIR/ca.crt" && -s "$TLS_DIR/broker.p12" && -s "$TLS_DIR/postgres.crt" &&
-    -s "$TLS_DIR/kafka-client.password" ]]; then
+    -s "$TLS_DIR/kafka-client.password" ]] &&
+    openssl x509 -checkend 86400 -noout -in "$TLS_DIR/broker.crt" >/dev/null 2>&1 &&
+    openssl x509 -checkend 86400 -noout -in "$TLS_DIR/postgres.crt" >/dev/null 2>&1; then
     return 0
   fi
   command -v openssl >/dev/null 2>&1 || apt_install openssl

@@ -24,7 +24,7 @@ from pathlib import Path
 import msgspec
 import psycopg
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from sqlalchemy import text
 
 from feeds.producer import produce
@@ -117,6 +117,33 @@ def tls_stack() -> Iterator[TlsStack]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
+async def send(settings: Settings, topic: str, values: list[bytes]) -> None:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap, **aiokafka_options(settings)
+    )
+    await producer.start()
+    try:
+        for value in values:
+            await producer.send_and_wait(topic, value=value, key=SITE.encode())
+    finally:
+        await producer.stop()
+
+
+async def first_record(settings: Settings, topic: str) -> ConsumerRecord[bytes, bytes]:
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        **aiokafka_options(settings),
+    )
+    await consumer.start()
+    try:
+        return await asyncio.wait_for(consumer.getone(), timeout=60)
+    finally:
+        await consumer.stop()
+
+
 def test_postgres_refuses_a_connection_without_tls(tls_stack: TlsStack) -> None:
     plain = f"host=127.0.0.1 port={tls_stack.pg_port} dbname=opsradar user=opsradar"
     with pytest.raises(psycopg.OperationalError, match="no encryption"):
@@ -161,18 +188,7 @@ async def test_produce_and_consume_over_sasl_ssl(tls_stack: TlsStack, tmp_path: 
         client_options=security,
     )
     assert stats.sent == len(events)
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=settings.kafka_bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        **aiokafka_options(settings),
-    )
-    await consumer.start()
-    try:
-        message = await asyncio.wait_for(consumer.getone(), timeout=30)
-    finally:
-        await consumer.stop()
+    message = await first_record(settings, topic)
     assert [e["event_id"] for e in msgspec.json.decode(message.value)] == [
         e["event_id"] for e in events
     ]
@@ -223,30 +239,8 @@ async def test_a_worker_runs_over_tls_and_logs_no_secret(
     poison = b'{"event_type": "admission", "ward_code": "943 476 5919"}'
     try:
         worker.start()
-        records = [msgspec.json.encode(events), poison]
-        consumer = AIOKafkaConsumer(
-            settings.topic(DEADLETTER_TOPIC),
-            bootstrap_servers=settings.kafka_bootstrap,
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-            **aiokafka_options(settings),
-        )
-        await consumer.start()
-        try:
-            producer = AIOKafkaProducer(
-                bootstrap_servers=settings.kafka_bootstrap, **aiokafka_options(settings)
-            )
-            await producer.start()
-            try:
-                for value in records:
-                    await producer.send_and_wait(
-                        settings.topic(INPUT_TOPICS[0]), value=value, key=SITE.encode()
-                    )
-            finally:
-                await producer.stop()
-            letter = await asyncio.wait_for(consumer.getone(), timeout=60)
-        finally:
-            await consumer.stop()
+        await send(settings, settings.topic(INPUT_TOPICS[0]), [msgspec.json.encode(events), poison])
+        letter = await first_record(settings, settings.topic(DEADLETTER_TOPIC))
         assert msgspec.json.decode(letter.value)["reason"] == "nhs_number"
 
         async def metrics_written() -> bool:

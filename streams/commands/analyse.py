@@ -221,10 +221,13 @@ def _open_store(url: str) -> Any:
 
     from sinks import schema
     from sinks.database import OpportunityStore
+    from streams.database_security import database_connect_args
+    from streams.settings import get_settings
 
     if make_url(url).get_backend_name() == "sqlite":
         schema.upgrade(url)  # idempotent; Postgres schemas are migrated by `opsradar db upgrade`
-    return OpportunityStore(url)
+    tls = database_connect_args(get_settings(), schema.async_url(url))
+    return OpportunityStore(url, connect_args=tls)
 
 
 def run(args: argparse.Namespace) -> int:

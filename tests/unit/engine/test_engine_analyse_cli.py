@@ -94,3 +94,20 @@ def test_analyse_reports_an_unreadable_file(
     code = main(["analyse", str(tmp_path / "missing.jsonl"), "--no-db"])
     assert code == 2
     assert "missing.jsonl" in capsys.readouterr().err
+
+
+@pytest.mark.unit
+def test_analyse_rejects_an_event_from_year_one_instead_of_crashing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site = b.Stream()
+    b.bedflow(site, 2)
+    events = site.events(2)
+    ancient = {**msgspec.to_builtins(events[0]), "occurred_at": "0001-01-01T00:30:00Z"}
+    ancient["event_id"] = "00000000-0000-4000-8000-000000000001"
+    _write(tmp_path / "events.jsonl", [ancient, *events])
+    code = main(
+        ["analyse", str(tmp_path / "events.jsonl"), "--db", f"sqlite+aiosqlite:///{tmp_path}/x.db"]
+    )
+    assert code == 0
+    assert json.loads(capsys.readouterr().out)["rejected"] == 1

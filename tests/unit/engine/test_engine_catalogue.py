@@ -42,11 +42,13 @@ def test_defaults_cover_the_13_kinds_each_with_a_derivation() -> None:
 
 @pytest.mark.unit
 def test_site_overrides_apply_after_trust_overrides(tmp_path: Path) -> None:
+    default = load_catalogue().kinds["discharge_coordination"].conditions[0].threshold
+    trust_line, site_line = round(default + 0.04, 2), round(default + 0.07, 2)
     path = tmp_path / "trust.toml"
     path.write_text(
         '[scopes."RJ1".discharge_coordination]\n'
-        "nctr_share_threshold = 0.38\npersistence_hours = 36\n"
-        '[scopes."RJ122".discharge_coordination]\nnctr_share_threshold = 0.4\n'
+        f"nctr_share_threshold = {trust_line}\npersistence_hours = 36\n"
+        f'[scopes."RJ122".discharge_coordination]\nnctr_share_threshold = {site_line}\n'
         '[scopes."RJ122".roster_optimisation]\nagency_premium_gbp_per_hour = 30\n'
         '[scopes."RJ122".lifecycle]\nhysteresis_ratio = 0.8\n'
     )
@@ -55,10 +57,10 @@ def test_site_overrides_apply_after_trust_overrides(tmp_path: Path) -> None:
     other = catalogue.for_scope("RJ1", "RJ133")
     plain = catalogue.for_scope("RAJ", None)
     coordination = site.kinds["discharge_coordination"]
-    assert coordination.conditions[0].threshold == 0.4
+    assert coordination.conditions[0].threshold == site_line
     assert coordination.persistence_hours == 36  # inherited from the trust
-    assert other.kinds["discharge_coordination"].conditions[0].threshold == 0.38
-    assert plain.kinds["discharge_coordination"].conditions[0].threshold == 0.35
+    assert other.kinds["discharge_coordination"].conditions[0].threshold == trust_line
+    assert plain.kinds["discharge_coordination"].conditions[0].threshold == default
     assert site.kinds["roster_optimisation"].impact["agency_premium_gbp_per_hour"] == 30
     assert site.lifecycle.hysteresis_ratio == 0.8 and plain.lifecycle.hysteresis_ratio == 0.9
 

@@ -30,15 +30,18 @@ def test_sitrep_metrics_are_evaluated_per_report_date_at_trust_scope() -> None:
 
 @pytest.mark.unit
 def test_capacity_and_coordination_from_daily_sitreps() -> None:
+    line = CATALOGUE.kinds["discharge_coordination"].conditions[0].threshold
     s = b.Stream()
-    b.sitreps(s, 40, occupied=b.window(10, 20, 960, 800), nctr=b.window(10, 20, 380, 150))
+    # NCTR 6 points above the catalogue's line on the 960 beds occupied in the bottleneck
+    nctr = round(960 * (line + 0.06))
+    b.sitreps(s, 40, occupied=b.window(10, 20, 960, 800), nctr=b.window(10, 24, nctr, 150))
     out = run(s.events(41))
     capacity = steps(out, "capacity_forecasting")
     assert [to for _, to, _ in capacity] == ["emerging", "active", "resolved"]
     assert capacity[0][2] == b.day_at(10) and capacity[1][2] == b.day_at(12)  # 3 reports
     coordination = steps(out, "discharge_coordination")
     assert [to for _, to, _ in coordination][:2] == ["emerging", "active"]
-    # the 7-day mean passes 35% a few days in; then 7 consecutive daily reports make it active
+    # the 7-day mean passes the line a few days in; then 7 consecutive daily reports make it active
     assert b.day_at(10) <= coordination[0][2] < coordination[1][2] <= b.day_at(22)
     activation = [
         o

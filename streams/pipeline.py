@@ -81,7 +81,7 @@ class EventPipeline:
             # One state per scope and topic, as in Engine: partitions of different topics are
             # consumed in no fixed order relative to each other.
             state = self._state_for(f"{scope}@{contract_topic}", events[0])
-            before = (state.duplicate, state.late)
+            before = (state.duplicate, state.late, state.after_close)
             for event in events:
                 for output in state.apply(event):
                     if isinstance(output, MetricPoint):
@@ -91,6 +91,7 @@ class EventPipeline:
                 self._exporter.count_events(contract_topic, event_type_of(event), 1)
             self._exporter.count_duplicate(contract_topic, state.duplicate - before[0])
             self._exporter.count_late(contract_topic, state.late - before[1])
+            self._exporter.count_after_close(contract_topic, state.after_close - before[2])
             newest = max(event.occurred_at for event in events)
             self._exporter.observe_event_time(
                 contract_topic, events[0].trust_code, events[0].site_code, newest, now

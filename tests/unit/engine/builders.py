@@ -100,6 +100,34 @@ class Stream:
         return sorted(events, key=lambda e: e.occurred_at)
 
 
+def coded_after_discharge(stream: Stream, *, reasons_at_hours: tuple[int, ...]) -> list[Event]:
+    """One patient admitted and discharged within 2 h of T0, then a delay reason coded at each
+    of ``reasons_at_hours`` after T0 (retrospective coding, HL7 A08 after the A03)."""
+    ref = stream.ref()
+    stream.add(WardCapacity, T0, ward_code="W1", beds_open=30, beds_escalation=0)
+    stream.add(
+        Admission,
+        T0 + timedelta(minutes=10),
+        spell_ref=ref,
+        ward_code="W1",
+        specialty_code="300",
+        admission_method="emergency",
+    )
+    stream.add(
+        Discharge, T0 + timedelta(hours=2), spell_ref=ref, ward_code="W1", destination="other"
+    )
+    return [
+        stream.add(
+            DischargeDelay,
+            T0 + timedelta(hours=h),
+            spell_ref=ref,
+            ward_code="W1",
+            reason="hub_referrals",
+        )
+        for h in reasons_at_hours
+    ]
+
+
 PREHISTORY_DAYS = 14
 
 HEALTHY_REASONS = (

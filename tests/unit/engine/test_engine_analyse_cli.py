@@ -88,6 +88,20 @@ def test_analyse_writes_the_summary_and_the_database(
 
 
 @pytest.mark.unit
+def test_analyse_counts_events_for_a_discharged_spell_after_close(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    s = b.Stream()
+    b.coded_after_discharge(s, reasons_at_hours=(3, 30))
+    _write(tmp_path / "site.jsonl", s.events())
+    monkeypatch.chdir(tmp_path)
+    assert main(["analyse", str(tmp_path / "site.jsonl"), "--json", str(tmp_path / "o.json")]) == 0
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert printed["after_close"] == 2 and printed["accepted"] == 5
+    assert json.loads((tmp_path / "o.json").read_text())["events"]["after_close"] == 2
+
+
+@pytest.mark.unit
 def test_analyse_reports_an_unreadable_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -2,9 +2,15 @@
 the hour the shift starts (a shift "happens" when it starts), and the last 4 roster lead times.
 
 A shift entry closes when it is unfilled or cancelled, and is dropped two days after it ended
-(filled shifts have no closing event). ``shift_filled``/``shift_unfilled`` for a shift never
-planned in the stream are counted in ``unknown_refs`` and left out of the rates, whose denominator
-(planned shifts) could not include them.
+(filled shifts have no closing event). A fill, unfill, change or short-notice absence for a shift
+never planned in the stream (a site connecting after its rosters were published sends the changes
+and absences of shifts it never sent) is counted in ``unknown_refs`` and left out of the rates,
+whose denominator (planned shifts) could not include it.
+
+Every rate divides events about shifts by those shifts: a change or an absence is bucketed at its
+shift's start, as the planned shifts are, not at the hour it was reported. Changes come up to a
+week before the shift; bucketed at the change, the first weeks of a site's shifts would divide a
+week more of changes than of shifts.
 
 A closed shift (unfilled, or cancelled) stays in the map, marked closed, until it is dropped with
 the others: a plan, fill, unfill or change arriving for it afterwards (a resend under a new id, a
@@ -145,9 +151,11 @@ class Rostering:
         shift = self.shifts.get(event.shift_ref)
         if self._closed(shift):
             return
-        # Every change after publication is coordinator work, whether or not we saw the shift.
-        add(self.agg.changes_by_day, hour // 24, 1)
-        if event.change == "cancelled" and shift is not None:
+        if shift is None:
+            self.agg.unknown_refs += 1
+            return
+        add(self.agg.changes_by_day, shift.start_hour // 24, 1)
+        if event.change == "cancelled":
             self._fill(shift, -1)
             self._plan(shift, -1)
             shift.fill = None
@@ -157,8 +165,16 @@ class Rostering:
     def absence(self, event: AbsenceReported, ts: float, hour: int) -> None:
         self.agg.seen = True
         self._dirty.add(PART)
-        if event.notice_hours < SHORT_NOTICE_HOURS:
+        if event.notice_hours >= SHORT_NOTICE_HOURS:
+            return
+        if event.shift_ref is None:  # no shift named: the hour reported (under 24 h before it)
             add(self.agg.short_absences, hour, 1)
+            return
+        shift = self.shifts.get(event.shift_ref)
+        if shift is None:
+            self.agg.unknown_refs += 1
+            return
+        add(self.agg.short_absences, shift.start_hour, 1)
 
     def roster(self, event: RosterPublished, ts: float, hour: int) -> None:
         self.agg.seen = True

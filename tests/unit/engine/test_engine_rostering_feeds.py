@@ -1,0 +1,84 @@
+"""Rostering as a real site's feed sends it: a site that connects after its rosters were published
+sends changes and absences of shifts whose ``shift_planned`` it never sent."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from models.events import AbsenceReported, ShiftChanged, ShiftFilled, ShiftPlanned
+from tests.unit.engine import builders as b
+from tests.unit.engine.engine_support import run, series, transitions
+
+pytestmark = pytest.mark.unit
+
+SHIFTS_PER_DAY = 40
+#: the roster (every shift of days FIRST_START..) is published on day 0, the connection: the
+#: shifts starting before FIRST_START were planned before it and never sent
+FIRST_START = 20
+DAYS = 60
+
+
+def _connected_site(*, unknown_per_day: int) -> b.Stream:
+    """Every 10th known shift changed a week before it starts, every 40th absent at 6 h notice;
+    ``unknown_per_day`` changes and short-notice absences a day for shifts planned before the
+    connection, over the days they start (0..FIRST_START)."""
+    s = b.Stream()
+    for day in range(FIRST_START, DAYS):
+        for index in range(SHIFTS_PER_DAY):
+            starts = b.T0 + timedelta(days=day, hours=7 + (index % 3) * 8)
+            ref = s.ref()
+            s.add(
+                ShiftPlanned,
+                b.T0 + timedelta(hours=10, seconds=day * SHIFTS_PER_DAY + index),
+                shift_ref=ref,
+                unit_code="U1",
+                staff_group="registered_nurse",
+                starts_at=starts,
+                ends_at=starts + timedelta(hours=8),
+            )
+            s.add(ShiftFilled, b.T0 + timedelta(hours=11), shift_ref=ref, fill_source="bank")
+            if index % 10 == 0:
+                s.add(ShiftChanged, starts - timedelta(days=7), shift_ref=ref, change="swap")
+            if index % 40 == 1:
+                s.add(
+                    AbsenceReported,
+                    starts - timedelta(hours=6),
+                    unit_code="U1",
+                    staff_group="registered_nurse",
+                    notice_hours=6.0,
+                    reason_category="sickness",
+                    shift_ref=ref,
+                )
+    for day in range(FIRST_START):
+        for index in range(unknown_per_day):
+            at = b.T0 + timedelta(days=day, hours=8 + index % 10)
+            ref = s.ref()  # a shift planned before the connection
+            s.add(ShiftChanged, at, shift_ref=ref, change="reassigned")
+            s.add(
+                AbsenceReported,
+                at,
+                unit_code="U1",
+                staff_group="registered_nurse",
+                notice_hours=3.0,
+                reason_category="sickness",
+                shift_ref=ref,
+            )
+    return s
+
+
+@pytest.mark.parametrize("unknown_per_day", [0, 30])
+def test_changes_and_absences_count_only_for_shifts_seen_planned(unknown_per_day: int) -> None:
+    out = run(_connected_site(unknown_per_day=unknown_per_day).events())
+    changes = series(out, "post_publication_change_rate_28d")
+    absences = series(out, "short_notice_absence_rate_14d")
+    assert changes and absences
+    # Once 100 shifts (the kinds' minimum sample) have started: 10% of them changed, however far
+    # ahead of its start each change came, and 2.5% absent at short notice (+-1 shift of the 14-day
+    # window's edge, which cuts a day's shifts)
+    assert {round(p.value, 3) for p in changes if p.sample_size >= 100} == {0.1}
+    assert all(abs(p.value - 0.025) < 0.005 for p in absences if p.sample_size >= 100)
+    assert not [
+        t for t in transitions(out) if t.kind in ("auto_rostering", "absence_backfill_automation")
+    ]

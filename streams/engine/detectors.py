@@ -38,6 +38,8 @@ def _break(state: KindState) -> None:
     """``lifecycle.broken`` in place, on the hot path."""
     state.held_count = 0
     state.held_since = None
+    state.warned_count = 0
+    state.warned_since = None
 
 
 def _signals(spec: KindSpec, judged: list[Judged], gates: list[Judged]) -> Signals | None:

@@ -1,6 +1,7 @@
 """The status lifecycle of one (scope, kind), as a pure transition (``docs/catalogue.md``)::
 
-    (none) --trigger or emerging rule--> emerging --held at every evaluation of the period--> active
+    (none) --trigger, or the emerging rule held at every evaluation of the period--> emerging
+    emerging --trigger held at every evaluation of the period--> active
     emerging --neither trigger nor rule for a persistence's worth of evaluations--> resolved
     active --clear (hysteresis) for resolve_after evaluations--> resolved --> (none): a new episode
 
@@ -31,6 +32,10 @@ class KindState(msgspec.Struct, kw_only=True):
     first_active_at: datetime | None = None
     held_since: float | None = None
     held_count: int = 0
+    # the run of evaluations at which the trigger or the emerging rule held: a warning opens an
+    # episode only once it has lasted a persistence's worth of evaluations
+    warned_since: float | None = None
+    warned_count: int = 0
     quiet_count: int = 0
     last_snapshot_at: float | None = None
     # condition name -> day -> (evaluations, sum, sum of squares): the 28-day baseline
@@ -58,8 +63,10 @@ class Moved(NamedTuple):
 
 
 def broken(state: KindState) -> KindState:
-    """The held run broken (an evaluation that could not hold: no sample, or data not ok)."""
-    return msgspec.structs.replace(state, held_count=0, held_since=None)
+    """The held runs broken (an evaluation that could not hold: no sample, or data not ok)."""
+    return msgspec.structs.replace(
+        state, held_count=0, held_since=None, warned_count=0, warned_since=None
+    )
 
 
 def _needed(spec: KindSpec, mode: Mode) -> int:
@@ -80,20 +87,16 @@ def transition(
 ) -> Moved:
     """The next state of the kind after one evaluation at ``at`` (``ts`` its epoch seconds)."""
     triggered, emerging, clear = signals
-    if triggered:
-        held_count = state.held_count + 1
-        held_since = state.held_since if state.held_since is not None else ts
-    else:
-        held_count, held_since = 0, None
+    held_count, held_since = _run(triggered, state.held_count, state.held_since, ts)
+    warned_count, warned_since = _run(
+        triggered or emerging, state.warned_count, state.warned_since, ts
+    )
     needed = _needed(spec, mode)
-    if mode == "hourly":
-        # Every hourly evaluation of the period held: persistence_hours + 1 of them, from the
-        # first to the one persistence_hours later.
-        persisted = (
-            held_since is not None and ts - held_since >= needed * HOUR and held_count > needed
-        )
-    else:
-        persisted = held_count >= needed
+    persisted = _lasted(held_count, held_since, ts=ts, needed=needed, mode=mode)
+    # The emerging rule (3 sigma, a projected breach) opens an episode only once it, or the
+    # trigger, has held for a persistence's worth of evaluations: a 7-day mean dipping for a day
+    # towards a threshold is how such means move by chance, a warning is one that lasts.
+    warned = _lasted(warned_count, warned_since, ts=ts, needed=needed, mode=mode)
     status = state.status
     episode = state.episode
     first_emerging_at = state.first_emerging_at
@@ -102,9 +105,15 @@ def transition(
     steps: list[Step] = []
     lapsed = False
     if status is None:
-        if not (triggered or emerging):
+        if not (triggered or warned):
             return Moved(
-                msgspec.structs.replace(state, held_count=held_count, held_since=held_since),
+                msgspec.structs.replace(
+                    state,
+                    held_count=held_count,
+                    held_since=held_since,
+                    warned_count=warned_count,
+                    warned_since=warned_since,
+                ),
                 (),
                 False,
             )
@@ -144,9 +153,26 @@ def transition(
         first_active_at=first_active_at,
         held_count=held_count,
         held_since=held_since,
+        warned_count=warned_count,
+        warned_since=warned_since,
         quiet_count=quiet,
     )
     return Moved(moved, tuple(steps), lapsed)
+
+
+def _run(holds: bool, count: int, since: float | None, ts: float) -> tuple[int, float | None]:
+    """A run of consecutive evaluations that held: (its length, when it began)."""
+    if not holds:
+        return 0, None
+    return count + 1, since if since is not None else ts
+
+
+def _lasted(count: int, since: float | None, *, ts: float, needed: int, mode: Mode) -> bool:
+    if mode == "hourly":
+        # Every hourly evaluation of the period held: persistence_hours + 1 of them, from the
+        # first to the one persistence_hours later.
+        return since is not None and ts - since >= needed * HOUR and count > needed
+    return count >= needed
 
 
 def closed(state: KindState) -> KindState:
@@ -158,6 +184,8 @@ def closed(state: KindState) -> KindState:
         first_active_at=None,
         held_since=None,
         held_count=0,
+        warned_since=None,
+        warned_count=0,
         quiet_count=0,
         last_snapshot_at=None,
     )

@@ -390,7 +390,7 @@ class BedFlow:
 
     def expire_unconfirmed(self, before_hour: int) -> int:
         """After a feed gap's recovery: drop open spells last heard of before ``before_hour``
-        (the gap's start). Their discharge may be among what the gap lost; a patient really
+        (the gap's end). Their discharge may be among what the gap lost; a patient really
         still in a bed is adopted again by their next event."""
 
         def unconfirmed(spell: Spell) -> bool:

@@ -194,7 +194,7 @@ class EventDomain:
         when = at(ts)
         moved = self.quality.evaluate(hour)
         if moved.confirm_before is not None:
-            # A recovery ends: what was last heard of before the gap may be what it lost.
+            # A recovery ends: what was last heard of before the gap ended may be what it lost.
             self.flow.confirm_after_gap(moved.confirm_before)
         readings = dict(self.flow.evaluate(hour))
         readings[f"data_quality_{self.name}"] = Reading(CODES[moved.status], 0)

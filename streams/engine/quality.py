@@ -208,9 +208,12 @@ class DataQuality:
                 )
                 # Entities the gap may have closed go a day before the recovery ends, so the
                 # 24-hour windows (occupancy) are clear of them by the first ``ok`` evaluation.
+                # Those last heard of before the gap *ended*: in a one-type gap the rest of the
+                # feed flows, so a referral received (or a patient admitted) in the gap whose
+                # triage (discharge) the gap lost was last heard of inside it.
                 if not state.confirmed and hour - state.gap_end >= recovery - CONFIRM_LEAD_HOURS:
                     state.confirmed = True
-                    confirm = state.gap_start
+                    confirm = state.gap_end
                 if hour - state.gap_end >= recovery:
                     self._set("ok", hour)
         return Transition(status=state.status, confirm_before=confirm)

@@ -400,7 +400,8 @@ class Referrals:
 
     def confirm_after_gap(self, before_hour: int) -> None:
         """After a feed gap's recovery: an untriaged referral received, and last heard of, before
-        the gap leaves the untriaged list (its triage may be among the lost events); it stays open.
+        the gap ended leaves the untriaged list (its triage may be among the lost events); it stays
+        open.
         This under-counts a real backlog rather than read lost triage as one."""
         agg = self.agg
         before_ts = before_hour * HOUR

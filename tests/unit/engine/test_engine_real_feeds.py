@@ -18,6 +18,7 @@ from models.events import (
     DischargeDelay,
     Event,
     ReadyForDischarge,
+    ReferralTriaged,
     Transfer,
     WardCapacity,
 )
@@ -219,3 +220,24 @@ def test_one_event_type_silent_for_days_is_a_gap_not_a_bottleneck() -> None:
     assert transitions(out) == []
     quality = [p for p in series(out, "data_quality_bed_flow") if start <= p.evaluated_at]
     assert {p.value for p in quality} >= {2.0, 3.0}
+
+
+def test_triage_lost_in_a_gap_is_not_a_backlog_once_the_gap_has_recovered() -> None:
+    s = b.Stream()
+    b.referrals(s, 90, per_day=b.const(60))
+    start, end = b.day_at(30), b.day_at(33)
+    # e-RS triage outcomes stop for 3 days and are lost; referrals keep arriving. Those received
+    # in the gap and triaged in it would otherwise stay untriaged for ever.
+    events = [
+        e
+        for e in s.events(90)
+        if not (isinstance(e, ReferralTriaged) and start <= e.occurred_at < end)
+    ]
+    out = run(events)
+    quality = series(out, "data_quality_referrals")
+    assert {p.value for p in quality if start <= p.evaluated_at} >= {2.0, 3.0}
+    ok_again = min(p.evaluated_at for p in quality if p.evaluated_at > end and p.value == 1.0)
+    baseline = {p.evaluated_at: p.value for p in series(run(s.events(90)), "untriaged_referrals")}
+    after = [p for p in series(out, "untriaged_referrals") if p.evaluated_at >= ok_again]
+    assert after and all(p.value <= baseline[p.evaluated_at] for p in after)
+    assert [t for t in transitions(out) if t.kind == "referral_triage_automation"] == []

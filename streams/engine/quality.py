@@ -3,6 +3,7 @@
 A domain (bed flow, rostering, referrals at a site) moves through::
 
     warming_up --WARMUP_HOURS of event time since its first event--> ok
+    warming_up --the whole feed silent for a day (WARMUP_SILENT_HOURS)--> gap
     ok --the feed, or one event type, silent while the scope's own rate expected
         >= SILENT_EXPECTED--> gap
     gap --every silent type heard again--> recovering
@@ -58,6 +59,10 @@ UNPACED_TYPES: Final = frozenset(
         "ward_capacity",
     }
 )
+#: before the scope has a week of its own hours of the week, only the whole feed is judged, against
+#: its mean hourly rate so far, and only over a whole day of silence: a day holds every hour of
+#: the daily cycle, so a flat mean is a fair expectation over it (not over a quiet night)
+WARMUP_SILENT_HOURS: Final = 24
 FEED: Final = "feed"
 WEEK_HOURS: Final = 168
 PROFILE_WEEKS: Final = 4
@@ -167,6 +172,7 @@ class DataQuality:
             slots[slot] += (count - slots[slot]) / (weeks + 1)
             present[slot] = ((present[slot] << 1) | (count > 0)) & FULL_MASK
         profile.hours += 1
+        silent_feed = self._silent_before_learned(closing) if not learned else False
         # A type silent for more than a week is one the scope no longer sends: its silence is
         # the scope's new normal, not a gap (the gap it made then recovers).
         state.silent = sorted(
@@ -178,7 +184,19 @@ class DataQuality:
             >= (SILENT_USUAL_HOURS if name == FEED else SILENT_TYPE_USUAL_HOURS)
             and closing - state.last_seen.get(name, closing) <= WEEK_HOURS
         )
+        if silent_feed and FEED not in state.silent:
+            state.silent = sorted([*state.silent, FEED])
         return self._move(hour)
+
+    def _silent_before_learned(self, closing: int) -> bool:
+        """A gap in the scope's first week: the whole feed silent for a day while its mean rate so
+        far expected >= SILENT_EXPECTED events (``WARMUP_SILENT_HOURS``)."""
+        last = self.state.last_seen.get(FEED)
+        if last is None or closing - last < WARMUP_SILENT_HOURS:
+            return False
+        # under a week of hours, each hour of the week's slot holds that one hour's count
+        rate = sum(self.profile.slots.get(FEED, ())) / max(1, self.profile.hours)
+        return rate * (closing - last) >= SILENT_EXPECTED
 
     def _set(self, status: Status, hour: int) -> None:
         self.state.status = status
@@ -188,7 +206,11 @@ class DataQuality:
         state = self.state
         confirm: int | None = None
         if state.status == "warming_up":
-            if state.first_hour is not None and hour - state.first_hour >= WARMUP_HOURS:
+            if state.silent:  # a gap in the first week: it recovers like any other
+                self._set("gap", hour)
+                state.gap_start = state.last_seen.get(FEED, hour - 1) + 1
+                state.gap_end = None
+            elif state.first_hour is not None and hour - state.first_hour >= WARMUP_HOURS:
                 self._set("ok", hour)
         if state.status == "ok" and state.silent:
             self._set("gap", hour)

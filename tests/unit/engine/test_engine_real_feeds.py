@@ -241,3 +241,23 @@ def test_triage_lost_in_a_gap_is_not_a_backlog_once_the_gap_has_recovered() -> N
     after = [p for p in series(out, "untriaged_referrals") if p.evaluated_at >= ok_again]
     assert after and all(p.value <= baseline[p.evaluated_at] for p in after)
     assert [t for t in transitions(out) if t.kind == "referral_triage_automation"] == []
+
+
+def test_a_feed_gap_in_a_sites_first_week_is_a_gap_too() -> None:
+    s = b.Stream()
+    b.bedflow(s, 45)
+    start, end = b.day_at(2), b.day_at(2) + timedelta(hours=44)
+    # Two days into the stream (its hours of the week not yet learned) the PAS feed loses 44
+    # hours: the discharges of those hours never arrive, and their patients would stay in beds.
+    events = [e for e in s.events(45) if not start <= e.occurred_at < end]
+    out = run(events)
+    quality = series(out, "data_quality_bed_flow")
+    during = {p.value for p in quality if start + timedelta(hours=25) <= p.evaluated_at <= end}
+    assert during == {2.0}  # a gap once the feed has been silent a whole day
+    ok_again = min(p.evaluated_at for p in quality if p.evaluated_at > end and p.value == 1.0)
+    assert ok_again >= end + timedelta(days=7)  # the recovery of a short gap
+    # once it has recovered, the beds of the patients whose discharge was lost are free again
+    baseline = {p.evaluated_at: p.value for p in series(run(s.events(45)), "occupied_beds")}
+    after = [p for p in series(out, "occupied_beds") if p.evaluated_at >= ok_again]
+    assert after and all(p.value <= baseline[p.evaluated_at] + 5 for p in after)
+    assert transitions(out) == []

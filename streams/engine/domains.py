@@ -1,12 +1,13 @@
 """A scope's domains, each a state object of its own: its event-time clock, its aggregator (with
 its entity map), its data quality and the kinds it drives.
 
-- ``EventDomain``: bed flow, rostering or referrals at a site, evaluated at every event-time hour
-  boundary from its first event on. Its head part (``bedflow`` / ``rostering`` / ``referrals``)
+- ``EventDomain``: bed flow, rostering, referrals or urgent and emergency care (``ed``) at a
+  site, evaluated at every event-time hour boundary from its first event on. Its head part
+  (``bedflow`` / ``rostering`` / ``referrals`` / ``ed``)
   holds the clock, the data-quality state and the aggregates; its entity map is sharded
   (``spells/NNN`` ...), its data-quality profile is ``quality_profile/<domain>``.
 - ``SitrepDomain``: the national aggregates of a scope, evaluated per report date; it drives the
-  bed-flow kinds only at a trust scope (a site's bed-flow kinds are its events').
+  bed-flow and ED kinds only at a trust scope (a site's are its events').
 
 A scope builds a domain when its first event of that domain arrives, so a state that only ever
 reads one topic (as the worker's and ``Engine``'s do) holds one domain.
@@ -22,9 +23,10 @@ import msgspec
 
 from models.catalogue import ScopeCatalogue
 from models.outputs import MetricPoint, OpportunityUpdate
-from streams.engine import bedflow, referrals, rostering
+from streams.engine import bedflow, ed, referrals, rostering
 from streams.engine.bedflow import BedFlow, BedFlowAgg
 from streams.engine.detectors import evaluate_kind
+from streams.engine.ed import EdAgg, EdFlow
 from streams.engine.evidence import ScopeIds
 from streams.engine.lifecycle import KindState, Mode
 from streams.engine.quality import CODES, PROFILE_PART, DataQuality, Profile, Quality
@@ -39,13 +41,16 @@ from streams.engine.timekeys import DAY, HOUR, at
 Output = MetricPoint | OpportunityUpdate
 CAPACITY: Final = "capacity_forecasting"
 DETECTOR_PREFIX: Final = "detector/"
-EVENT_DOMAINS: Final = ("bed_flow", "rostering", "referrals")
+EVENT_DOMAINS: Final = ("bed_flow", "rostering", "referrals", "ed")
+#: the domains whose kinds a trust scope's sitreps drive (at a site, its events drive them)
+SITREP_DOMAINS: Final = ("bed_flow", "ed")
 
 A = TypeVar("A")
 
 
 class Flow(Protocol):
-    """What an event domain's aggregator offers (``BedFlow``, ``Rostering``, ``Referrals``)."""
+    """What an event domain's aggregator offers (``BedFlow``, ``Rostering``, ``Referrals``,
+    ``EdFlow``)."""
 
     agg: Any
 
@@ -69,6 +74,7 @@ _FLOWS: Final[dict[str, tuple[str, type, type, str]]] = {
     "bed_flow": (bedflow.PART, BedFlow, BedFlowAgg, "spells"),
     "rostering": (rostering.PART, Rostering, RosteringAgg, "shifts"),
     "referrals": (referrals.PART, Referrals, ReferralsAgg, "pathways"),
+    "ed": (ed.PART, EdFlow, EdAgg, "attendances"),
 }
 
 
@@ -155,7 +161,7 @@ def points(ids: ScopeIds, readings: Mapping[str, Reading], when: datetime) -> li
 
 
 class EventDomain:
-    """Bed flow, rostering or referrals at one site (see the module docstring)."""
+    """One event domain at one site (see the module docstring)."""
 
     def __init__(
         self, name: str, catalogue: ScopeCatalogue, ids: ScopeIds, dirty: set[str]
@@ -237,14 +243,14 @@ class SitrepDomain:
     """A scope's sitreps, evaluated per report date (``streams.engine.sitrep``)."""
 
     def __init__(
-        self, catalogue: ScopeCatalogue, ids: ScopeIds, dirty: set[str], drives_bed_flow: bool
+        self, catalogue: ScopeCatalogue, ids: ScopeIds, dirty: set[str], drives_kinds: bool
     ) -> None:
         self.ids = ids
         self.catalogue = catalogue
         self.sitrep = Sitrep(dirty)
         names = (
-            [k for k, spec in catalogue.kinds.items() if spec.domain == "bed_flow"]
-            if drives_bed_flow
+            [k for k, spec in catalogue.kinds.items() if spec.domain in SITREP_DOMAINS]
+            if drives_kinds
             else []
         )
         self.kinds = Kinds(catalogue, names)

@@ -40,6 +40,8 @@ from models.catalogue import ScopeCatalogue
 from models.events import (
     AbsenceReported,
     Admission,
+    AeSitrep,
+    AmbulanceHandover,
     AppointmentBooked,
     AppointmentOutcome,
     BedSitrep,
@@ -47,6 +49,9 @@ from models.events import (
     Discharge,
     DischargeDelay,
     DischargeSitrep,
+    EdArrival,
+    EdDecisionToAdmit,
+    EdDeparture,
     Event,
     PathwayClosed,
     PathwayValidated,
@@ -68,6 +73,7 @@ from streams.engine.dedupe import Dedupe
 from streams.engine.domains import (
     DETECTOR_PREFIX,
     EVENT_DOMAINS,
+    SITREP_DOMAINS,
     EventDomain,
     Kinds,
     SitrepDomain,
@@ -99,15 +105,20 @@ ENTITY_EVENTS: Final[frozenset[type]] = frozenset(
         ReferralTriaged,
         PathwayValidated,
         PathwayClosed,
+        EdArrival,
+        AmbulanceHandover,
+        EdDecisionToAdmit,
+        EdDeparture,
     }
 )
 #: a sitrep date with no later-dated sitrep is evaluated once event time is this far past its end
 SITREP_GRACE: Final = 7 * DAY
 CORE: Final = "core"
 
-# PART NAMES: core | bedflow | rostering | referrals (a domain's head: clock, data quality,
+# PART NAMES: core | bedflow | rostering | referrals | ed (a domain's head: clock, data quality,
 #             aggregates) | quality_profile/<domain> | sitrep | detector/<kind> |
-#             spells/NNN (32) | shifts/NNN (32) | pathways/NNN (256) | dedupe/<hour>/<n> (16)
+#             spells/NNN (32) | shifts/NNN (32) | pathways/NNN (256) | attendances/NNN (32) |
+#             dedupe/<hour>/<n> (16)
 
 #: event type -> (domain, the aggregator's handler method)
 HANDLERS: Final[dict[type, tuple[str, str]]] = {
@@ -129,9 +140,18 @@ HANDLERS: Final[dict[type, tuple[str, str]]] = {
     AppointmentOutcome: ("referrals", "outcome"),
     PathwayValidated: ("referrals", "validated"),
     PathwayClosed: ("referrals", "closed"),
+    EdArrival: ("ed", "arrival"),
+    AmbulanceHandover: ("ed", "handover"),
+    EdDecisionToAdmit: ("ed", "decision"),
+    EdDeparture: ("ed", "departure"),
 }
 #: a sharded entity map's part prefix -> its domain
-_ENTITY_PREFIXES: Final = {"spells/": "bed_flow", "shifts/": "rostering", "pathways/": "referrals"}
+_ENTITY_PREFIXES: Final = {
+    "spells/": "bed_flow",
+    "shifts/": "rostering",
+    "pathways/": "referrals",
+    "attendances/": "ed",
+}
 COUNTERS: Final = ("accepted", "duplicate", "late", "after_close", "expired", "occupancy_clamped")
 
 
@@ -202,7 +222,7 @@ class ScopeState:
             # event and sitrep states read different topics in no fixed order, so a hand-over
             # "once the event feed is ok" could not decide the same way live and in a replay.
             self._sitrep = SitrepDomain(
-                self.catalogue, self._ids, self._dirty, drives_bed_flow=self.site_code is None
+                self.catalogue, self._ids, self._dirty, drives_kinds=self.site_code is None
             )
         return self._sitrep
 
@@ -219,6 +239,10 @@ class ScopeState:
         return self.domain("referrals").flow
 
     @property
+    def ed(self) -> Any:
+        return self.domain("ed").flow
+
+    @property
     def sitrep(self) -> sitrep.Sitrep:
         return self.sitrep_domain.sitrep
 
@@ -233,7 +257,7 @@ class ScopeState:
         if spec is None:
             return None  # a kind dropped from the catalogue is forgotten
         if self.site_code is None:
-            return self.sitrep_domain.kinds if spec.domain == "bed_flow" else None
+            return self.sitrep_domain.kinds if spec.domain in SITREP_DOMAINS else None
         return self.domain(spec.domain).kinds
 
     # --- counters
@@ -318,7 +342,7 @@ class ScopeState:
     def _apply_sitrep(self, event: Event) -> list[Output]:
         if isinstance(event, DischargeSitrep):
             day = event.report_date
-        elif isinstance(event, BedSitrep | DelayReasonsSitrep):
+        elif isinstance(event, BedSitrep | DelayReasonsSitrep | AeSitrep):
             day = event.period_start
         else:  # pragma: no cover - every non-sitrep type has a handler
             raise TypeError(f"no handler for {type(event).__name__}")
@@ -331,6 +355,8 @@ class ScopeState:
             domain.sitrep.discharge(event)
         elif isinstance(event, BedSitrep):
             domain.sitrep.beds(event)
+        elif isinstance(event, AeSitrep):
+            domain.sitrep.ae(event)
         else:
             domain.sitrep.delays(event)
         return out

@@ -186,6 +186,7 @@ def test_healthy_site_stays_quiet(seed: int) -> None:
     b.bedflow(s, 60)
     b.rostering(s, 60)
     b.referrals(s, 60)
+    b.ed(s, 60)
     out = run(s.events(60))
     assert transitions(out) == []
-    assert len(CATALOGUE.kinds) == 13
+    assert len(CATALOGUE.kinds) == 16

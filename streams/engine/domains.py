@@ -28,6 +28,7 @@ from streams.engine.bedflow import BedFlow, BedFlowAgg
 from streams.engine.detectors import evaluate_kind
 from streams.engine.ed import EdAgg, EdFlow
 from streams.engine.evidence import ScopeIds
+from streams.engine.forecast import ForecastState, OccupancyForecast
 from streams.engine.lifecycle import KindState, Mode
 from streams.engine.quality import CODES, PROFILE_PART, DataQuality, Profile, Quality
 from streams.engine.readings import Reading
@@ -41,6 +42,8 @@ from streams.engine.timekeys import DAY, HOUR, at
 Output = MetricPoint | OpportunityUpdate
 CAPACITY: Final = "capacity_forecasting"
 DETECTOR_PREFIX: Final = "detector/"
+#: a domain's forecaster part (bed flow only: its occupancy forecasts)
+FORECAST_PREFIX: Final = "forecast/"
 EVENT_DOMAINS: Final = ("bed_flow", "rostering", "referrals", "ed")
 #: the domains whose kinds a trust scope's sitreps drive (at a site, its events drive them)
 SITREP_DOMAINS: Final = ("bed_flow", "ed")
@@ -179,6 +182,9 @@ class EventDomain:
         )
         self._head_type: type = Head[agg_type]  # type: ignore[valid-type]
         self._dirty = dirty
+        # occupancy forecasts 24 h / 72 h ahead, from the site's own flows (streams.engine.forecast)
+        self.forecast_part = FORECAST_PREFIX + name
+        self.forecast = OccupancyForecast(self.forecast_part, dirty) if name == "bed_flow" else None
 
     def started(self, hour: int) -> None:
         """An event of this domain at ``hour``: the clock runs from the boundary after it."""
@@ -203,6 +209,9 @@ class EventDomain:
             # A recovery ends: what was last heard of before the gap may be what it lost.
             self.flow.confirm_after_gap(moved.confirm_before)
         readings = dict(self.flow.evaluate(hour))
+        if self.forecast is not None:
+            learning = moved.status in ("ok", "warming_up")
+            readings.update(self._forecast(hour, readings, learning=learning))
         readings[f"data_quality_{self.name}"] = Reading(CODES[moved.status], 0)
         out = points(self.ids, readings, when)
         modes: dict[str, Mode] = dict.fromkeys(self.kinds.order, "hourly")
@@ -221,6 +230,28 @@ class EventDomain:
             self.flow.maintain(hour)
         return out
 
+    def _forecast(
+        self, hour: int, readings: Mapping[str, Reading], *, learning: bool
+    ) -> dict[str, Reading]:
+        assert self.forecast is not None
+        occupied = readings.get("occupied_beds")
+        beds = readings.get("open_beds")
+        occupancy = readings.get("bed_occupancy_ratio")
+        if occupied is None:
+            return {}
+        self.forecast.learn(
+            hour,
+            census=int(occupied.value),
+            discharged=self.flow.agg.discharges.get(hour - 1, 0),
+            learning=learning,
+        )
+        return self.forecast.evaluate(
+            hour,
+            occupancy=None if occupancy is None else occupancy.value,
+            open_beds=0 if beds is None else int(beds.value),
+            learning=learning,
+        )
+
     # --- persistence
 
     def encode_head(self, encoder: msgspec.msgpack.Encoder) -> bytes:
@@ -237,6 +268,14 @@ class EventDomain:
 
     def decode_profile(self, data: bytes) -> None:
         self.quality.profile = msgspec.msgpack.decode(data, type=Profile)
+
+    def encode_forecast(self, encoder: msgspec.msgpack.Encoder) -> bytes:
+        assert self.forecast is not None
+        return encoder.encode(self.forecast.state)
+
+    def decode_forecast(self, data: bytes) -> None:
+        if self.forecast is not None:
+            self.forecast.state = msgspec.msgpack.decode(data, type=ForecastState)
 
 
 class SitrepDomain:

@@ -33,6 +33,16 @@ BEDFLOW_METRICS: Final[dict[str, str]] = {
     "delay_patients_discharge_documentation": "NCTR patients delayed by discharge documentation",
     "delay_patients_patient_transport": "NCTR patients delayed by patient transport",
     "delay_patients_care_transfer_hub": "NCTR patients delayed by care transfer hub reasons",
+    **{
+        f"bed_occupancy_forecast_{h}h{suffix}": f"{what} of the occupancy ratio {h} h ahead "
+        "(flow balance by hour of the week from the current census: streams/engine/forecast.py)"
+        for h in (24, 72)
+        for suffix, what in (
+            ("", "forecast"),
+            ("_low", "80% interval, low end"),
+            ("_high", "80% interval, high end"),
+        )
+    },
 }
 
 SITREP_ONLY_METRICS: Final[dict[str, str]] = {

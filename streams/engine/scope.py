@@ -73,6 +73,7 @@ from streams.engine.dedupe import Dedupe
 from streams.engine.domains import (
     DETECTOR_PREFIX,
     EVENT_DOMAINS,
+    FORECAST_PREFIX,
     SITREP_DOMAINS,
     EventDomain,
     Kinds,
@@ -117,6 +118,7 @@ CORE: Final = "core"
 
 # PART NAMES: core | bedflow | rostering | referrals | ed (a domain's head: clock, data quality,
 #             aggregates) | quality_profile/<domain> | sitrep | detector/<kind> |
+#             forecast/bed_flow (occupancy forecasts) |
 #             spells/NNN (32) | shifts/NNN (32) | pathways/NNN (256) | attendances/NNN (32) |
 #             dedupe/<hour>/<n> (16)
 
@@ -441,6 +443,8 @@ class ScopeState:
             elif name.startswith(PROFILE_PART + "/"):
                 domain = self.domain(name.split("/", 1)[1])
                 parts[name] = self._encoder.encode(domain.quality.profile)
+            elif name.startswith(FORECAST_PREFIX):
+                parts[name] = self.domain(name.split("/", 1)[1]).encode_forecast(self._encoder)
             else:
                 domain = self.domain(_ENTITY_PREFIXES[name.split("/", 1)[0] + "/"])
                 parts[name] = domain.entities.encode(name, self._encoder)
@@ -482,6 +486,8 @@ class ScopeState:
                 state.dedupe.decode(name, data)
             elif name.startswith(PROFILE_PART + "/"):
                 state.domain(name.split("/", 1)[1]).decode_profile(data)
+            elif name.startswith(FORECAST_PREFIX):
+                state.domain(name.split("/", 1)[1]).decode_forecast(data)
             else:
                 prefix = name.split("/", 1)[0] + "/"
                 if prefix not in _ENTITY_PREFIXES:

@@ -237,6 +237,16 @@ def scope_metric(metric: str, legend: str) -> Json:
     )
 
 
+def scope_metric_or(site_metric: str, trust_metric: str, legend: str) -> Json:
+    """A site metric and the trust-scope metric (site "") of the same measure, as one series
+    set: a trust's monthly published figure beside its sites' event-time ones."""
+    return prom(
+        f'max by (trust, site) (opsradar_scope_metric{{{SCOPE}, metric="{site_metric}"}}) or '
+        f'max by (trust, site) (opsradar_scope_metric{{{SCOPE}, metric="{trust_metric}"}})',
+        f"{{{{trust}}}} {{{{site}}}} {legend}",
+    )
+
+
 def trust_operations() -> Json:
     impact = (
         "max by (trust, site, kind) "
@@ -405,15 +415,14 @@ def trust_operations() -> Json:
         timeseries(
             "4-hour and 12-hour waits",
             [
-                scope_metric("ed_4h_share_7d", "within 4 h"),
+                scope_metric_or("ed_4h_share_7d", "ed_4h_share", "within 4 h"),
                 scope_metric("ed_4h_share_non_admitted_7d", "within 4 h, not admitted"),
                 scope_metric("ed_12h_share_7d", "over 12 h"),
-                scope_metric("ed_4h_share", "within 4 h (monthly A&E statistics)"),
             ],
             description=(
                 "Departures within 4 h of arrival (standard: ≥ 78%; ed_demand_forecasting flags "
-                "non-admitted < 78%) and over 12 h (ed_bed_allocation: ≥ 10%), 7 days; trusts: "
-                "the published monthly share."
+                "non-admitted < 78%) and over 12 h (ed_bed_allocation: ≥ 10%), 7 days; a trust "
+                "without a site (site empty): the published monthly A&E share."
             ),
             unit="percentunit",
         ),
@@ -432,12 +441,14 @@ def trust_operations() -> Json:
         timeseries(
             "Decided admissions waiting (trolley waits)",
             [
-                scope_metric("trolley_wait_4h_share_7d", "over 4 h from decision"),
+                scope_metric_or(
+                    "trolley_wait_4h_share_7d", "trolley_wait_4h_share", "over 4 h from decision"
+                ),
                 scope_metric("trolley_wait_12h_share_7d", "over 12 h from decision"),
-                scope_metric("trolley_wait_4h_share", "over 4 h (monthly A&E statistics)"),
             ],
             description=(
-                "Decision to admit to departure, 7 days (ed_bed_allocation flags ≥ 40% over 4 h)."
+                "Decision to admit to departure, 7 days (ed_bed_allocation flags ≥ 40% over 4 h); "
+                "a trust without a site: the published monthly share of emergency admissions."
             ),
             unit="percentunit",
         ),

@@ -21,7 +21,7 @@ from models.outputs import OpportunityUpdate, Transition
 from streams.engine.evidence import ScopeIds, snapshot
 from streams.engine.lifecycle import KindState, Mode, Signals, closed, transition
 from streams.engine.readings import Reading
-from streams.engine.statistics import Judged, PastCache, judge, record
+from streams.engine.statistics import Judged, PastCache, judge, proximity, record
 from streams.engine.timekeys import DAY, HOUR
 
 __all__ = ["KindState", "Mode", "PastCache", "ScopeIds", "evaluate_kind"]
@@ -41,10 +41,16 @@ def _break(state: KindState) -> None:
 
 
 def _signals(
-    spec: KindSpec, judged: list[Judged], gates: list[Judged], leading: Sequence[Judged] = ()
+    spec: KindSpec,
+    judged: list[Judged],
+    gates: list[Judged],
+    leading: Sequence[Judged] = (),
+    reach: float = 1.0,
 ) -> Signals | None:
     """The kind's trigger, emerging rule and clearance; None when it cannot be evaluated. A
-    leading condition (a forecast of the trigger) that holds makes the kind emerging."""
+    leading condition (a forecast of the trigger) that holds makes the kind emerging, while a
+    trigger condition is within ``reach`` of its threshold (the emerging rule's own bar: a
+    forecast far from what the site shows now is not trusted on its own)."""
     usable = [j for j in judged if j.evaluable]
     known = len(usable) == len(judged) if spec.combine == "all" else bool(usable)
     if not known:
@@ -63,7 +69,12 @@ def _signals(
         triggered = gates_hold and any(j.holds for j in usable)
         relaxed = gates_hold and any(j.relaxed for j in usable)
         emerging = gates_hold and not triggered and any(j.emerging for j in usable)
-    ahead = gates_hold and not triggered and any(j.evaluable and j.holds for j in leading)
+    ahead = (
+        gates_hold
+        and not triggered
+        and any(j.evaluable and j.holds for j in leading)
+        and any(proximity(j) >= reach for j in usable)
+    )
     return Signals(triggered=triggered, emerging=emerging or ahead, clear=not relaxed)
 
 
@@ -125,7 +136,7 @@ def evaluate_kind(
         )
         for c in spec.leading
     ]
-    signals = _signals(spec, judged, gates, leading)
+    signals = _signals(spec, judged, gates, leading, lc.emerging_min_fraction)
     if signals is None:
         _break(state)
         return []

@@ -37,8 +37,8 @@ PROFILE_WEEKS: Final = 4
 HORIZONS: Final = (24, 72)
 LEVEL_HOURS: Final = 72
 LEVEL_LIMITS: Final = (0.5, 2.0)
-#: the admissions level moves the forecast only beyond 2 Poisson sigmas of its expectation
-LEVEL_NOISE_SIGMAS: Final = 2.0
+#: the admissions level moves the forecast only beyond 3 sigmas of the noise it is measured in
+LEVEL_NOISE_SIGMAS: Final = 3.0
 #: deviations from the weekly pattern: persistence before it is measured, and its memory
 PERSISTENCE_PRIOR: Final = 0.5
 FORGET_HOURS: Final = 168
@@ -92,7 +92,10 @@ class OccupancyForecast:
         self._dirty.add(self.part)
         previous = state.last_census
         state.last_census = census
-        if previous is None or not learning:
+        if previous is None:
+            return
+        if not learning:
+            state.recent = []  # the admissions level starts afresh after the gap
             return
         slot = (hour - 1) % WEEK_HOURS
         admitted = max(0.0, float(census - previous + discharged))
@@ -108,10 +111,18 @@ class OccupancyForecast:
             state.recent = [*state.recent, (admitted, expected)][-LEVEL_HOURS:]
 
     def _level(self) -> float:
-        """Admissions of the last ``LEVEL_HOURS`` over the profile's; 1 inside Poisson noise."""
-        actual = sum(a for a, _ in self.state.recent)
-        expected = sum(e for _, e in self.state.recent)
-        if expected <= 0 or abs(actual - expected) <= LEVEL_NOISE_SIGMAS * math.sqrt(expected):
+        """Admissions of the last ``LEVEL_HOURS`` over the profile's; 1 inside the noise.
+
+        Only once the window is full and the profile has two weeks behind every hour: a profile
+        from one week is as noisy as the hours it is compared with (hence the sqrt(2) of the
+        noise band: the difference of two Poisson counts of the same mean)."""
+        state = self.state
+        if len(state.recent) < LEVEL_HOURS or min(state.seen) < 2:
+            return 1.0
+        actual = sum(a for a, _ in state.recent)
+        expected = sum(e for _, e in state.recent)
+        noise = LEVEL_NOISE_SIGMAS * math.sqrt(2 * expected)
+        if expected <= 0 or abs(actual - expected) <= noise:
             return 1.0
         low, high = LEVEL_LIMITS
         return min(high, max(low, actual / expected))

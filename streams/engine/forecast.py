@@ -67,7 +67,7 @@ class ForecastState(msgspec.Struct, kw_only=True):
     residuals: dict[int, list[float]] = msgspec.field(default_factory=dict)
 
 
-def _quantile(values: list[float], q: float) -> float:
+def quantile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     position = q * (len(ordered) - 1)
     low = math.floor(position)
@@ -201,8 +201,8 @@ class OccupancyForecast:
             forecast = round(min(1.0, max(0.0, census / open_beds)), 6)
             errors = state.residuals.get(horizon, [])
             if len(errors) >= RESIDUALS_MIN:
-                low = forecast + _quantile(errors, LOW_Q)
-                high = forecast + _quantile(errors, HIGH_Q)
+                low = forecast + quantile(errors, LOW_Q)
+                high = forecast + quantile(errors, HIGH_Q)
             else:
                 spread = Z_80 * math.sqrt(variance) / open_beds
                 low, high = forecast - spread, forecast + spread

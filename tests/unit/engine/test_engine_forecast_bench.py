@@ -33,3 +33,4 @@ def test_forecasts_beat_seasonal_naive_with_calibrated_intervals() -> None:
     real = bench.real()
     assert real["real_forecasts"] > 10_000
     assert real["real_mae_vs_naive"] <= 0.9
+    assert 0.7 <= real["real_coverage_80"] <= 0.9

@@ -252,3 +252,20 @@ def test_monthly_ae_statistics_give_the_trust_4_hour_view_and_drive_its_kinds() 
     assert path[1][2] == first.replace(month=5)  # the third month under the standard
     assert all(t.site_code is None for t in transitions(out))
     assert transitions(out, "ed_bed_allocation") == []
+
+
+def test_exit_block_with_handover_delays_finds_both_and_a_busier_day_finds_nothing() -> None:
+    s = b.Stream(seed=6)
+    b.ed(
+        s,
+        40,
+        handover_minutes=b.window(14, 28, 40.0, 15.0),
+        dta_wait_hours=b.window(14, 28, (2.0, 9.0), (0.5, 3.5)),
+    )
+    out = run(s.events())
+    found = {t.kind for t in transitions(out) if t.to_status == "active"}
+    assert found == {"ambulance_handover_automation", "ed_bed_allocation"}
+    # 50% more attendances, each seen as promptly: demand alone is no bottleneck
+    busy = b.Stream(seed=7)
+    b.ed(busy, 40, arrivals=b.window(14, 28, 225, 150))
+    assert transitions(run(busy.events())) == []

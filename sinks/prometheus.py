@@ -121,6 +121,12 @@ class PrometheusExporter:
             ["topic"],
             registry=r,
         )
+        self.after_close = Counter(
+            "opsradar_events_after_close",
+            "Events for a spell, shift or pathway already closed in event time (no count changed)",
+            ["topic"],
+            registry=r,
+        )
         self.scope_metric = Gauge(
             "opsradar_scope_metric",
             "Latest value of a scope's metric (event-time evaluation)",
@@ -170,6 +176,7 @@ class PrometheusExporter:
         label = topic_label(topic)
         self.duplicate.labels(label)
         self.late.labels(label)
+        self.after_close.labels(label)
 
     def count_events(self, topic: str, event_type: str, n: int = 1) -> None:
         self.events.labels(topic_label(topic), slug_label("event_type", event_type)).inc(_count(n))
@@ -182,6 +189,9 @@ class PrometheusExporter:
 
     def count_late(self, topic: str, n: int = 1) -> None:
         self.late.labels(topic_label(topic)).inc(_count(n))
+
+    def count_after_close(self, topic: str, n: int = 1) -> None:
+        self.after_close.labels(topic_label(topic)).inc(_count(n))
 
     # -- gauges -----------------------------------------------------------------------------
 

@@ -203,6 +203,10 @@ async def _analyse(args: argparse.Namespace, paths: list[Path]) -> dict[str, Any
             "rejected": counts.rejected,
             "duplicate": totals["duplicate"],
             "late": totals["late"],
+            # events for a spell, shift or pathway already closed: they changed no count
+            "after_close": totals["after_close"],
+            "expired": totals["expired"],
+            "occupancy_clamped": totals["occupancy_clamped"],
         },
         "opportunities": [
             _summary_entry(episodes[key])

@@ -29,6 +29,7 @@ SPEC_ALERTS = {
     "OpsradarRejectRateHigh",
     "OpsradarEventLagHigh",
     "OpsradarWorkerDown",
+    "OpsradarFeedGap",
 }
 ROUTING_SEVERITIES = {"warning", "critical", "page"}
 TEAMS = {"trust-ops", "platform"}

@@ -51,7 +51,15 @@ def test_analyse_writes_the_summary_and_the_database(
     assert code == 0
     summary = json.loads((tmp_path / "out.json").read_text())
     total = len(site_events) + len(trust.events(13))
-    assert summary["events"] == {"accepted": total, "rejected": 1, "duplicate": 1, "late": 1}
+    assert summary["events"] == {
+        "accepted": total,
+        "rejected": 1,
+        "duplicate": 1,
+        "late": 1,
+        "after_close": 0,
+        "expired": 0,
+        "occupancy_clamped": 0,
+    }
     timing = [o for o in summary["opportunities"] if o["kind"] == "discharge_timing_prediction"]
     expected = steps(run(site_events), "discharge_timing_prediction")
     assert len(timing) == 1 and timing[0]["status"] == "resolved"

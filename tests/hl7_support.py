@@ -1,0 +1,154 @@
+"""HL7 v2.4 ADT messages as an NHS trust's PAS sends them, rendered from bed-flow events.
+
+Every identifying field is filled with a canary (tests/unit/contract/canaries.py): PID-3 with the
+NHS number (assigning authority NHS, type NH), PID-5 and NK1-2 names, PID-7 date of birth,
+PID-11 and NK1-4 addresses with the postcode, PID-13 phone and e-mail, plus a Z-segment. The
+visit number PV1-19 is the event's own spell_ref prefix, so the events the adapter makes from
+the messages are the original ones with each spell_ref replaced by its HMAC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import UTC
+from typing import Final
+
+from models.events import (
+    Admission,
+    AdmissionCancelled,
+    Discharge,
+    DischargeCancelled,
+    Event,
+    Transfer,
+    TransferCancelled,
+)
+from tests.unit.contract import canaries
+
+SURNAME: Final = "CANARYSURNAME"
+FORENAME: Final = "CANARYFORENAME"
+DOB: Final = "19470312"
+NAMES: Final = (SURNAME, FORENAME, "CANARYKIN")
+
+#: contract admission_method -> PV1-4 (NHS admission method code)
+_METHODS: Final = {
+    "elective": "11",
+    "emergency": "21",
+    "maternity": "31",
+    "transfer_in": "81",
+    "other": "99",
+}
+#: contract destination -> PV1-36 (NHS discharge destination code)
+_DESTINATIONS: Final = {
+    "usual_residence": "19",
+    "care_home": "54",
+    "community_bed": "51",
+    "other_provider": "49",
+    "died": "79",
+    "other": "98",
+}
+SITE_MAP: Final = '[discharge_destinations]\n"51" = "community_bed"\n"98" = "other"\n'
+
+
+def visit_number(spell_ref: str) -> str:
+    return "V" + spell_ref[:20].upper()
+
+
+def _ts(event: Event) -> str:
+    return event.occurred_at.astimezone(UTC).strftime("%Y%m%d%H%M%S+0000")
+
+
+def _pid() -> str:
+    return (
+        f"PID|1||{canaries.NHS_NUMBER}^^^NHS^NH~H1234567^^^RJ1^MR||{SURNAME}^{FORENAME}^^^MR||"
+        f"{DOB}|F|||1 Canary Street^^London^^{canaries.POSTCODE}^GBR||"
+        f"{canaries.PHONE_MOBILE}^PRN^PH^{canaries.EMAIL}|||||"
+    )
+
+
+def _nk1() -> str:
+    return (
+        f"NK1|1|CANARYKIN^PAT|SPO|2 Canary Road^^London^^{canaries.POSTCODE_COMPACT}|"
+        f"{canaries.PHONE_INTERNATIONAL}"
+    )
+
+
+def _pv1(
+    *,
+    ward: str,
+    site: str,
+    visit: str,
+    admission_type: str = "",
+    prior: str = "",
+    service: str = "",
+    disposition: str = "",
+) -> str:
+    fields = [""] * 51
+    fields[0] = "PV1"
+    fields[1] = "1"
+    fields[2] = "I"
+    fields[3] = f"{ward}^BAY1^BED3^{site}"
+    fields[4] = admission_type
+    fields[6] = f"{prior}^^^{site}" if prior else ""
+    fields[7] = "C1234567^CANARYDOCTOR^ANN^^^DR"
+    fields[10] = service
+    fields[19] = f"{visit}^^^RJ1^VN"
+    fields[36] = disposition
+    return "|".join(fields)
+
+
+def render(event: Event, control_id: str) -> str | None:
+    """The ADT message for a bed-flow event (None for types ADT does not carry)."""
+    ref = getattr(event, "spell_ref", None)
+    if ref is None:
+        return None
+    visit = visit_number(ref)
+    site = event.site_code or ""
+    if isinstance(event, Admission):
+        trigger = "A01"
+        pv1 = _pv1(
+            ward=event.ward_code,
+            site=site,
+            visit=visit,
+            admission_type=_METHODS[event.admission_method],
+            service=event.specialty_code,
+        )
+    elif isinstance(event, Transfer):
+        trigger = "A02"
+        pv1 = _pv1(ward=event.to_ward_code, site=site, visit=visit, prior=event.from_ward_code)
+    elif isinstance(event, Discharge):
+        trigger = "A03"
+        pv1 = _pv1(
+            ward=event.ward_code,
+            site=site,
+            visit=visit,
+            disposition=_DESTINATIONS[event.destination],
+        )
+    elif isinstance(event, AdmissionCancelled | TransferCancelled | DischargeCancelled):
+        trigger = {AdmissionCancelled: "A11", TransferCancelled: "A12"}.get(type(event), "A13")
+        pv1 = _pv1(ward=event.ward_code, site=site, visit=visit)
+    else:
+        return None
+    when = _ts(event)
+    segments = [
+        f"MSH|^~\\&|PAS|{event.trust_code}|OPSRADAR|{event.trust_code}|{when}||"
+        f"ADT^{trigger}^ADT_A01|{control_id}|P|2.4|||AL|NE|GBR",
+        f"EVN|{trigger}|{when}||||{when}",
+        _pid(),
+        _nk1(),
+        pv1,
+        "PV2|||^CANARY REASON FOR ADMISSION",
+        f"ZPV|1|{canaries.NHS_NUMBER_SPACED}|{SURNAME}",
+    ]
+    return "\r".join(segments)
+
+
+def render_all(events: Iterable[Event]) -> Iterator[str]:
+    for number, event in enumerate(events, start=1):
+        text = render(event, f"MSG{number:08d}")
+        if text is not None:
+            yield text
+
+
+def canary_texts() -> tuple[str, ...]:
+    """Every identifying value planted, beyond the contract's canaries."""
+    return (*NAMES, DOB, "H1234567", "Canary Street", "CANARYDOCTOR", "CANARY REASON")

@@ -50,7 +50,7 @@ SITE_MAP: Final = '[discharge_destinations]\n"51" = "community_bed"\n"98" = "oth
 
 
 def visit_number(spell_ref: str) -> str:
-    return "V" + spell_ref[:20].upper()
+    return "V" + spell_ref.upper()
 
 
 def _ts(event: Event) -> str:
@@ -152,3 +152,84 @@ def render_all(events: Iterable[Event]) -> Iterator[str]:
 def canary_texts() -> tuple[str, ...]:
     """Every identifying value planted, beyond the contract's canaries."""
     return (*NAMES, DOB, "H1234567", "Canary Street", "CANARYDOCTOR", "CANARY REASON")
+
+
+class ListenerProcess:
+    """``opsradar hl7 listen`` as a subprocess on a free port; ``stop()`` returns its summary
+    and everything it wrote to stderr (its logs)."""
+
+    def __init__(
+        self, *, key_file: str, bootstrap: str, topic_suffix: str, extra: list[str]
+    ) -> None:
+        import subprocess
+        import sys
+
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "streams.cli",
+                "hl7",
+                "listen",
+                "--port",
+                "0",
+                "--key-file",
+                key_file,
+                "--bootstrap",
+                bootstrap,
+                "--topic-suffix",
+                topic_suffix,
+                *extra,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.stderr_lines: list[str] = []
+        assert self.process.stderr is not None
+        for line in self.process.stderr:  # blocks until the listener says where it listens
+            self.stderr_lines.append(line)
+            if "listening on" in line:
+                self.port = int(line.rsplit(":", 1)[1])
+                break
+        else:
+            raise RuntimeError(
+                "the listener exited before listening: " + "".join(self.stderr_lines)
+            )
+
+    def stop(self) -> tuple[dict[str, object], str]:
+        import json
+        import signal
+
+        self.process.send_signal(signal.SIGTERM)
+        out, err = self.process.communicate(timeout=60)
+        assert self.process.returncode == 0, err
+        return json.loads(out.strip().splitlines()[-1]), "".join(self.stderr_lines) + err
+
+
+async def send_all(port: int, blocks: list[bytes], connections: int = 4) -> list[str]:
+    """Send MLLP blocks over ``connections`` sequential MLLP connections (each waits for its
+    ACK, as integration engines do in original mode); the MSA-1 code of each, in input order.
+
+    Block i goes over connection i % connections, so the order of one connection is kept;
+    the caller keeps each spell's messages on one connection."""
+    import asyncio
+
+    from hl7.mllp import open_hl7_connection
+
+    codes: list[str] = [""] * len(blocks)
+
+    async def one(lane: int) -> None:
+        reader, writer = await open_hl7_connection("127.0.0.1", port)
+        try:
+            for index in range(lane, len(blocks), connections):
+                writer.write(blocks[index])
+                await writer.drain()
+                reply = (await reader.readblock()).decode()
+                msa = next(s for s in reply.split("\r") if s.startswith("MSA"))
+                codes[index] = msa.split("|")[1]
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(one(lane) for lane in range(connections)))
+    return codes

@@ -21,8 +21,8 @@ other   rejected (``unsupported_trigger``; ``not_adt`` for another message type)
   for PV1-3.1, else PV1-3.1 upper-cased with spaces as ``_``.
 - ``occurred_at``: EVN-6 (event occurred), else EVN-2 (recorded), else MSH-7; a time without an
   offset is UK local time (Europe/London; in the autumn's repeated hour, the first).
-- ``event_id``: keyed on MSH-4, MSH-10 and the event's position in the message, so a resent
-  message gives the same ids; ``source_system``: MSH-3.1 when it fits the contract, else ``HL7v2``.
+- ``event_id``: keyed on MSH-3, MSH-4, MSH-10, MSH-7, the trigger and PV1-19, so a resent
+  message gives the same id; ``source_system``: MSH-3.1 when it fits the contract, else ``HL7v2``.
 
 Every event is then judged by the contract decoder, identifier guard included, before it is
 returned: a message whose event fails is rejected with the decoder's reason, whole.
@@ -264,8 +264,17 @@ class AdtConverter:
         if not when:
             raise Rejected(BAD_TIMESTAMP)
         source = _get(message, "MSH", 3, 1)
+        # the message's identity as its sender sees it; the visit and trigger as well, since
+        # control ids restart per sending system and a test harness may repeat them
         identity = "|".join(
-            (_get(message, "MSH", 4, 1), _get(message, "MSH", 10), _get(message, "MSH", 7))
+            (
+                _get(message, "MSH", 3, 1),
+                _get(message, "MSH", 4, 1),
+                _get(message, "MSH", 10),
+                _get(message, "MSH", 7),
+                _get(message, "MSH", 9, 2),
+                _get(message, "PV1", 19),
+            )
         )
         return {
             "identity": identity,

@@ -177,11 +177,17 @@ def _get(message: Any, segment: str, field_num: int, component: int = 1, sub: in
     return str(value).strip() if value is not None else ""
 
 
-def parse_message(text: str) -> Any:
+#: the segments the mapping reads; the others (PID, NK1, PV2, Z-segments...) are never parsed
+READ_SEGMENTS: Final = ("MSH", "EVN", "PV1")
+
+
+def parse_message(text: str, segments: tuple[str, ...] = READ_SEGMENTS) -> Any:
+    """The message's ``segments`` parsed (MSH first); raises Rejected(NOT_HL7)."""
     if not text.startswith("MSH") or len(text) < 8:
         raise Rejected(NOT_HL7)
+    kept = "\r".join(s for s in text.split("\r") if s.startswith(segments))
     try:
-        message = hl7.parse(text)
+        message = hl7.parse(kept)
         message.segment("MSH")
     except Exception:  # the parser raises many types on bad text: each is "not HL7"
         raise Rejected(NOT_HL7) from None
@@ -214,11 +220,11 @@ class AdtConverter:
         message = None
         try:
             message = parse_message(text)
-            return self._convert(message)
+            return self._convert(message, text)
         except Rejected as rejected:
             return Outcome("rejected", rejected.reason, message=message)
 
-    def _convert(self, message: Any) -> Outcome:
+    def _convert(self, message: Any, text: str) -> Outcome:
         if _get(message, "MSH", 9, 1) != "ADT":
             raise Rejected(NOT_ADT)
         trigger = (_get(message, "MSH", 9, 2) or _get(message, "EVN", 1)).upper()
@@ -229,7 +235,9 @@ class AdtConverter:
         if _get(message, "PV1", 2).upper() in IGNORED_CLASSES:
             return Outcome("ignored", IGNORED_CLASS, message=message)
         envelope = self._envelope(message)
-        visit = _get(message, "PV1", 19) or _get(message, "PV1", 50) or _get(message, "PID", 18)
+        visit = _get(message, "PV1", 19) or _get(message, "PV1", 50)
+        if not visit:  # the last fallback: PID-18, parsed only now and only that segment
+            visit = _get(parse_message(text, ("MSH", "PID")), "PID", 18)
         if not visit:
             raise Rejected(NO_VISIT_NUMBER)
         spell_ref = self._pseudonyms.spell_ref(visit)

@@ -233,3 +233,11 @@ async def send_all(port: int, blocks: list[bytes], connections: int = 4) -> list
 
     await asyncio.gather(*(one(lane) for lane in range(connections)))
     return codes
+
+
+def render_update(event: Admission, control_id: str) -> str:
+    """An A08 (update patient information) for an admitted spell that changes nothing the
+    contract carries: same ward, a new consultant in PV1-7."""
+    text = render(event, control_id)
+    assert text is not None
+    return text.replace("ADT^A01^ADT_A01", "ADT^A08^ADT_A01").replace("EVN|A01", "EVN|A08")

@@ -37,13 +37,11 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 import hl7
-import msgspec
 
+from feeds.hl7.checked import EventCheck
 from feeds.hl7.pseudonym import Pseudonymiser
 from feeds.hl7.site_map import SiteMap
-from models.decoding import RecordDecoder
 from models.events import (
-    BEDFLOW_TOPIC,
     LOCAL_CODE_PATTERN,
     SITE_CODE_PATTERN,
     SOURCE_SYSTEM_PATTERN,
@@ -212,9 +210,7 @@ class AdtConverter:
         if self._trust is not None and not _TRUST.match(self._trust):
             raise ValueError("the trust code must be an ODS trust code such as RJ1")
         self._wards: dict[str, str] = {}
-        self._decoder = RecordDecoder(BEDFLOW_TOPIC, past_horizon=None)
-        self._encoder = msgspec.json.Encoder()
-        self._clock = clock or (lambda: datetime.now(UTC))
+        self._check = EventCheck(clock)
 
     def convert(self, text: str) -> Outcome:
         message = None
@@ -244,19 +240,13 @@ class AdtConverter:
         ward = self._ward(_get(message, "PV1", 3, 1))
         events = self._events(message, trigger, envelope, spell_ref, ward)
         if not events:
-            reason = IGNORED_UNCHANGED if trigger == "A08" else IGNORED_SAME_WARD
-            return Outcome("ignored", reason, message=message)
-        outcome = Outcome("accepted", message=message)
-        now = self._clock()
-        for event in events:
-            raw = self._encoder.encode(event)
-            decoded = self._decoder.decode(raw, now=now)
-            if not decoded.events:
-                raise Rejected(decoded.rejections[0].reason)
-            outcome.events.append(decoded.events[0])
-            outcome.raws.append(raw)
+            ignored = IGNORED_UNCHANGED if trigger == "A08" else IGNORED_SAME_WARD
+            return Outcome("ignored", ignored, message=message)
+        accepted, raws, refused = self._check.judge(events)
+        if refused is not None:
+            raise Rejected(refused)
         self._remember(trigger, spell_ref, ward)
-        return outcome
+        return Outcome("accepted", events=accepted, raws=raws, message=message)
 
     def _envelope(self, message: Any) -> dict[str, Any]:
         trust = self._trust or _get(message, "MSH", 4, 1).upper()

@@ -13,8 +13,10 @@ from models.events import BEDFLOW_TOPIC, Event
 
 
 class EventCheck:
-    def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
-        self._decoder = RecordDecoder(BEDFLOW_TOPIC, past_horizon=None)
+    def __init__(
+        self, clock: Callable[[], datetime] | None = None, topic: str = BEDFLOW_TOPIC
+    ) -> None:
+        self._decoder = RecordDecoder(topic, past_horizon=None)
         self._encoder = msgspec.json.Encoder()
         self._clock = clock or (lambda: datetime.now(UTC))
 

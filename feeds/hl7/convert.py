@@ -22,14 +22,17 @@ class ConvertStats:
     reasons: Counter[str] = field(default_factory=Counter)
 
     def count(self, outcome: Outcome) -> None:
+        self.add(outcome.status, outcome.reason, len(outcome.events))
+
+    def add(self, status: str, reason: str | None, events: int) -> None:
         self.messages += 1
-        self.events += len(outcome.events)
-        if outcome.status == "ignored":
+        self.events += events
+        if status == "ignored":
             self.ignored += 1
-        elif outcome.status == "rejected":
+        elif status == "rejected":
             self.rejected += 1
-        if outcome.reason is not None:
-            self.reasons[outcome.reason] += 1
+        if reason is not None:
+            self.reasons[reason] += 1
 
     def summary(self) -> dict[str, Any]:
         return {

@@ -61,6 +61,7 @@ UNPACED_TYPES: Final = frozenset(
 FEED: Final = "feed"
 WEEK_HOURS: Final = 168
 PROFILE_WEEKS: Final = 4
+FULL_MASK: Final = (1 << PROFILE_WEEKS) - 1
 #: a gap up to 10% of a 28-day window (67 h) stays inside the hysteresis band of 28-day metrics
 #: once it has left the 7-day windows; a longer gap must leave the 28-day windows too
 SHORT_GAP_HOURS: Final = 67
@@ -90,6 +91,8 @@ class Profile(msgspec.Struct, kw_only=True):
     """Per event type, the mean events in each UTC hour of the week (persisted once an hour)."""
 
     slots: dict[str, list[float]] = msgspec.field(default_factory=dict)
+    # per event type and hour of the week, a bit per recent week (newest lowest): had an event
+    present: dict[str, list[int]] = msgspec.field(default_factory=dict)
     hours: int = 0  # hours folded in
 
 
@@ -141,13 +144,19 @@ class DataQuality:
         learned = profile.hours >= WEEK_HOURS
         for event_type in counts.keys() - profile.slots.keys():
             profile.slots[event_type] = [0.0] * WEEK_HOURS
+            profile.present[event_type] = [0] * WEEK_HOURS
+        # An hour of the week is relied on only if it held an event in every recent week: a
+        # feed that skips some days (a roster team filling shifts in batches on some weekdays)
+        # expects nothing of the hours it sometimes skips.
+        reliable_mask = (1 << min(profile.hours // WEEK_HOURS, PROFILE_WEEKS)) - 1
         for event_type, slots in profile.slots.items():
             count = counts.get(event_type, 0)
+            present = profile.present.setdefault(event_type, [0] * WEEK_HOURS)
             if count:
                 state.expected_silent[event_type] = 0.0
                 state.usual_silent[event_type] = 0
                 state.last_seen[event_type] = closing
-            elif learned:
+            elif learned and present[slot] & reliable_mask == reliable_mask:
                 expected = slots[slot]
                 state.expected_silent[event_type] = (
                     state.expected_silent.get(event_type, 0.0) + expected
@@ -156,6 +165,7 @@ class DataQuality:
                     state.usual_silent[event_type] = state.usual_silent.get(event_type, 0) + 1
             # the running mean of the last PROFILE_WEEKS weeks of this hour of the week
             slots[slot] += (count - slots[slot]) / (weeks + 1)
+            present[slot] = ((present[slot] << 1) | (count > 0)) & FULL_MASK
         profile.hours += 1
         # A type silent for more than a week is one the scope no longer sends: its silence is
         # the scope's new normal, not a gap (the gap it made then recovers).

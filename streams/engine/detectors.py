@@ -188,10 +188,7 @@ def evaluate_kind(
                 ),
             )
         )
-    due = state.last_snapshot_at is None or (
-        ts - state.last_snapshot_at >= lc.snapshot_every_hours * HOUR
-    )
-    if not updates and due:
+    if not updates and _snapshot_due(state, lc=lc, ts=ts):
         updates.append(OpportunityUpdate(opportunity=current))
     state.latest = current
     state.latest_emitted = bool(updates)
@@ -236,11 +233,16 @@ def _frozen(
         quality=quality,
     )
     state.latest = current
-    due = state.last_snapshot_at is None or (
-        ts - state.last_snapshot_at >= lc.snapshot_every_hours * HOUR
-    )
+    due = _snapshot_due(state, lc=lc, ts=ts)
     state.latest_emitted = due
     if not due:
         return []
     state.last_snapshot_at = ts
     return [OpportunityUpdate(opportunity=current)]
+
+
+def _snapshot_due(state: KindState, *, lc: Lifecycle, ts: float) -> bool:
+    """An open episode's unchanged snapshot is re-sent every ``snapshot_every_hours``."""
+    return state.last_snapshot_at is None or (
+        ts - state.last_snapshot_at >= lc.snapshot_every_hours * HOUR
+    )

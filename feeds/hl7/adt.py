@@ -16,9 +16,11 @@ other   rejected (``unsupported_trigger``; ``not_adt`` for another message type)
 
 - ``spell_ref`` = HMAC-SHA256(key, visit number): PV1-19.1, else PV1-50.1 (alternate visit id),
   else PID-18.1 (patient account number); none of them -> ``no_visit_number``.
-- trust: ``--trust-code``, else the site map's, else MSH-4.1; site: the site map's entry for
-  PV1-3.4 (facility), else PV1-3.4 itself, else the map's ``default_site``; ward: the map's entry
-  for PV1-3.1, else PV1-3.1 upper-cased with spaces as ``_``.
+- trust: ``--trust-code``, else the site map's, else MSH-4.1 (the trust of a site code there);
+  site: the site map's entry for PV1-3.4 (facility), else PV1-3.4 itself, else MSH-4.1 (or its
+  entry) when it is a site code (a single-site PAS names only itself), else the map's
+  ``default_site``; ward: the map's entry for PV1-3.1, else PV1-3.1 upper-cased with spaces as
+  ``_``.
 - ``occurred_at``: EVN-6 (event occurred), else EVN-2 (recorded), else MSH-7; a time without an
   offset is UK local time (Europe/London; in the autumn's repeated hour, the first).
 - ``event_id``: keyed on MSH-3, MSH-4, MSH-10, MSH-7, the trigger and PV1-19, so a resent
@@ -249,13 +251,18 @@ class AdtConverter:
         return Outcome("accepted", events=accepted, raws=raws, message=message)
 
     def _envelope(self, message: Any) -> dict[str, Any]:
-        trust = self._trust or _get(message, "MSH", 4, 1).upper()
+        sender = _get(message, "MSH", 4, 1)
+        sending_site = self._map.sites.get(sender) or sender.upper()
+        if not _SITE.match(sending_site):
+            sending_site = ""
+        # ODS site codes begin with their trust's code
+        trust = self._trust or sending_site[:3] or sender.upper()
         if not _TRUST.match(trust):
             raise Rejected(NO_TRUST)
         facility = _get(message, "PV1", 3, 4)
         site = self._map.sites.get(facility) or facility.upper()
         if not _SITE.match(site):
-            site = self._map.default_site or ""
+            site = sending_site or self._map.default_site or ""
         if not _SITE.match(site) or not site.startswith(trust):
             raise Rejected(NO_SITE)
         when = _get(message, "EVN", 6) or _get(message, "EVN", 2) or _get(message, "MSH", 7)

@@ -15,11 +15,14 @@ START_BLOCK: Final = b"\x0b"
 END_BLOCK: Final = b"\x1c"
 _SEGMENT_BREAK: Final = re.compile(r"\r\n|\r|\n")
 _ENVELOPE: Final = ("FHS", "BHS", "BTS", "FTS")
+_BYTE_ORDER_MARK: Final = "\ufeff"
 
 
 def segments_of(text: str) -> list[str]:
-    """The non-blank segments of a message, whatever its line endings."""
-    return [s for s in _SEGMENT_BREAK.split(text) if s.strip()]
+    """The non-blank segments of a message, whatever its line endings; a byte-order mark (which
+    Windows tools put ahead of a file they write) is dropped, or the MSH after it goes unseen."""
+    segments = (s.lstrip(_BYTE_ORDER_MARK) for s in _SEGMENT_BREAK.split(text))
+    return [s for s in segments if s.strip()]
 
 
 def split_messages(data: bytes, encoding: str = "utf-8") -> Iterator[str]:

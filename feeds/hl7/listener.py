@@ -23,7 +23,7 @@ from hl7.mllp import InvalidBlockError, start_hl7_server
 from feeds.hl7.ack import ERROR, REJECT, ack, ack_code
 from feeds.hl7.adt import NOT_HL7, AdtConverter
 from feeds.hl7.convert import ConvertStats
-from feeds.hl7.framing import split_messages
+from feeds.hl7.framing import END_BLOCK, START_BLOCK, split_messages
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,46 @@ MAX_MESSAGE_BYTES: Final = 1 << 20
 
 #: sends one record (topic is fixed by the caller): (key, value) -> awaited until durable
 Send = Callable[[bytes, bytes], Awaitable[None]]
+
+BLOCK_TRAILER: Final = END_BLOCK + b"\r"
+#: what some engines put between frames (a frame ended <FS><CR><LF>, a keep-alive newline)
+BETWEEN_FRAMES: Final = b" \t\r\n"
+
+
+class BlockTooLarge(Exception):
+    """A block over the reader's limit; it has been read through its end and dropped."""
+
+
+async def read_block(reader: asyncio.StreamReader) -> bytes:
+    """The content of the next MLLP block (between <VT> and <FS><CR>).
+
+    hl7.mllp's ``readblock`` treats a newline left after a frame as the start of the next block
+    and refuses that block, so one sender's habit would cost every following message; here
+    whitespace before <VT> is skipped. Raises IncompleteReadError when the sender hangs up,
+    InvalidBlockError for a block without <VT>, BlockTooLarge for one over the limit.
+    """
+    try:
+        block = await reader.readuntil(BLOCK_TRAILER)
+    except asyncio.LimitOverrunError as overrun:
+        await _discard_through_trailer(reader, overrun.consumed)
+        raise BlockTooLarge from None
+    block = block.lstrip(BETWEEN_FRAMES)
+    if not block.startswith(START_BLOCK):
+        raise InvalidBlockError("the block does not begin with <VT>")
+    return block[len(START_BLOCK) : -len(BLOCK_TRAILER)]
+
+
+async def _discard_through_trailer(reader: asyncio.StreamReader, consumed: int) -> None:
+    """Drop an oversized block up to and including its <FS><CR>, as it arrives: the next
+    block then starts clean instead of with the oversized one's tail."""
+    while True:
+        await reader.readexactly(consumed)
+        try:
+            await reader.readuntil(BLOCK_TRAILER)
+        except asyncio.LimitOverrunError as overrun:
+            consumed = overrun.consumed
+        else:
+            return
 
 
 class MllpListener:
@@ -81,12 +121,12 @@ class MllpListener:
         try:
             while True:
                 try:
-                    block = await reader.readblock()
+                    block = await read_block(reader)
                 except asyncio.IncompleteReadError:
                     return  # the sender closed the connection (with or without a partial block)
                 except InvalidBlockError:
                     reply = self._refuse(NOT_HL7)
-                except ValueError:  # over the stream limit
+                except BlockTooLarge:
                     reply = self._refuse(TOO_LARGE)
                 else:
                     reply = await self.answer(block)

@@ -1,6 +1,10 @@
-"""HL7 v2 original-mode acknowledgements: AA accepted, AE error, AR rejected (MSA-1), with the
-reason code in MSA-3. An ACK copies only the header routing fields and MSH-10 of the message
-it answers, never its content."""
+"""HL7 v2 original-mode acknowledgements (MSA-1), with the reason code in MSA-3.
+
+As HL7 v2 defines them: AA accepted; AE the content is in error (resending the same message
+cannot help); AR not processed for a reason unrelated to the content (the broker is down: the
+sender decides to resend, and engines retry an AR by default), or a header that fails
+validation (not HL7, a message type or trigger opsradar does not take). An ACK copies only the
+header routing fields and MSH-10 of the message it answers, never its content."""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from typing import Any, Final
 
 from feeds.hl7.adt import NOT_ADT, NOT_HL7, UNSUPPORTED_TRIGGER
 
-#: reasons for which the message itself is refused (resending it cannot help)
+#: header failures (MSH-9 and before): AR, as the standard has it for a message it cannot route
 REJECT_REASONS: Final = frozenset({NOT_HL7, NOT_ADT, UNSUPPORTED_TRIGGER})
 ACCEPT: Final = "AA"
 ERROR: Final = "AE"

@@ -140,6 +140,8 @@ class Outcome:
     #: each event as the JSON the decoder accepted (what is written or produced)
     raws: list[bytes] = field(default_factory=list)
     message: Any = None
+    #: (trigger, spell_ref, ward) for the converter's ward memory, once the events are delivered
+    ward_update: tuple[str, str, str] | None = None
 
 
 def parse_timestamp(text: str) -> datetime:
@@ -196,7 +198,13 @@ def parse_message(text: str, segments: tuple[str, ...] = READ_SEGMENTS) -> Any:
 
 class AdtConverter:
     """Converts messages one at a time; remembers each open spell's ward (for A02 without
-    PV1-6 and for A08), so one converter should see a feed's messages in order."""
+    PV1-6 and for A08), so one converter should see a feed's messages in order.
+
+    A caller that may fail to deliver an accepted message's events (the listener, when the
+    broker is down) converts with ``remember=False`` and calls :meth:`remember` once they are
+    delivered: otherwise the resent A02 or A08 would be read against the ward it moves to,
+    and look like no move at all.
+    """
 
     def __init__(
         self,
@@ -214,13 +222,26 @@ class AdtConverter:
         self._wards: dict[str, str] = {}
         self._check = EventCheck(clock)
 
-    def convert(self, text: str) -> Outcome:
+    def convert(self, text: str, *, remember: bool = True) -> Outcome:
         message = None
         try:
             message = parse_message(text)
-            return self._convert(message, text)
+            outcome = self._convert(message, text)
         except Rejected as rejected:
             return Outcome("rejected", rejected.reason, message=message)
+        if remember:
+            self.remember(outcome)
+        return outcome
+
+    def remember(self, outcome: Outcome) -> None:
+        """Moves the spell's remembered ward on (or forgets it) for a delivered outcome."""
+        if outcome.ward_update is None:
+            return
+        trigger, spell_ref, ward = outcome.ward_update
+        if trigger in ("A03", "A11"):
+            self._wards.pop(spell_ref, None)
+        else:
+            self._wards[spell_ref] = ward
 
     def _convert(self, message: Any, text: str) -> Outcome:
         if _get(message, "MSH", 9, 1) != "ADT":
@@ -247,8 +268,13 @@ class AdtConverter:
         accepted, raws, refused = self._check.judge(events)
         if refused is not None:
             raise Rejected(refused)
-        self._remember(trigger, spell_ref, ward)
-        return Outcome("accepted", events=accepted, raws=raws, message=message)
+        return Outcome(
+            "accepted",
+            events=accepted,
+            raws=raws,
+            message=message,
+            ward_update=(trigger, spell_ref, ward),
+        )
 
     def _envelope(self, message: Any) -> dict[str, Any]:
         sender = _get(message, "MSH", 4, 1)
@@ -356,9 +382,3 @@ class AdtConverter:
             or DISCHARGE_DESTINATIONS.get(disposition)
             or "other"
         )
-
-    def _remember(self, trigger: str, spell_ref: str, ward: str) -> None:
-        if trigger in ("A03", "A11"):
-            self._wards.pop(spell_ref, None)
-        else:
-            self._wards[spell_ref] = ward

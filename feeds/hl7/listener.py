@@ -5,7 +5,9 @@ One message at a time per connection (MLLP original mode: the sender waits for t
 site's messages reach the topic in the order the integration engine sent them; each accepted
 message is one batch record keyed by its ``site_code``. AA is sent only after the broker
 acknowledged the record (``acks=all``), so an AA means the events are durable; when the broker
-cannot take it the ACK is AE ``kafka_unavailable`` and the engine resends. Bad input of any kind
+cannot take it the ACK is AR ``kafka_unavailable`` (HL7: not processed for a reason unrelated to
+its content) and the engine resends; the spell's remembered ward moves on only once the broker
+has the events, so the resent message converts as the first one did. Bad input of any kind
 (no MLLP start block, oversized block, not HL7, wrong type) is answered and counted, never raised:
 the connection goes on. Logs carry counts and reason codes only, never message content.
 """
@@ -20,7 +22,7 @@ from typing import Any, Final
 
 from hl7.mllp import InvalidBlockError, start_hl7_server
 
-from feeds.hl7.ack import ERROR, REJECT, ack, ack_code
+from feeds.hl7.ack import REJECT, ack, ack_code
 from feeds.hl7.adt import NOT_HL7, AdtConverter
 from feeds.hl7.convert import ConvertStats
 from feeds.hl7.framing import END_BLOCK, START_BLOCK, split_messages
@@ -94,7 +96,7 @@ class MllpListener:
         texts = list(split_messages(block))
         text = texts[0] if len(texts) == 1 else ""
         async with self._lock:
-            outcome = self._converter.convert(text)
+            outcome = self._converter.convert(text, remember=False)
             if outcome.status == "accepted":
                 site = outcome.events[0].site_code or outcome.events[0].trust_code
                 try:
@@ -106,7 +108,9 @@ class MllpListener:
                     self.stats.rejected += 1
                     self.stats.messages += 1
                     self.stats.reasons[KAFKA_UNAVAILABLE] += 1
-                    return ack(outcome.message, ERROR, KAFKA_UNAVAILABLE, self._control_id())
+                    # AR: not processed for a reason unrelated to the content; engines resend
+                    return ack(outcome.message, REJECT, KAFKA_UNAVAILABLE, self._control_id())
+                self._converter.remember(outcome)
             self.stats.count(outcome)
         code = ack_code(outcome.status, outcome.reason)
         return ack(outcome.message, code, outcome.reason, self._control_id())

@@ -6,10 +6,13 @@ by a good one, and a sender that hangs up mid-frame. The listener serves a real 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import msgspec
 import pytest
 from hl7.mllp import open_hl7_connection
 
@@ -23,12 +26,12 @@ KEY = b"mllp-framing-key-0123456789abcdef"
 NOW = datetime(2026, 3, 10, tzinfo=UTC)
 
 
-def adt(control_id: str) -> str:
+def adt(control_id: str, *, trigger: str = "A01", ward: str = "AMU", visit: str = "") -> str:
     return "\r".join(
         [
-            f"MSH|^~\\&|PAS|RJ1|OPSR|RJ1|20260301101500||ADT^A01|{control_id}|P|2.4",
-            "EVN|A01|20260301101500",
-            f"PV1|1|I|AMU^B1^2^RJ122|21||||||300|||||||||V{control_id}",
+            f"MSH|^~\\&|PAS|RJ1|OPSR|RJ1|20260301101500||ADT^{trigger}|{control_id}|P|2.4",
+            f"EVN|{trigger}|20260301101500",
+            f"PV1|1|I|{ward}^B1^2^RJ122|21||||||300|||||||||{visit or 'V' + control_id}",
         ]
     )
 
@@ -39,11 +42,18 @@ class Running:
     records: list[tuple[bytes, bytes]] = field(default_factory=list)
 
 
-@pytest.fixture
-async def running() -> AsyncIterator[Running]:
+@contextlib.asynccontextmanager
+async def serving(
+    *, refused_sends: frozenset[int] | set[int] = frozenset()
+) -> AsyncIterator[Running]:
+    """A listener on a free port whose broker refuses the sends numbered ``refused_sends``
+    (from 0), as a broker that is down for a moment does."""
     records: list[tuple[bytes, bytes]] = []
+    sends = itertools.count()
 
     async def send(key: bytes, value: bytes) -> None:
+        if next(sends) in refused_sends:
+            raise ConnectionRefusedError
         records.append((key, value))
 
     listener = MllpListener(converter=AdtConverter(key=KEY, clock=lambda: NOW), send=send)
@@ -54,6 +64,12 @@ async def running() -> AsyncIterator[Running]:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+@pytest.fixture
+async def running() -> AsyncIterator[Running]:
+    async with serving() as served:
+        yield served
 
 
 async def _acks(reader: asyncio.StreamReader, count: int) -> list[tuple[str, str, str]]:
@@ -127,3 +143,47 @@ async def test_a_sender_hanging_up_mid_frame_leaves_the_listener_serving(
     assert await _acks(reader, 1) == [("AA", "NEXT", "")]
     writer.close()
     assert len(running.records) == 1
+
+
+async def test_a_broker_that_is_down_gives_ar_so_the_engine_resends_and_then_aa() -> None:
+    # HL7 v2: AR is "not processed for a reason unrelated to its content" (the sender decides to
+    # resend, and engines retry it by default); AE says the content is wrong (no use resending)
+    async with serving(refused_sends={0}) as served:
+        reader, writer = await open_hl7_connection("127.0.0.1", served.port)
+        writer.write(frame(adt("R1")) + frame(adt("R1")))  # the engine's resend
+        await writer.drain()
+        assert await _acks(reader, 2) == [("AR", "R1", "kafka_unavailable"), ("AA", "R1", "")]
+        writer.close()
+        assert len(served.records) == 1
+
+
+async def test_a_message_with_bad_content_gives_ae(running: Running) -> None:
+    reader, writer = await open_hl7_connection("127.0.0.1", running.port)
+    writer.write(frame(adt("NV").replace("|VNV", "|")))  # no visit number
+    await writer.drain()
+    assert await _acks(reader, 1) == [("AE", "NV", "no_visit_number")]
+    writer.close()
+    assert running.records == []
+
+
+async def test_a_transfer_the_broker_missed_is_still_a_transfer_when_resent() -> None:
+    # an A02 without PV1-6 is read against the ward last seen for the spell; that ward must
+    # not move on until the transfer is on the broker, or the resend looks like no move at all
+    async with serving(refused_sends={1}) as served:
+        reader, writer = await open_hl7_connection("127.0.0.1", served.port)
+        transfer = frame(adt("T2", trigger="A02", ward="W12", visit="V9"))
+        writer.write(frame(adt("T1", visit="V9")) + transfer + transfer)
+        await writer.drain()
+        assert await _acks(reader, 3) == [
+            ("AA", "T1", ""),
+            ("AR", "T2", "kafka_unavailable"),
+            ("AA", "T2", ""),
+        ]
+        writer.close()
+        _, (_, moved) = served.records
+        (event,) = msgspec.json.decode(moved)
+        assert (event["event_type"], event["from_ward_code"], event["to_ward_code"]) == (
+            "transfer",
+            "AMU",
+            "W12",
+        )

@@ -33,6 +33,7 @@ from models.events import (
     DischargeCancelled,
     Event,
     Transfer,
+    TransferCancelled,
 )
 from tests import hl7_support
 from tests.unit.contract import canaries
@@ -41,7 +42,14 @@ from tests.worker_support import REPO
 pytestmark = pytest.mark.e2e
 
 KEY = b"parity-test-key-0123456789abcdef"
-ADT_TYPES = (Admission, Transfer, Discharge, AdmissionCancelled, DischargeCancelled)
+ADT_TYPES = (
+    Admission,
+    Transfer,
+    Discharge,
+    AdmissionCancelled,
+    TransferCancelled,
+    DischargeCancelled,
+)
 BEDFLOW = "nhs.bedflow.v1"
 
 
@@ -64,11 +72,33 @@ def _bedflow_events(tmp_path: Path) -> list[Event]:
 
 
 def _with_cancellations(events: list[Event]) -> tuple[list[Event], list[Admission]]:
-    """Add admissions in error (A01 then A11) and discharges in error (A03, A13, then the real
-    A03 later); and pick admissions to send an A08 for that changes nothing."""
+    """Add admissions in error (A01 then A11), transfers in error (A02, A12 back to the ward it
+    left, then the same A02 again) and discharges in error (A03, A13, then the real A03 later);
+    and pick admissions to send an A08 for that changes nothing."""
     extra: list[Event] = []
     admissions = [e for e in events if isinstance(e, Admission)]
+    transfers = [e for e in events if isinstance(e, Transfer)]
     discharges = [e for e in events if isinstance(e, Discharge)]
+    assert transfers, "the day must hold transfers to cancel"
+    for transfer in transfers[::30]:
+        extra.append(
+            TransferCancelled(
+                event_id=str(uuid.uuid4()),
+                schema_version=1,
+                occurred_at=transfer.occurred_at + timedelta(minutes=10),
+                trust_code=transfer.trust_code,
+                site_code=transfer.site_code,
+                spell_ref=transfer.spell_ref,
+                ward_code=transfer.from_ward_code,
+            )
+        )
+        extra.append(
+            msgspec.structs.replace(
+                transfer,
+                event_id=str(uuid.uuid4()),
+                occurred_at=transfer.occurred_at + timedelta(minutes=20),
+            )
+        )
     for number, admission in enumerate(admissions[::40]):
         ref = f"ca{number:014x}"
         extra.append(msgspec.structs.replace(admission, event_id=str(uuid.uuid4()), spell_ref=ref))
@@ -177,6 +207,7 @@ async def test_a_sites_adt_through_listen_gives_the_opportunities_of_its_events(
     adt_events = [e for e in events if isinstance(e, ADT_TYPES)]
     other_events = [e for e in events if not isinstance(e, ADT_TYPES)]
     assert len(adt_events) > 2000 and other_events
+    assert {type(e) for e in adt_events} == set(ADT_TYPES)
 
     # the plain arm: the equivalent events through produce
     plain_suffix = f".t{uuid.uuid4().hex[:10]}"

@@ -16,9 +16,10 @@ derived from it:
 - ``spell_ref`` = HMAC-SHA256(key, visit number): the identifier whose type is VN or whose
   system names a visit/spell, else the first identifier, else the resource id.
 - ward: ``location[].location.identifier.value``, else the id of its ``Location/`` reference,
-  mapped by the site map's ``[wards]``; site: the site map's ``default_site``, else
-  ``serviceProvider.identifier.value`` when it is a site ODS code; trust: ``--trust-code``, the
-  site map's, else the site's first three characters.
+  mapped by the site map's ``[wards]``; locations ``planned`` or ``reserved`` are skipped, and so
+  are rooms and beds (``physicalType`` ro/bd) when wards are listed too; site: the site map's
+  ``default_site``, else ``serviceProvider.identifier.value`` when it is a site ODS code;
+  trust: ``--trust-code``, the site map's, else the site's first three characters.
 - specialty: ``serviceType`` coding code (3 digits, or mapped by ``[specialties]``); method:
   ``priority`` (EM/UR -> emergency, EL/R -> elective) or the site map's ``[admission_methods]``.
 
@@ -75,6 +76,10 @@ FHIR_DISPOSITIONS: Final = {
     "long": "care_home",
     "exp": "died",
 }
+#: Encounter.location.status values for a place the patient is not (yet) in
+NOT_YET_THERE: Final = frozenset({"planned", "reserved"})
+#: location-physical-type codes of places inside a ward (room, bed)
+WITHIN_A_WARD: Final = frozenset({"ro", "bd"})
 PRIORITIES: Final = {"EM": "emergency", "UR": "emergency", "EL": "elective", "R": "elective"}
 SOURCE_SYSTEM: Final = "FHIR"
 
@@ -265,9 +270,14 @@ class EncounterConverter:
         return ward if _WARD.match(ward) else None
 
     def _stays(self, encounter: Any) -> list[tuple[datetime | None, str]]:
-        """(start, ward) of each location in time order; raises when there is none."""
+        """(start, ward) of each location the patient was or is in, in time order; raises when
+        there is none. A planned or reserved location (a bed booked ahead of a move) is not a
+        stay; a room or bed (physicalType ro/bd) lies within a ward listed beside it."""
+        locations = [loc for loc in encounter.location or [] if loc.status not in NOT_YET_THERE]
+        wards = [loc for loc in locations if not set(_codes(loc.physicalType)) & WITHIN_A_WARD]
         stays = []
-        for location in encounter.location or []:
+        # only rooms or beds listed: each then stands for its ward (mapped by [wards])
+        for location in wards or locations:
             ward = self._ward(location)
             if ward is None:
                 continue

@@ -158,3 +158,57 @@ def test_one_visit_one_spell_ref_per_key(
     )
     assert first[0]["spell_ref"] != second[0]["spell_ref"]
     assert [e["event_id"] for e in first] != [e["event_id"] for e in second]
+
+
+def _location(code: str, start: str, *, status: str = "completed", kind: str = "") -> dict:
+    entry: dict[str, Any] = {
+        "location": {"identifier": {"value": code}},
+        "status": status,
+        "period": {"start": start},
+    }
+    if kind:
+        system = "http://terminology.hl7.org/CodeSystem/location-physical-type"
+        entry["physicalType"] = {"coding": [{"system": system, "code": kind}]}
+    return entry
+
+
+def test_a_planned_or_reserved_location_is_no_transfer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a PAS lists the bed booked on the next ward before the move (location.status planned or
+    # reserved): the patient is not there yet
+    resource = encounter(
+        status="in-progress",
+        location=[
+            _location("AMU", "2026-01-05T08:15:00+00:00", status="active"),
+            _location("W12", "2026-01-06T10:00:00+00:00", status="planned"),
+            _location("W14", "2026-01-06T11:00:00+00:00", status="reserved"),
+        ],
+    )
+    summary, events, _ = run_convert(tmp_path, capsys, json.dumps(resource))
+    assert summary["events"] == 1, summary
+    assert [(e["event_type"], e["ward_code"]) for e in events] == [("admission", "AMU")]
+
+
+def test_bed_and_room_locations_within_the_ward_are_no_transfers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # UK Core lists the ward, the bay and the bed of one stay as separate locations,
+    # told apart by physicalType (wa ward, ro room, bd bed)
+    at = "2026-01-05T08:15:00+00:00"
+    later = "2026-01-05T20:00:00+00:00"
+    resource = encounter(
+        location=[
+            _location("AMU", at, kind="wa"),
+            _location("AMU-BAY2", at, kind="ro"),
+            _location("AMU-B7", at, kind="bd"),
+            _location("W12", later, kind="wa"),
+            _location("W12-B3", later, kind="bd"),
+        ],
+    )
+    summary, events, _ = run_convert(tmp_path, capsys, json.dumps(resource))
+    assert [e["event_type"] for e in events] == ["admission", "transfer", "discharge"], summary
+    admission, transfer, discharge = events
+    assert admission["ward_code"] == "AMU"
+    assert (transfer["from_ward_code"], transfer["to_ward_code"]) == ("AMU", "W12")
+    assert discharge["ward_code"] == "W12"

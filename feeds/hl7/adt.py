@@ -32,6 +32,7 @@ returned: a message whose event fails is rejected with the decoder's reason, who
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
@@ -39,6 +40,8 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 import hl7
+import hl7.containers
+import hl7.util
 
 from feeds.hl7.checked import EventCheck
 from feeds.hl7.pseudonym import Pseudonymiser
@@ -57,6 +60,17 @@ from models.events import (
     Transfer,
     TransferCancelled,
 )
+
+
+def _drop(record: logging.LogRecord) -> bool:
+    return False
+
+
+# python-hl7 logs the raw text of a field it cannot unescape (a visit number, an account number
+# with a broken escape sequence): nothing of a message may reach a log, so its records are
+# dropped. A filter, not disabling: logging.config.dictConfig re-enables existing loggers.
+for _library_logger in (hl7.util.logger, hl7.containers.logger):
+    _library_logger.addFilter(_drop)
 
 LONDON: Final = ZoneInfo("Europe/London")
 IGNORED_CLASSES: Final = frozenset({"O", "R", "P", "E"})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 from datetime import UTC, datetime
 
 import pytest
@@ -193,3 +194,29 @@ def test_a_batch_file_starting_with_a_byte_order_mark_loses_no_message() -> None
     (message,) = split_messages(b"\xef\xbb\xbf" + text.encode() + b"\r\n")
     (outcome,) = _convert(message)
     assert outcome.status == "accepted", outcome.reason
+
+
+@pytest.mark.filterwarnings("ignore:The 'warn' method is deprecated:DeprecationWarning")
+def test_a_field_the_parser_cannot_unescape_is_never_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # python-hl7 logs the raw text of a field it cannot unescape; PV1-19 and PID-18 are
+    # identifiers, so nothing of them may reach a log, not even a broken escape
+    caplog.set_level(logging.DEBUG)
+    visits = ("VBAD\\Z7\\001", "VEMPTY\\\\002", "VHEX\\XZZ\\003")
+    outcomes = _convert(
+        *(
+            _message("A01", "20260301101500", _pv1("AMU^^^RJ122", visit), control_id=str(n))
+            for n, visit in enumerate(visits)
+        ),
+        _message(
+            "A01",
+            "20260301101500",
+            _pv1("AMU^^^RJ122", ""),
+            between=("PID|1" + "|" * 17 + "ACCT\\Z9\\0004",),  # PID-18
+            control_id="9",
+        ),
+    )
+    assert all(o.status == "accepted" for o in outcomes), [o.reason for o in outcomes]
+    for needle in ("VBAD", "VEMPTY", "VHEX", "ACCT", "Z7", "0004"):
+        assert needle not in caplog.text

@@ -21,8 +21,11 @@ other   rejected (``unsupported_trigger``; ``not_adt`` for another message type)
   entry) when it is a site code (a single-site PAS names only itself), else the map's
   ``default_site``; ward: the map's entry for PV1-3.1, else PV1-3.1 upper-cased with spaces as
   ``_``.
-- ``occurred_at``: EVN-6 (event occurred), else EVN-2 (recorded), else MSH-7; a time without an
-  offset is UK local time (Europe/London; in the autumn's repeated hour, the first).
+- ``occurred_at``: EVN-6 (event occurred), else EVN-2 (recorded), else MSH-7, to the hour,
+  minute, second or beyond (a degree-of-precision component is ignored); a time without an
+  offset is UK local time (Europe/London; in the autumn's repeated hour, the first occurrence,
+  BST; in the spring's skipped hour, shifted forward); a date without a time of day is
+  rejected (``no_time_of_day``).
 - ``event_id``: keyed on MSH-3, MSH-4, MSH-10, MSH-7, the trigger and PV1-19, so a resent
   message gives the same id; ``source_system``: MSH-3.1 when it fits the contract, else ``HL7v2``.
 
@@ -110,8 +113,11 @@ ADMISSION_METHODS: Final[dict[str, str]] = {
     "81": "transfer_in",
 }
 
+#: TS/DTM: YYYY[MM[DD[HH[MM[SS[.S[S[S[S]]]]]]]]][+/-ZZZZ]; the v2.3 degree-of-precision
+#: component (``^M``...) is cut off before, as the digits present already say the precision
 _TS: Final = re.compile(
-    r"^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(?:(\d{2})(?:\.(\d{1,4}))?)?(?:([+-])(\d{2})(\d{2}))?$"
+    r"^(\d{4})(?:(\d{2})(?:(\d{2})(?:(\d{2})(?:(\d{2})(?:(\d{2})(?:\.(\d{1,4}))?)?)?)?)?)?"
+    r"(?:([+-])(\d{2})(\d{2}))?$"
 )
 _TRUST: Final = re.compile(TRUST_CODE_PATTERN)
 _SITE: Final = re.compile(SITE_CODE_PATTERN)
@@ -130,6 +136,7 @@ NO_WARD: Final = "no_ward_code"
 NO_PRIOR_WARD: Final = "no_prior_ward"
 NO_SPECIALTY: Final = "no_specialty_code"
 BAD_TIMESTAMP: Final = "bad_timestamp"
+NO_TIME_OF_DAY: Final = "no_time_of_day"
 IGNORED_A04: Final = "ignored_a04"
 IGNORED_A05: Final = "ignored_a05"
 IGNORED_CLASS: Final = "ignored_patient_class"
@@ -159,29 +166,41 @@ class Outcome:
 
 
 def parse_timestamp(text: str) -> datetime:
-    """An HL7 TS/DTM to an aware UTC datetime (minute precision at least)."""
-    match = _TS.match(text.strip())
+    """An HL7 TS/DTM to an aware UTC datetime, to the hour at least (missing parts are zero).
+
+    A value without an offset is UK local time. At the clock changes it is read as
+    :mod:`zoneinfo` reads a wall time with ``fold=0``: an hour repeated in October is its first
+    occurrence (BST), and an hour skipped in March is shifted forward (read at the offset
+    before the change, GMT: 01:30 is 02:30 BST). A date alone (``YYYYMMDD``, or coarser) is
+    refused as ``no_time_of_day``: an event needs its time of day, and midnight would be a guess
+    that moves it into another hour's (or the previous day's) counts.
+    """
+    match = _TS.match(text.split("^", 1)[0].strip())
     if match is None:
         raise Rejected(BAD_TIMESTAMP)
     year, month, day, hour, minute, second, fraction, sign, off_h, off_m = match.groups()
     try:
         local = datetime(
             int(year),
-            int(month),
-            int(day),
-            int(hour),
-            int(minute),
+            int(month or 1),
+            int(day or 1),
+            int(hour or 0),
+            int(minute or 0),
             int(second or 0),
             int((fraction or "0").ljust(6, "0")[:6]),
             tzinfo=LONDON,
         )
-        if sign is None:
-            return local.astimezone(UTC)
-        offset = timedelta(hours=int(off_h), minutes=int(off_m))
-        zone = timezone(offset if sign == "+" else -offset)
-        return local.replace(tzinfo=zone).astimezone(UTC)
     except ValueError:
         raise Rejected(BAD_TIMESTAMP) from None
+    if hour is None:
+        raise Rejected(NO_TIME_OF_DAY)
+    if sign is None:
+        return local.astimezone(UTC)
+    offset = timedelta(hours=int(off_h), minutes=int(off_m))
+    if offset >= timedelta(hours=24):
+        raise Rejected(BAD_TIMESTAMP)
+    zone = timezone(offset if sign == "+" else -offset)
+    return local.replace(tzinfo=zone).astimezone(UTC)
 
 
 def _get(message: Any, segment: str, field_num: int, component: int = 1, sub: int = 1) -> str:

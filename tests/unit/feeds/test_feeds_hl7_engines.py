@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from feeds.hl7.adt import AdtConverter, Outcome, parse_timestamp
+from feeds.hl7.adt import AdtConverter, Outcome, Rejected, parse_timestamp
 from feeds.hl7.framing import split_messages
 from models.events import Admission, Discharge, DischargeCancelled, Transfer
 from tests.unit.contract import canaries
@@ -113,6 +113,57 @@ def test_timestamps_to_the_minute_second_or_fraction_with_or_without_an_offset(
     text: str, expected: datetime
 ) -> None:
     assert parse_timestamp(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # reduced precision: the missing minutes (and seconds) are zero
+        ("2026030110", datetime(2026, 3, 1, 10, 0, tzinfo=UTC)),  # GMT
+        ("2026060110", datetime(2026, 6, 1, 9, 0, tzinfo=UTC)),  # BST
+        ("2026030110+0100", datetime(2026, 3, 1, 9, 0, tzinfo=UTC)),
+        ("2026060110-0030", datetime(2026, 6, 1, 10, 30, tzinfo=UTC)),
+        ("202606011015+0000", datetime(2026, 6, 1, 10, 15, tzinfo=UTC)),
+        # the degree-of-precision component, when the whole field is passed
+        ("2026030110^H", datetime(2026, 3, 1, 10, 0, tzinfo=UTC)),
+        ("202606011015^M", datetime(2026, 6, 1, 9, 15, tzinfo=UTC)),
+        # spring forward (29 March 2026, 01:00 GMT -> 02:00 BST): the missing hour is read
+        # shifted forward, at the offset before the change, so 01:30 is 01:30 GMT (02:30 BST)
+        ("2026032901", datetime(2026, 3, 29, 1, 0, tzinfo=UTC)),
+        ("202603290130", datetime(2026, 3, 29, 1, 30, tzinfo=UTC)),
+        ("202603290230", datetime(2026, 3, 29, 1, 30, tzinfo=UTC)),
+        # fall back (25 October 2026, 02:00 BST -> 01:00 GMT): the repeated hour is the first
+        # occurrence, BST
+        ("2026102501", datetime(2026, 10, 25, 0, 0, tzinfo=UTC)),
+        ("202610250130", datetime(2026, 10, 25, 0, 30, tzinfo=UTC)),
+        ("202610250200", datetime(2026, 10, 25, 2, 0, tzinfo=UTC)),
+    ],
+)
+def test_timestamps_to_the_hour_or_minute_and_at_the_clock_changes(
+    text: str, expected: datetime
+) -> None:
+    assert parse_timestamp(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["20260301", "20260301+0000", "20260301^D", "202603", "2026", "20260301^M"]
+)
+def test_a_date_without_a_time_of_day_is_refused_with_its_own_reason(text: str) -> None:
+    with pytest.raises(Rejected) as refused:
+        parse_timestamp(text)
+    assert refused.value.reason == "no_time_of_day"
+
+
+def test_messages_timed_to_the_hour_or_to_the_day_only() -> None:
+    pv1 = _pv1("AMU^^^RJ122", "V1")
+    hour, minute, day = _convert(
+        _message("A01", "2026030110^H", pv1),
+        _message("A01", "202603011015^M", pv1, control_id="2"),
+        _message("A01", "20260301^D", pv1, control_id="3"),
+    )
+    assert hour.events[0].occurred_at == datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+    assert minute.events[0].occurred_at == datetime(2026, 3, 1, 10, 15, tzinfo=UTC)
+    assert (day.status, day.reason) == ("rejected", "no_time_of_day")
 
 
 def test_a_timestamp_carrying_its_degree_of_precision_component_is_read() -> None:

@@ -14,6 +14,7 @@ shift (duty), with a header row. The mapping file names the columns and translat
     end = "End"                          # required
     created = "Created"                  # required: when the shift was put on the roster
     status = "Status"                    # required: filled / unfilled / cancelled
+    cancelled_at = "Cancelled On"        # optional: when a cancelled shift was cancelled
     fill_source = "Fill Type"            # optional: substantive / bank / agency
     filled_at = "Filled"                 # optional: when it was filled (else ``created``)
     hourly_rate = "Rate"                 # optional: £ an hour
@@ -25,7 +26,19 @@ shift (duty), with a header row. The mapping file names the columns and translat
     "Assigned" = "filled"
 
 Each row gives ``shift_planned`` (at ``created``) and then ``shift_filled`` (at ``filled_at``),
-``shift_unfilled`` (at the shift's start) or ``shift_changed`` ``cancelled`` (at ``created``).
+``shift_unfilled`` (at the shift's start) or ``shift_changed`` ``cancelled`` (at ``cancelled_at``).
+
+``cancelled_at`` names the export's cancellation time: a "cancelled on" column where the system
+has one, else its "last modified" / "last updated" column (for a cancelled duty, the last
+change is normally the cancellation; a later edit would date it later than it was). A
+cancellation dated before its ``created`` is refused (``cancelled_before_created``). Without the
+column, or with the cell empty, the cancellation is dated at ``created``, the only time the row
+has, and counted in :attr:`ShiftExportConverter.undated_cancellations` (``roster convert`` says
+how many on stderr). The contract has no "time unknown" (``occurred_at`` is required), and the
+engine counts a ``shift_changed`` in the day it occurred (``post_publication_changes_28d``): an
+undated cancellation is counted on the planning day, weeks before the shifts whose plans it is
+compared with, and a cancellation made before the roster was published is counted as a change
+after it. Map the column wherever the export has one.
 Only the columns named in ``[columns]`` are read: staff names, staff numbers, assignment
 numbers and every other column of the export are never looked at. ``shift_ref`` is
 HMAC-SHA256(key, shift id) under ``--key-file``, else SHA-256 of trust and shift id.
@@ -111,6 +124,9 @@ def load_mapping(path: Path) -> ExportMapping:
 class ShiftExportConverter:
     def __init__(self, *, mapping: ExportMapping, key: bytes | None = None) -> None:
         self._map = mapping
+        #: cancelled rows converted without a cancellation time, dated at their ``created``
+        self.undated_cancellations = 0
+        self._undated_row = False
         self._pseudonyms = Pseudonymiser(key) if key is not None else None
         self._check = EventCheck(topic=ROSTERING_TOPIC)
 
@@ -200,21 +216,37 @@ class ShiftExportConverter:
         else:
             events.append(
                 ShiftChanged(
-                    **common, event_id=event_id("changed"), occurred_at=created, change="cancelled"
+                    **common,
+                    event_id=event_id("changed"),
+                    occurred_at=self._cancelled_at(row, created),
+                    change="cancelled",
                 )
             )
         return events
+
+    def _cancelled_at(self, row: dict[str, str], created: datetime) -> datetime:
+        text = self._cell(row, "cancelled_at")
+        if not text:
+            self._undated_row = True
+            return created
+        cancelled = self._time(text)
+        if cancelled < created:
+            raise RowRejected("cancelled_before_created")
+        return cancelled
 
     def convert(self, path: Path) -> Iterator[tuple[list[bytes], str | None]]:
         """For each row: (the events' JSON, None), or ([], the reason it gives none)."""
         with path.open(newline="", encoding="utf-8-sig") as source:
             for row in csv.DictReader(source):
+                self._undated_row = False
                 try:
                     events = self.row_events(row)
                 except RowRejected as rejected:
                     yield [], rejected.reason
                     continue
                 _, raws, refused = self._check.judge(events)
+                if refused is None and self._undated_row:
+                    self.undated_cancellations += 1
                 yield raws, refused
 
 

@@ -40,6 +40,12 @@ def run(args: argparse.Namespace) -> int:
         detail = error.strerror if isinstance(error, OSError) and error.strerror else error
         sys.stderr.write(f"opsradar roster: {detail}\n")
         return 2
+    if converter.undated_cancellations:
+        count = converter.undated_cancellations
+        sys.stderr.write(
+            f"opsradar roster: {count} cancelled shift{'s' if count != 1 else ''} without a "
+            "cancellation time dated at planning time (map [columns] cancelled_at)\n"
+        )
     summary = stats.summary()
     print(json.dumps({"rows": summary.pop("messages"), **summary}))
     return 0

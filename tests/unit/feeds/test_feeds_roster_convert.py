@@ -99,3 +99,48 @@ def test_a_shift_export_becomes_rostering_events_without_staff_identifiers(
     again = tmp_path / "again.jsonl"
     assert main([*args, "--out", str(again)]) == 0
     assert again.read_text() == out.read_text()
+
+
+CANCELLED_HEADER = "Duty ID,Unit,Grade,Start,End,Created,Status,Last Modified\n"
+CANCELLED_ROWS = (
+    "D3,AMU,HCA,07/07/2026 19:30,08/07/2026 08:00,01/06/2026 09:00,Cancelled,06/07/2026 16:45\n"
+    "D6,AMU,HCA,08/07/2026 19:30,09/07/2026 08:00,01/06/2026 09:00,Cancelled,\n"
+    "D7,AMU,HCA,08/07/2026 19:30,09/07/2026 08:00,01/06/2026 09:00,Cancelled,31/05/2026 09:00\n"
+)
+
+
+def _convert_cancellations(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], *, mapping: str
+) -> tuple[dict[str, object], list[dict[str, str]], str]:
+    (tmp_path / "export.csv").write_text(CANCELLED_HEADER + CANCELLED_ROWS, encoding="utf-8")
+    (tmp_path / "map.toml").write_text(mapping)
+    out = tmp_path / "out.jsonl"
+    args = ["roster", "convert", str(tmp_path / "export.csv"), "--mapping"]
+    assert main([*args, str(tmp_path / "map.toml"), "--out", str(out)]) == 0
+    printed = capsys.readouterr()
+    events = [json.loads(line) for line in out.read_text().splitlines()]
+    changes = [e for e in events if e["event_type"] == "shift_changed"]
+    return json.loads(printed.out), changes, printed.err
+
+
+def test_a_cancellation_is_dated_by_the_export_s_cancellation_column(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    column = 'status = "Status"\ncancelled_at = "Last Modified"'
+    mapping = MAPPING.replace('status = "Status"', column)
+    summary, changes, err = _convert_cancellations(tmp_path, capsys, mapping=mapping)
+    # D3 at its cancellation time (16:45 BST the day before the shift), D6 (the cell empty)
+    # at its planning, as without the column; D7 cancelled before it was planned is refused
+    assert [c["occurred_at"] for c in changes] == ["2026-07-06T15:45:00Z", "2026-06-01T08:00:00Z"]
+    assert summary["rejected"] == 1
+    assert summary["reasons"] == {"cancelled_before_created": 1}
+    assert "1 cancelled shift" in err and "planning time" in err
+
+
+def test_without_a_cancellation_column_a_cancellation_is_dated_at_planning_and_said_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    summary, changes, err = _convert_cancellations(tmp_path, capsys, mapping=MAPPING)
+    assert summary["rejected"] == 0
+    assert [c["occurred_at"] for c in changes] == ["2026-06-01T08:00:00Z"] * 3
+    assert "3 cancelled shifts" in err and "planning time" in err

@@ -4,7 +4,8 @@ Mapping (v2.4/2.5 as NHS trusts send it):
 
 ======  =====================================================================================
 A01     ``admission``: ward PV1-3.1, specialty PV1-10, method PV1-4
-A02     ``transfer``: from PV1-6.1 (else the ward last seen for the spell) to PV1-3.1
+A02     ``transfer``: from PV1-6.1 (else the ward last seen for the spell) to PV1-3.1; neither
+        -> ``no_prior_ward`` (``from_ward_code`` is required by the contract)
 A03     ``discharge``: ward PV1-3.1, destination PV1-36
 A08     ``transfer`` only when PV1-3.1 differs from the ward last seen for the spell, else ignored
 A11     ``admission_cancelled``; A12 ``transfer_cancelled``; A13 ``discharge_cancelled``

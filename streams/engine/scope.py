@@ -40,6 +40,7 @@ from models.catalogue import ScopeCatalogue
 from models.events import (
     AbsenceReported,
     Admission,
+    AdmissionCancelled,
     AeSitrep,
     AmbulanceHandover,
     AppointmentBooked,
@@ -47,6 +48,7 @@ from models.events import (
     BedSitrep,
     DelayReasonsSitrep,
     Discharge,
+    DischargeCancelled,
     DischargeDelay,
     DischargeSitrep,
     EdArrival,
@@ -64,6 +66,7 @@ from models.events import (
     ShiftPlanned,
     ShiftUnfilled,
     Transfer,
+    TransferCancelled,
     WardCapacity,
 )
 from models.outputs import MetricPoint, OpportunityUpdate
@@ -98,6 +101,9 @@ ENTITY_EVENTS: Final[frozenset[type]] = frozenset(
         ReadyForDischarge,
         DischargeDelay,
         Discharge,
+        AdmissionCancelled,
+        TransferCancelled,
+        DischargeCancelled,
         ShiftPlanned,
         ShiftFilled,
         ShiftUnfilled,
@@ -130,6 +136,9 @@ HANDLERS: Final[dict[type, tuple[str, str]]] = {
     DischargeDelay: ("bed_flow", "delay"),
     Discharge: ("bed_flow", "discharge"),
     WardCapacity: ("bed_flow", "capacity"),
+    AdmissionCancelled: ("bed_flow", "admission_cancelled"),
+    TransferCancelled: ("bed_flow", "transfer_cancelled"),
+    DischargeCancelled: ("bed_flow", "discharge_cancelled"),
     RosterPublished: ("rostering", "roster"),
     ShiftPlanned: ("rostering", "planned"),
     ShiftFilled: ("rostering", "filled"),

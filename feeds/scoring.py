@@ -74,6 +74,10 @@ LOOKBACK: Final[dict[str, timedelta]] = {
     "waiting_list_validation": 84 * DAYS,
     "dna_reduction": 28 * DAYS,
     "demand_capacity_planning": 28 * DAYS,
+    # 7-day windows of departures and handovers
+    "ambulance_handover_automation": 7 * DAYS,
+    "ed_demand_forecasting": 7 * DAYS,
+    "ed_bed_allocation": 7 * DAYS,
 }
 DEFAULT_LOOKBACK: Final = 7 * DAYS
 

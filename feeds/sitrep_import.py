@@ -244,31 +244,46 @@ def delay_events(
 
 def import_sitrep(
     *,
-    nctr: Path,
-    discharges: Path,
-    beds: Path,
+    nctr: Path | None,
+    discharges: Path | None,
+    beds: Path | None,
     delays: Path | None,
     out: Path,
+    ae: Path | None = None,
     date_from: date | None = None,
     date_to: date | None = None,
     batch: int = 1,
 ) -> ImportStats:
     """Read the CSVs, write the events to ``out`` in event-time order; :class:`SitrepInputError`
-    (or :class:`feeds.delay_reasons.UnknownDelayReason`) before writing anything if input is bad."""
+    (or :class:`feeds.delay_reasons.UnknownDelayReason`) before writing anything if input is bad.
+
+    ``nctr``, ``discharges`` and ``beds`` come together (the discharge sitreps need all three);
+    ``ae`` (monthly A&E statistics, :mod:`feeds.ae_import`) may come alone."""
+    from feeds.ae_import import AE_COLUMNS, ae_events
+
+    bed_flow = (nctr, discharges, beds)
+    if any(path is None for path in bed_flow) and not all(path is None for path in bed_flow):
+        raise SitrepInputError("--nctr, --discharges and --beds go together")
+    if nctr is None and ae is None:
+        raise SitrepInputError("nothing to import: give --nctr/--discharges/--beds or --ae")
     stats = ImportStats()
-    frames = {
-        "nctr": _trust_rows(_read(nctr, NCTR_COLUMNS), stats),
-        "discharges": _trust_rows(_read(discharges, DISCHARGE_COLUMNS), stats),
-        "beds": _trust_rows(_read(beds, BED_COLUMNS), stats),
-    }
+    frames: dict[str, pd.DataFrame] = {}
+    if nctr is not None and discharges is not None and beds is not None:
+        frames["nctr"] = _trust_rows(_read(nctr, NCTR_COLUMNS), stats)
+        frames["discharges"] = _trust_rows(_read(discharges, DISCHARGE_COLUMNS), stats)
+        frames["beds"] = _trust_rows(_read(beds, BED_COLUMNS), stats)
     if delays is not None:
         frames["delays"] = _trust_rows(_read(delays, DELAY_COLUMNS), stats)
-    events: list[Event] = list(
-        daily_events(frames["nctr"], frames["discharges"], stats, date_from, date_to)
-    )
-    events.extend(bed_events(frames["beds"], date_from, date_to))
+    if ae is not None:
+        frames["ae"] = _trust_rows(_read(ae, AE_COLUMNS), stats)
+    events: list[Event] = []
+    if "nctr" in frames:
+        events.extend(daily_events(frames["nctr"], frames["discharges"], stats, date_from, date_to))
+        events.extend(bed_events(frames["beds"], date_from, date_to))
     if "delays" in frames:
         events.extend(delay_events(frames["delays"], date_from, date_to))
+    if "ae" in frames:
+        events.extend(ae_events(frames["ae"], date_from, date_to))
     # a few thousand events a trust-year: sorting them whole is cheap and gives time order
     events.sort(key=lambda e: (e.occurred_at, e.trust_code, type(e).__name__))
     counts: dict[str, int] = {}

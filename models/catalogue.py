@@ -76,6 +76,9 @@ class KindSpec(msgspec.Struct, frozen=True, kw_only=True):
     combine: Combine
     conditions: tuple[Condition, ...]
     gates: tuple[Condition, ...] = ()
+    #: conditions on a forecast of the trigger: while one holds (and the trigger does not) the
+    #: kind is ``emerging``; they never make it active or keep it so
+    leading: tuple[Condition, ...] = ()
     persistence_hours: int = 24
     persistence_daily_reports: int = 7
     persistence_periodic_reports: int = 3
@@ -83,7 +86,7 @@ class KindSpec(msgspec.Struct, frozen=True, kw_only=True):
     impact_formula: str = ""
 
     def metrics(self, sitrep: bool = False) -> tuple[str, ...]:
-        return tuple(c.metric_for(sitrep) for c in (*self.conditions, *self.gates))
+        return tuple(c.metric_for(sitrep) for c in (*self.conditions, *self.gates, *self.leading))
 
 
 class Lifecycle(msgspec.Struct, frozen=True, kw_only=True):
@@ -166,7 +169,7 @@ def _apply(base: ScopeCatalogue, sections: dict[str, Any], scope: str) -> ScopeC
 
 
 def _override_kind(spec: KindSpec, values: dict[str, Any], where: str) -> KindSpec:
-    conditions = {c.name: c for c in (*spec.conditions, *spec.gates)}
+    conditions = {c.name: c for c in (*spec.conditions, *spec.gates, *spec.leading)}
     changed: dict[str, dict[str, Any]] = {}
     impact = dict(spec.impact)
     top: dict[str, Any] = {}
@@ -196,7 +199,12 @@ def _override_kind(spec: KindSpec, values: dict[str, Any], where: str) -> KindSp
         return tuple(msgspec.structs.replace(c, **changed.get(c.name, {})) for c in group)
 
     return msgspec.structs.replace(
-        spec, conditions=patched(spec.conditions), gates=patched(spec.gates), impact=impact, **top
+        spec,
+        conditions=patched(spec.conditions),
+        gates=patched(spec.gates),
+        leading=patched(spec.leading),
+        impact=impact,
+        **top,
     )
 
 

@@ -1,4 +1,4 @@
-"""The wire contract v1: every event type of the four input topics, as strict msgspec Structs.
+"""The wire contract v1: every event type of the five input topics, as strict msgspec Structs.
 
 Field names, enums and patterns follow ``EVENTS.md`` exactly; a Struct here is the single source of
 both the validator and the published JSON Schema. Decoding rejects unknown fields, wrong types and
@@ -20,7 +20,8 @@ BEDFLOW_TOPIC: Final = "nhs.bedflow.v1"
 ROSTERING_TOPIC: Final = "nhs.rostering.v1"
 REFERRALS_TOPIC: Final = "nhs.referrals.v1"
 SITREP_TOPIC: Final = "nhs.sitrep.v1"
-INPUT_TOPICS: Final = (BEDFLOW_TOPIC, ROSTERING_TOPIC, REFERRALS_TOPIC, SITREP_TOPIC)
+ED_TOPIC: Final = "nhs.ed.v1"
+INPUT_TOPICS: Final = (BEDFLOW_TOPIC, ROSTERING_TOPIC, REFERRALS_TOPIC, SITREP_TOPIC, ED_TOPIC)
 
 # Python's ``$`` also matches before a trailing newline (msgspec and the ``jsonschema`` package
 # both use ``re.search``), so every anchor is ``$(?!\n)``: the same language in Python and in
@@ -138,6 +139,12 @@ AppointmentResult = Literal[
 ValidationResult = Literal["still_required", "removed"]
 ClosureReason = Literal["treated", "discharged", "other"]
 BedPeriod = Literal["day", "month"]
+AePeriod = Literal["month"]
+ArrivalMode = Literal["ambulance", "walk_in", "other"]
+DepartmentType = Literal["type_1", "type_2", "type_3"]
+Disposition = Literal[
+    "admitted", "discharged", "transferred", "left_before_treatment", "died", "other"
+]
 DelayPeriod = Literal["day", "week", "month"]
 
 
@@ -188,6 +195,25 @@ class Discharge(_SiteEvent, kw_only=True, frozen=True, tag="discharge"):
     spell_ref: PseudonymousRef
     ward_code: LocalCode
     destination: DischargeDestination
+
+
+# v1 additions: cancellations (what HL7 v2 A11, A12 and A13 carry). Each undoes the event it
+# names as if it had not happened; ``ward_code`` is where the patient is after the cancellation.
+
+
+class AdmissionCancelled(_SiteEvent, kw_only=True, frozen=True, tag="admission_cancelled"):
+    spell_ref: PseudonymousRef
+    ward_code: LocalCode
+
+
+class TransferCancelled(_SiteEvent, kw_only=True, frozen=True, tag="transfer_cancelled"):
+    spell_ref: PseudonymousRef
+    ward_code: LocalCode
+
+
+class DischargeCancelled(_SiteEvent, kw_only=True, frozen=True, tag="discharge_cancelled"):
+    spell_ref: PseudonymousRef
+    ward_code: LocalCode
 
 
 class WardCapacity(_SiteEvent, kw_only=True, frozen=True, tag="ward_capacity"):
@@ -299,7 +325,54 @@ class DelayReasonsSitrep(_SitrepEvent, kw_only=True, frozen=True, tag="delay_rea
     counts: dict[DelayReason, NonNegativeInt]
 
 
-BedflowEvent = Admission | Transfer | ReadyForDischarge | DischargeDelay | Discharge | WardCapacity
+class AeSitrep(_SitrepEvent, kw_only=True, frozen=True, tag="ae_sitrep"):
+    """NHS England's monthly A&E statistics (all department types) for the trust (or site)."""
+
+    period_start: EventDate
+    period: AePeriod
+    attendances: NonNegativeInt
+    attendances_over_4h: NonNegativeInt
+    emergency_admissions: NonNegativeInt
+    #: emergency admissions that waited over 4 h from decision to admit to admission
+    emergency_admissions_over_4h: NonNegativeInt | None = None
+
+
+# nhs.ed.v1: urgent and emergency care, one attendance per attendance_ref
+
+
+class EdArrival(_SiteEvent, kw_only=True, frozen=True, tag="ed_arrival"):
+    attendance_ref: PseudonymousRef
+    arrival_mode: ArrivalMode
+    department_type: DepartmentType
+
+
+class AmbulanceHandover(_SiteEvent, kw_only=True, frozen=True, tag="ambulance_handover"):
+    """The crew handed over at ``occurred_at``, having arrived at ``arrived_at``."""
+
+    attendance_ref: PseudonymousRef
+    arrived_at: EventTime
+
+
+class EdDecisionToAdmit(_SiteEvent, kw_only=True, frozen=True, tag="ed_decision_to_admit"):
+    attendance_ref: PseudonymousRef
+
+
+class EdDeparture(_SiteEvent, kw_only=True, frozen=True, tag="ed_departure"):
+    attendance_ref: PseudonymousRef
+    disposition: Disposition
+
+
+BedflowEvent = (
+    Admission
+    | Transfer
+    | ReadyForDischarge
+    | DischargeDelay
+    | Discharge
+    | WardCapacity
+    | AdmissionCancelled
+    | TransferCancelled
+    | DischargeCancelled
+)
 RosteringEvent = (
     RosterPublished | ShiftPlanned | ShiftFilled | ShiftUnfilled | ShiftChanged | AbsenceReported
 )
@@ -311,8 +384,9 @@ ReferralsEvent = (
     | PathwayValidated
     | PathwayClosed
 )
-SitrepEvent = DischargeSitrep | BedSitrep | DelayReasonsSitrep
-Event = BedflowEvent | RosteringEvent | ReferralsEvent | SitrepEvent
+SitrepEvent = DischargeSitrep | BedSitrep | DelayReasonsSitrep | AeSitrep
+EdEvent = EdArrival | AmbulanceHandover | EdDecisionToAdmit | EdDeparture
+Event = BedflowEvent | RosteringEvent | ReferralsEvent | SitrepEvent | EdEvent
 
 #: The union of event types each input topic carries.
 TOPIC_EVENT_TYPES: Final[dict[str, object]] = {
@@ -320,6 +394,7 @@ TOPIC_EVENT_TYPES: Final[dict[str, object]] = {
     ROSTERING_TOPIC: RosteringEvent,
     REFERRALS_TOPIC: ReferralsEvent,
     SITREP_TOPIC: SitrepEvent,
+    ED_TOPIC: EdEvent,
 }
 
 #: event_type -> topic, for routing events read from files.

@@ -114,7 +114,9 @@ _UUID: Final = re.compile(UUID_PATTERN)
 _HEX_TOKEN: Final = re.compile(r"[0-9a-fA-F]{16,64}")
 _DATETIME: Final = re.compile(DATETIME_PATTERN)
 _DATE: Final = re.compile(DATE_PATTERN)
-_TIME_FIELDS: Final = frozenset({"occurred_at", "starts_at", "ends_at", "appointment_at"})
+_TIME_FIELDS: Final = frozenset(
+    {"occurred_at", "starts_at", "ends_at", "appointment_at", "arrived_at"}
+)
 _DATE_FIELDS: Final = frozenset({"period_start", "period_end", "report_date"})
 
 

@@ -16,7 +16,7 @@ OPPORTUNITIES_TOPIC: Final = "opsradar.opportunities.v1"
 DEADLETTER_TOPIC: Final = "opsradar.deadletter.v1"
 
 Status = Literal["emerging", "active", "resolved"]
-Domain = Literal["bed_flow", "rostering", "referrals"]
+Domain = Literal["bed_flow", "rostering", "referrals", "ed"]
 
 
 def scope_key(trust_code: str, site_code: str | None) -> str:

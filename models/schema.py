@@ -25,7 +25,8 @@ NOT_IN_SCHEMA: Final = (
     "or dashed; a UK postcode; an e-mail address; a UK phone number; a field named like an NHS "
     "number or a date of birth; a *_ref of decimal digits only); "
     "site_code not starting with trust_code; shift_planned with ends_at not after starts_at; "
-    "roster_published with period_end before period_start; occurred_at more than 1 hour after "
+    "roster_published with period_end before period_start; ambulance_handover with arrived_at "
+    "after occurred_at; occurred_at more than 1 hour after "
     "the time of receipt or older than the consumer's horizon; a key repeated in one object; "
     "integers written with a fraction or exponent (1.0 is a JSON Schema integer, not ours)."
 )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
-from models.events import Event, RosterPublished, ShiftPlanned
+from models.events import AmbulanceHandover, Event, RosterPublished, ShiftPlanned
 from models.rejection import BAD_INTERVAL, FUTURE_TIME, SITE_NOT_IN_TRUST, TOO_OLD
 
 #: No operational event is older, and the engine's hour and day arithmetic around an event from
@@ -21,6 +21,7 @@ CROSS_FIELD_RULES: tuple[str, ...] = (
     "site_code starts with trust_code (site_not_in_trust)",
     "shift_planned: ends_at is after starts_at (bad_interval)",
     "roster_published: period_end is not before period_start (bad_interval)",
+    "ambulance_handover: arrived_at is not after occurred_at (bad_interval)",
 )
 
 
@@ -38,6 +39,8 @@ def check_event(
         return BAD_INTERVAL, "ends_at"
     if isinstance(event, RosterPublished) and event.period_end < event.period_start:
         return BAD_INTERVAL, "period_end"
+    if isinstance(event, AmbulanceHandover) and event.arrived_at > event.occurred_at:
+        return BAD_INTERVAL, "arrived_at"
     if event.occurred_at - now > future_limit:
         return FUTURE_TIME, "occurred_at"
     if event.occurred_at < EARLIEST_OCCURRED_AT:

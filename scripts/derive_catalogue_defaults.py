@@ -163,6 +163,22 @@ def derive(data: Path) -> dict[str, dict[str, object]]:
         _default("care_transfer_referral_automation", "hub_share"),
         ">=",
     )
+
+    # Monthly A&E statistics, trust-months: the 4-hour share (>= 1,000 attendances, the months
+    # with an over-4-hours count) and emergency admissions over 4 h from decision to admit
+    # (>= 200 admissions).
+    ae = pd.read_csv(data / "ae_monthly_by_trust.csv.gz")
+    ae = ae[ae["nhs_trust22_code"].notna()]
+    timed = ae[ae["attendances_over_4hours"].notna() & (ae["total_attendances"] >= 1000)]
+    out["ed_4h_share"] = _spread(
+        1 - timed["attendances_over_4hours"] / timed["total_attendances"], 0.78, "<"
+    )
+    admitted = ae[ae["total_emergency_admissions"] >= 200]
+    out["trolley_wait_4h_share"] = _spread(
+        admitted["emergency_admissions_over_4hours"] / admitted["total_emergency_admissions"],
+        0.40,
+        ">=",
+    )
     return out
 
 

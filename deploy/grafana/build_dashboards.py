@@ -70,6 +70,7 @@ def panel(
     options: Json | None = None,
     field_defaults: Json | None = None,
     transformations: list[Json] | None = None,
+    overrides: list[Json] | None = None,
     width: int = 12,
     height: int = 8,
 ) -> Json:
@@ -83,7 +84,7 @@ def panel(
         "description": description,
         "datasource": datasource,
         "targets": [{"refId": chr(ord("A") + i), **t} for i, t in enumerate(targets)],
-        "fieldConfig": {"defaults": defaults, "overrides": []},
+        "fieldConfig": {"defaults": defaults, "overrides": overrides or []},
         "options": options or {},
         # layout hints, replaced by gridPos in layout()
         "_w": width,
@@ -92,6 +93,14 @@ def panel(
     if transformations:
         body["transformations"] = transformations
     return body
+
+
+def _override(pattern: str, properties: Json) -> Json:
+    """Field properties for the series whose display name matches ``pattern``."""
+    return {
+        "matcher": {"id": "byRegexp", "options": pattern},
+        "properties": [{"id": key, "value": value} for key, value in properties.items()],
+    }
 
 
 def timeseries(title: str, targets: list[Json], **kw: Any) -> Json:
@@ -228,6 +237,16 @@ def scope_metric(metric: str, legend: str) -> Json:
     )
 
 
+def scope_metric_or(site_metric: str, trust_metric: str, legend: str) -> Json:
+    """A site metric and the trust-scope metric (site "") of the same measure, as one series
+    set: a trust's monthly published figure beside its sites' event-time ones."""
+    return prom(
+        f'max by (trust, site) (opsradar_scope_metric{{{SCOPE}, metric="{site_metric}"}}) or '
+        f'max by (trust, site) (opsradar_scope_metric{{{SCOPE}, metric="{trust_metric}"}})',
+        f"{{{{trust}}}} {{{{site}}}} {legend}",
+    )
+
+
 def trust_operations() -> Json:
     impact = (
         "max by (trust, site, kind) "
@@ -324,9 +343,36 @@ def trust_operations() -> Json:
             [
                 scope_metric("bed_occupancy_ratio", "now"),
                 scope_metric("bed_occupancy_ratio_24h", "24 h"),
+                scope_metric("bed_occupancy_forecast_24h", "forecast 24 h ahead"),
+                scope_metric("bed_occupancy_forecast_24h_low", "forecast band"),
+                prom(
+                    "max by (trust, site) (opsradar_scope_metric"
+                    f'{{{SCOPE}, metric="bed_occupancy_forecast_24h_high"}}) - '
+                    "max by (trust, site) (opsradar_scope_metric"
+                    f'{{{SCOPE}, metric="bed_occupancy_forecast_24h_low"}})',
+                    "{{trust}} {{site}} forecast band width",
+                ),
             ],
-            description="Occupied / open beds (capacity_forecasting flags ≥ 92% for 3 days).",
+            description=(
+                "Occupied / open beds (capacity_forecasting flags ≥ 92% for 3 days and emerges "
+                "when the forecast reaches 92%). The forecast is drawn where it was made, for "
+                "24 h later; the shaded band is its 80% interval (stacked low + width: select "
+                "one site to read it)."
+            ),
             unit="percentunit",
+            field_defaults={"max": 1},
+            overrides=[
+                _override(".*forecast 24 h ahead", {"custom.lineStyle": {"fill": "dash"}}),
+                _override(
+                    ".*forecast band.*",
+                    {
+                        "custom.stacking": {"group": "forecast_band", "mode": "normal"},
+                        "custom.lineWidth": 0,
+                        "custom.hideFrom": {"legend": True, "tooltip": False, "viz": False},
+                    },
+                ),
+                _override(".*forecast band width", {"custom.fillOpacity": 25}),
+            ],
         ),
         timeseries(
             "Occupied and open beds",
@@ -364,6 +410,54 @@ def trust_operations() -> Json:
             "Discharges per NCTR patient-day",
             [scope_metric("discharges_per_nctr_patient_7d", "7 d")],
             description="discharge_coordination flags < 0.25 (7-day mean).",
+        ),
+        row("Urgent and emergency care"),
+        timeseries(
+            "4-hour and 12-hour waits",
+            [
+                scope_metric_or("ed_4h_share_7d", "ed_4h_share", "within 4 h"),
+                scope_metric("ed_4h_share_non_admitted_7d", "within 4 h, not admitted"),
+                scope_metric("ed_12h_share_7d", "over 12 h"),
+            ],
+            description=(
+                "Departures within 4 h of arrival (standard: ≥ 78%; ed_demand_forecasting flags "
+                "non-admitted < 78%) and over 12 h (ed_bed_allocation: ≥ 10%), 7 days; a trust "
+                "without a site (site empty): the published monthly A&E share."
+            ),
+            unit="percentunit",
+        ),
+        timeseries(
+            "Ambulance handovers",
+            [
+                scope_metric("handover_median_minutes_7d", "median minutes"),
+                scope_metric("handovers_over_30m_7d", "over 30 min"),
+                scope_metric("handovers_over_45m_7d", "over 45 min"),
+            ],
+            description=(
+                "Minutes from ambulance arrival to handover, 7 days (45-minute maximum; "
+                "ambulance_handover_automation: ≥ 10% over 45 min or a median ≥ 30 min)."
+            ),
+        ),
+        timeseries(
+            "Decided admissions waiting (trolley waits)",
+            [
+                scope_metric_or(
+                    "trolley_wait_4h_share_7d", "trolley_wait_4h_share", "over 4 h from decision"
+                ),
+                scope_metric("trolley_wait_12h_share_7d", "over 12 h from decision"),
+            ],
+            description=(
+                "Decision to admit to departure, 7 days (ed_bed_allocation flags ≥ 40% over 4 h); "
+                "a trust without a site: the published monthly share of emergency admissions."
+            ),
+            unit="percentunit",
+        ),
+        timeseries(
+            "In the department",
+            [
+                scope_metric("ed_in_department", "patients in the department"),
+                scope_metric("ed_awaiting_admission", "with a decision to admit"),
+            ],
         ),
         row("Workforce"),
         timeseries(

@@ -46,6 +46,7 @@ from feeds.simulator.ids import DAY, HOUR, at, event_id
 from feeds.simulator.layout import Site
 from models.events import (
     BEDFLOW_TOPIC,
+    ED_TOPIC,
     EVENT_TYPE_TOPIC,
     REFERRALS_TOPIC,
     ROSTERING_TOPIC,
@@ -76,6 +77,7 @@ TOPIC_DOMAIN: Final[dict[str, str]] = {
     BEDFLOW_TOPIC: "bed_flow",
     ROSTERING_TOPIC: "rostering",
     REFERRALS_TOPIC: "referrals",
+    ED_TOPIC: "ed",
 }
 ALL_DOMAINS: Final = "all"
 #: reasons a delay is coded with after the patient left: the commonest national reasons

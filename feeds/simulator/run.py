@@ -19,6 +19,7 @@ from pathlib import Path
 
 from feeds.jsonl_writer import EventWriter
 from feeds.simulator.bedflow import BedFlow
+from feeds.simulator.ed import Ed
 from feeds.simulator.ids import DAY, at
 from feeds.simulator.layout import Site, build_layout
 from feeds.simulator.queue import EventQueue
@@ -66,7 +67,7 @@ class SimulationStats:
 
 
 class _SiteRun:
-    __slots__ = ("bedflow", "queue", "referrals", "rostering", "site")
+    __slots__ = ("bedflow", "ed", "queue", "referrals", "rostering", "site")
 
     def __init__(
         self, site: Site, injections: Sequence[Injection], seed: int, start: int, end: int
@@ -81,6 +82,7 @@ class _SiteRun:
         self.bedflow = BedFlow(site, conditions, rng("bedflow"), self.queue, start)
         self.rostering = Rostering(site, conditions, rng("rostering"), self.queue, start, end)
         self.referrals = Referrals(site, conditions, rng("referrals"), self.queue, start)
+        self.ed = Ed(site, conditions, rng("ed"), self.queue, start)
 
 
 def simulate(config: SimulationConfig, out: Path, truth: Path | None = None) -> SimulationStats:
@@ -120,6 +122,7 @@ def simulate(config: SimulationConfig, out: Path, truth: Path | None = None) -> 
                 run.rostering.publish_before(day + DAY)
                 run.bedflow.day(day)
                 run.referrals.day(day)
+                run.ed.day(day)
             _drain(runs, day + DAY, writer, by_type, feed)
         if feed is not None:
             _write(feed.release_all(), writer, by_type)

@@ -121,6 +121,27 @@ SCENARIOS: dict[str, Scenario] = {
             2,
             14,
         ),
+        Scenario(
+            "handover_delays",
+            "ambulance_handover_automation",
+            "ambulance handovers take a median ~35 min, ~33% over 45 min (normally 15 min / 3%)",
+            3,
+            12,
+        ),
+        Scenario(
+            "ed_rota_mismatch",
+            "ed_demand_forecasting",
+            "non-admitted patients stay 1-7.5 h (~46% within 4 h, normally ~90%)",
+            3,
+            12,
+        ),
+        Scenario(
+            "exit_block",
+            "ed_bed_allocation",
+            "decided admissions wait 2-12 h for a bed (~80% over 4 h, normally ~12%)",
+            3,
+            12,
+        ),
     )
 }
 
@@ -139,6 +160,9 @@ DEFAULT_ORDER: tuple[str, ...] = (
     "late_discharges",
     "unvalidated_long_waits",
     "winter_surge",
+    "handover_delays",
+    "ed_rota_mismatch",
+    "exit_block",
 )
 
 

@@ -1,7 +1,9 @@
 """``opsradar import-sitrep``: NHS England's published sitrep CSVs -> ``nhs.sitrep.v1`` events.
 
 Decisions (missing submissions, rounding, event time and ids) are in :mod:`feeds.sitrep_import`.
-Exit 2 with a one-line message for a missing file or column, or an unknown delay-reason wording.
+Exit 2 with a one-line message for a missing file or column, an unknown delay-reason wording, or
+an incomplete set of files (``--nctr``, ``--discharges`` and ``--beds`` go together; ``--ae``
+may come alone).
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ HELP = "turn published NHS sitrep CSVs into events"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--nctr", required=True, help="nctr_daily_by_trust.csv(.gz)")
-    parser.add_argument("--discharges", required=True, help="discharges_daily_by_trust.csv(.gz)")
-    parser.add_argument("--beds", required=True, help="beds_monthly_by_trust.csv(.gz)")
+    parser.add_argument("--nctr", help="nctr_daily_by_trust.csv(.gz)")
+    parser.add_argument("--discharges", help="discharges_daily_by_trust.csv(.gz)")
+    parser.add_argument("--beds", help="beds_monthly_by_trust.csv(.gz)")
     parser.add_argument("--delays", help="discharge_delay_reasons_monthly_by_trust.csv(.gz)")
+    parser.add_argument("--ae", help="ae_monthly_by_trust.csv(.gz): monthly A&E statistics")
     parser.add_argument(
         "--from",
         dest="date_from",
@@ -43,10 +46,11 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         stats = import_sitrep(
-            nctr=Path(args.nctr),
-            discharges=Path(args.discharges),
-            beds=Path(args.beds),
+            nctr=Path(args.nctr) if args.nctr else None,
+            discharges=Path(args.discharges) if args.discharges else None,
+            beds=Path(args.beds) if args.beds else None,
             delays=Path(args.delays) if args.delays else None,
+            ae=Path(args.ae) if args.ae else None,
             out=Path(args.out),
             date_from=args.date_from,
             date_to=args.date_to,

@@ -10,7 +10,7 @@ missing) and breaks the held run: persistence means every evaluation of the peri
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +21,7 @@ from models.outputs import OpportunityUpdate, Transition
 from streams.engine.evidence import ScopeIds, snapshot
 from streams.engine.lifecycle import KindState, Mode, Signals, closed, transition
 from streams.engine.readings import Reading
-from streams.engine.statistics import Judged, PastCache, judge, record
+from streams.engine.statistics import Judged, PastCache, judge, proximity, record
 from streams.engine.timekeys import DAY, HOUR
 
 __all__ = ["KindState", "Mode", "PastCache", "ScopeIds", "evaluate_kind"]
@@ -42,8 +42,17 @@ def _break(state: KindState) -> None:
     state.warned_since = None
 
 
-def _signals(spec: KindSpec, judged: list[Judged], gates: list[Judged]) -> Signals | None:
-    """The kind's trigger, emerging rule and clearance; None when it cannot be evaluated."""
+def _signals(
+    spec: KindSpec,
+    judged: list[Judged],
+    gates: list[Judged],
+    leading: Sequence[Judged] = (),
+    reach: float = 1.0,
+) -> Signals | None:
+    """The kind's trigger, emerging rule and clearance; None when it cannot be evaluated. A
+    leading condition (a forecast of the trigger) that holds makes the kind emerging, while a
+    trigger condition is within ``reach`` of its threshold (the emerging rule's own bar: a
+    forecast far from what the site shows now is not trusted on its own)."""
     usable = [j for j in judged if j.evaluable]
     known = len(usable) == len(judged) if spec.combine == "all" else bool(usable)
     if not known:
@@ -62,7 +71,13 @@ def _signals(spec: KindSpec, judged: list[Judged], gates: list[Judged]) -> Signa
         triggered = gates_hold and any(j.holds for j in usable)
         relaxed = gates_hold and any(j.relaxed for j in usable)
         emerging = gates_hold and not triggered and any(j.emerging for j in usable)
-    return Signals(triggered=triggered, emerging=emerging, clear=not relaxed)
+    ahead = (
+        gates_hold
+        and not triggered
+        and any(j.evaluable and j.holds for j in leading)
+        and any(proximity(j) >= reach for j in usable)
+    )
+    return Signals(triggered=triggered, emerging=emerging or ahead, clear=not relaxed, ahead=ahead)
 
 
 def evaluate_kind(
@@ -112,7 +127,18 @@ def evaluate_kind(
         )
         for g in spec.gates
     ]
-    signals = _signals(spec, judged, gates)
+    leading = [
+        judge(
+            c,
+            metric=c.metric_for(sitrep),
+            reading=readings.get(c.metric_for(sitrep)),
+            stats={},
+            day=day,
+            lc=lc,
+        )
+        for c in spec.leading
+    ]
+    signals = _signals(spec, judged, gates, leading, lc.emerging_min_fraction)
     if signals is None:
         _break(state)
         return []
@@ -138,6 +164,7 @@ def evaluate_kind(
             mode=mode,
             ids=ids,
             quality=quality,
+            leading=leading,
         )
 
     record(state.stats, usable, day, lc)
@@ -166,6 +193,7 @@ def evaluate_kind(
         lapsed=moved.lapsed,
         ids=ids,
         status="resolved" if moved.resolved else state.status or "emerging",
+        leading=leading,
     )
     updates: list[OpportunityUpdate] = []
     for from_status, to_status in moved.steps:
@@ -215,6 +243,7 @@ def _frozen(
     mode: Mode,
     ids: ScopeIds,
     quality: Mapping[str, Any],
+    leading: list[Judged],
 ) -> list[OpportunityUpdate]:
     """An open episode while its domain's data is not ``ok``: its status stands."""
     assert state.status is not None
@@ -233,6 +262,7 @@ def _frozen(
         ids=ids,
         status=state.status,
         quality=quality,
+        leading=leading,
     )
     state.latest = current
     due = _snapshot_due(state, lc=lc, ts=ts)

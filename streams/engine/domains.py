@@ -1,12 +1,13 @@
 """A scope's domains, each a state object of its own: its event-time clock, its aggregator (with
 its entity map), its data quality and the kinds it drives.
 
-- ``EventDomain``: bed flow, rostering or referrals at a site, evaluated at every event-time hour
-  boundary from its first event on. Its head part (``bedflow`` / ``rostering`` / ``referrals``)
+- ``EventDomain``: bed flow, rostering, referrals or urgent and emergency care (``ed``) at a
+  site, evaluated at every event-time hour boundary from its first event on. Its head part
+  (``bedflow`` / ``rostering`` / ``referrals`` / ``ed``)
   holds the clock, the data-quality state and the aggregates; its entity map is sharded
   (``spells/NNN`` ...), its data-quality profile is ``quality_profile/<domain>``.
 - ``SitrepDomain``: the national aggregates of a scope, evaluated per report date; it drives the
-  bed-flow kinds only at a trust scope (a site's bed-flow kinds are its events').
+  bed-flow and ED kinds only at a trust scope (a site's are its events').
 
 A scope builds a domain when its first event of that domain arrives, so a state that only ever
 reads one topic (as the worker's and ``Engine``'s do) holds one domain.
@@ -22,10 +23,12 @@ import msgspec
 
 from models.catalogue import ScopeCatalogue
 from models.outputs import MetricPoint, OpportunityUpdate
-from streams.engine import bedflow, referrals, rostering
+from streams.engine import bedflow, ed, referrals, rostering
 from streams.engine.bedflow import BedFlow, BedFlowAgg
 from streams.engine.detectors import evaluate_kind
+from streams.engine.ed import EdAgg, EdFlow
 from streams.engine.evidence import ScopeIds
+from streams.engine.forecast import ForecastState, OccupancyForecast
 from streams.engine.lifecycle import KindState, Mode
 from streams.engine.quality import CODES, PROFILE_PART, DataQuality, Profile, Quality
 from streams.engine.readings import Reading
@@ -39,13 +42,18 @@ from streams.engine.timekeys import DAY, HOUR, at
 Output = MetricPoint | OpportunityUpdate
 CAPACITY: Final = "capacity_forecasting"
 DETECTOR_PREFIX: Final = "detector/"
-EVENT_DOMAINS: Final = ("bed_flow", "rostering", "referrals")
+#: a domain's forecaster part (bed flow only: its occupancy forecasts)
+FORECAST_PREFIX: Final = "forecast/"
+EVENT_DOMAINS: Final = ("bed_flow", "rostering", "referrals", "ed")
+#: the domains whose kinds a trust scope's sitreps drive (at a site, its events drive them)
+SITREP_DOMAINS: Final = ("bed_flow", "ed")
 
 A = TypeVar("A")
 
 
 class Flow(Protocol):
-    """What an event domain's aggregator offers (``BedFlow``, ``Rostering``, ``Referrals``)."""
+    """What an event domain's aggregator offers (``BedFlow``, ``Rostering``, ``Referrals``,
+    ``EdFlow``)."""
 
     agg: Any
 
@@ -69,6 +77,7 @@ _FLOWS: Final[dict[str, tuple[str, type, type, str]]] = {
     "bed_flow": (bedflow.PART, BedFlow, BedFlowAgg, "spells"),
     "rostering": (rostering.PART, Rostering, RosteringAgg, "shifts"),
     "referrals": (referrals.PART, Referrals, ReferralsAgg, "pathways"),
+    "ed": (ed.PART, EdFlow, EdAgg, "attendances"),
 }
 
 
@@ -155,7 +164,7 @@ def points(ids: ScopeIds, readings: Mapping[str, Reading], when: datetime) -> li
 
 
 class EventDomain:
-    """Bed flow, rostering or referrals at one site (see the module docstring)."""
+    """One event domain at one site (see the module docstring)."""
 
     def __init__(
         self, name: str, catalogue: ScopeCatalogue, ids: ScopeIds, dirty: set[str]
@@ -173,6 +182,9 @@ class EventDomain:
         )
         self._head_type: type = Head[agg_type]  # type: ignore[valid-type]
         self._dirty = dirty
+        # occupancy forecasts 24 h / 72 h ahead, from the site's own flows (streams.engine.forecast)
+        self.forecast_part = FORECAST_PREFIX + name
+        self.forecast = OccupancyForecast(self.forecast_part, dirty) if name == "bed_flow" else None
 
     def started(self, hour: int) -> None:
         """An event of this domain at ``hour``: the clock runs from the boundary after it."""
@@ -197,6 +209,9 @@ class EventDomain:
             # A recovery ends: what was last heard of before the gap ended may be what it lost.
             self.flow.confirm_after_gap(moved.confirm_before)
         readings = dict(self.flow.evaluate(hour))
+        if self.forecast is not None:
+            learning = moved.status in ("ok", "warming_up")
+            readings.update(self._forecast(hour, readings, learning=learning))
         readings[f"data_quality_{self.name}"] = Reading(CODES[moved.status], 0)
         out = points(self.ids, readings, when)
         modes: dict[str, Mode] = dict.fromkeys(self.kinds.order, "hourly")
@@ -215,6 +230,28 @@ class EventDomain:
             self.flow.maintain(hour)
         return out
 
+    def _forecast(
+        self, hour: int, readings: Mapping[str, Reading], *, learning: bool
+    ) -> dict[str, Reading]:
+        assert self.forecast is not None
+        occupied = readings.get("occupied_beds")
+        beds = readings.get("open_beds")
+        occupancy = readings.get("bed_occupancy_ratio")
+        if occupied is None:
+            return {}
+        self.forecast.learn(
+            hour,
+            census=int(occupied.value),
+            discharged=self.flow.agg.discharges.get(hour - 1, 0),
+            learning=learning,
+        )
+        return self.forecast.evaluate(
+            hour,
+            occupancy=None if occupancy is None else occupancy.value,
+            open_beds=0 if beds is None else int(beds.value),
+            learning=learning,
+        )
+
     # --- persistence
 
     def encode_head(self, encoder: msgspec.msgpack.Encoder) -> bytes:
@@ -232,19 +269,27 @@ class EventDomain:
     def decode_profile(self, data: bytes) -> None:
         self.quality.profile = msgspec.msgpack.decode(data, type=Profile)
 
+    def encode_forecast(self, encoder: msgspec.msgpack.Encoder) -> bytes:
+        assert self.forecast is not None
+        return encoder.encode(self.forecast.state)
+
+    def decode_forecast(self, data: bytes) -> None:
+        if self.forecast is not None:
+            self.forecast.state = msgspec.msgpack.decode(data, type=ForecastState)
+
 
 class SitrepDomain:
     """A scope's sitreps, evaluated per report date (``streams.engine.sitrep``)."""
 
     def __init__(
-        self, catalogue: ScopeCatalogue, ids: ScopeIds, dirty: set[str], drives_bed_flow: bool
+        self, catalogue: ScopeCatalogue, ids: ScopeIds, dirty: set[str], drives_kinds: bool
     ) -> None:
         self.ids = ids
         self.catalogue = catalogue
         self.sitrep = Sitrep(dirty)
         names = (
-            [k for k, spec in catalogue.kinds.items() if spec.domain == "bed_flow"]
-            if drives_bed_flow
+            [k for k, spec in catalogue.kinds.items() if spec.domain in SITREP_DOMAINS]
+            if drives_kinds
             else []
         )
         self.kinds = Kinds(catalogue, names)

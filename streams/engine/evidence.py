@@ -59,8 +59,10 @@ def snapshot(
     ids: ScopeIds,
     status: Status,
     quality: Mapping[str, Any] | None = None,
+    leading: list[Judged] | None = None,
 ) -> Opportunity:
-    """The episode as it stands at ``at``; ``quality``: why its domain's data is not ok."""
+    """The episode as it stands at ``at``; ``quality``: why its domain's data is not ok;
+    ``leading``: the kind's forecast conditions, when it has any."""
     usable = [j for j in judged if j.evaluable]
     if spec.combine == "all":
         primary = usable[0]
@@ -98,6 +100,16 @@ def snapshot(
         },
         "data_quality": dict(quality) if quality is not None else OK,
     }
+    if leading:
+        described = [describe(j) for j in leading]
+        for entry, judged_forecast in zip(described, leading, strict=True):
+            # the forecast's 80% interval, when the engine emits one beside it
+            entry["interval_80"] = [
+                _round(readings[name].value) if name in readings else None
+                for name in (f"{judged_forecast.metric}_low", f"{judged_forecast.metric}_high")
+            ]
+        evidence["forecast"] = described
+        evidence["emerging_on_forecast"] = not triggered and any(j.holds for j in leading)
     if lapsed:
         evidence["lapsed"] = True
     return Opportunity(

@@ -132,6 +132,33 @@ def _demand(readings: Mapping[str, Reading], params: Mapping[str, float]) -> Imp
     return Impact(0.0, 0.0, 0.0, inputs)
 
 
+def _handover(readings: Mapping[str, Reading], params: Mapping[str, float]) -> Impact:
+    ambulance_hours = _get(readings, "handover_minutes_over_45_7d") / 60
+    inputs = _inputs(readings, "handover_minutes_over_45_7d", "handovers_7d")
+    inputs["ambulance_hours_released_per_week"] = round(ambulance_hours, 2)
+    return Impact(0.0, ambulance_hours * params["crew_size"], 0.0, inputs)
+
+
+def _ed_demand(readings: Mapping[str, Reading], params: Mapping[str, float]) -> Impact:
+    non_admitted = readings.get("ed_4h_share_non_admitted_7d")
+    departures = _get(readings, "ed_departures_7d")
+    # non-admitted departures over 4 h: (1 - their 4-hour share) x their count, which is the
+    # share's sample; trust scopes (monthly statistics) carry no such split and count 0
+    over = 0.0 if non_admitted is None else (1 - non_admitted.value) * non_admitted.sample
+    inputs = _inputs(readings, "ed_4h_share_non_admitted_7d", "ed_departures_7d")
+    inputs["non_admitted_over_4h_per_week"] = round(over, 1)
+    inputs["departures_per_week"] = departures
+    return Impact(0.0, over * params["escalation_minutes"] / 60, 0.0, inputs)
+
+
+def _bed_allocation(readings: Mapping[str, Reading], params: Mapping[str, float]) -> Impact:
+    inputs = _inputs(readings, "trolley_wait_hours_over_4h_7d", "trolley_waits_4h_7d")
+    inputs["patient_hours_in_department_per_week"] = round(
+        _get(readings, "trolley_wait_hours_over_4h_7d"), 1
+    )
+    return Impact(0.0, 0.0, 0.0, inputs)
+
+
 FORMULAS: dict[str, Formula] = {
     "capacity_forecasting": _none,
     "discharge_documentation_automation": _delay_reason(
@@ -150,6 +177,9 @@ FORMULAS: dict[str, Formula] = {
     "waiting_list_validation": _validation,
     "dna_reduction": _dna,
     "demand_capacity_planning": _demand,
+    "ambulance_handover_automation": _handover,
+    "ed_demand_forecasting": _ed_demand,
+    "ed_bed_allocation": _bed_allocation,
 }
 
 

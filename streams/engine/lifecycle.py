@@ -1,6 +1,7 @@
 """The status lifecycle of one (scope, kind), as a pure transition (``docs/catalogue.md``)::
 
-    (none) --trigger, or the emerging rule held at every evaluation of the period--> emerging
+    (none) --trigger, a forecast of it, or the emerging rule held at every evaluation of the
+           period--> emerging
     emerging --trigger held at every evaluation of the period--> active
     emerging --neither trigger nor rule for a persistence's worth of evaluations--> resolved
     active --clear (hysteresis) for resolve_after evaluations--> resolved --> (none): a new episode
@@ -50,6 +51,9 @@ class Signals(NamedTuple):
     triggered: bool
     emerging: bool
     clear: bool  # not even the hysteresis-relaxed trigger holds
+    #: a leading condition (the trigger forecast ahead) holds: it opens at once, as the trigger
+    #: does, since its point is to be early; ``emerging`` is then true too
+    ahead: bool = False
 
 
 class Moved(NamedTuple):
@@ -86,7 +90,7 @@ def transition(
     at: datetime,
 ) -> Moved:
     """The next state of the kind after one evaluation at ``at`` (``ts`` its epoch seconds)."""
-    triggered, emerging, clear = signals
+    triggered, emerging, clear = signals.triggered, signals.emerging, signals.clear
     held_count, held_since = _run(triggered, state.held_count, state.held_since, ts)
     warned_count, warned_since = _run(
         triggered or emerging, state.warned_count, state.warned_since, ts
@@ -95,8 +99,9 @@ def transition(
     persisted = _lasted(held_count, held_since, ts=ts, needed=needed, mode=mode)
     # The emerging rule (3 sigma, a projected breach) opens an episode only once it, or the
     # trigger, has held for a persistence's worth of evaluations: a 7-day mean dipping for a day
-    # towards a threshold is how such means move by chance, a warning is one that lasts.
-    warned = _lasted(warned_count, warned_since, ts=ts, needed=needed, mode=mode)
+    # towards a threshold is how such means move by chance, a warning is one that lasts. A
+    # forecast of the trigger is no such chance run of one window: it opens at once.
+    warned = signals.ahead or _lasted(warned_count, warned_since, ts=ts, needed=needed, mode=mode)
     status = state.status
     episode = state.episode
     first_emerging_at = state.first_emerging_at

@@ -33,6 +33,16 @@ BEDFLOW_METRICS: Final[dict[str, str]] = {
     "delay_patients_discharge_documentation": "NCTR patients delayed by discharge documentation",
     "delay_patients_patient_transport": "NCTR patients delayed by patient transport",
     "delay_patients_care_transfer_hub": "NCTR patients delayed by care transfer hub reasons",
+    **{
+        f"bed_occupancy_forecast_{h}h{suffix}": f"{what} of the occupancy ratio {h} h ahead "
+        "(flow balance by hour of the week from the current census: streams/engine/forecast.py)"
+        for h in (24, 72)
+        for suffix, what in (
+            ("", "forecast"),
+            ("_low", "80% interval, low end"),
+            ("_high", "80% interval, high end"),
+        )
+    },
 }
 
 SITREP_ONLY_METRICS: Final[dict[str, str]] = {
@@ -70,6 +80,38 @@ REFERRAL_METRICS: Final[dict[str, str]] = {
     "dna_rate_28d": "did not attend / (attended + did not attend), 28 days",
 }
 
+ED_METRICS: Final[dict[str, str]] = {
+    "ed_in_department": "attendances in the department (arrived, not departed) now",
+    "ed_awaiting_admission": "attendances in the department with a decision to admit",
+    "ed_attendances_7d": "arrivals over 7 days",
+    "ed_departures_7d": "departures over 7 days of attendances whose arrival was seen",
+    "ed_4h_share_7d": "departures within 4 h of arrival / departures, 7 days",
+    "ed_4h_share_non_admitted_7d": "the same for departures not admitted, 7 days",
+    "ed_12h_share_7d": "departures over 12 h from arrival / departures, 7 days",
+    "ed_over_12h_7d": "departures over 12 h from arrival, 7 days",
+    "handovers_7d": "ambulance handovers over 7 days",
+    "handovers_over_30m_7d": "handovers over 30 min after the ambulance arrived, 7 days",
+    "handovers_over_45m_7d": "handovers over 45 min (the 2025/26 maximum), 7 days",
+    "handover_over_30m_share_7d": "handovers over 30 min / handovers, 7 days",
+    "handover_over_45m_share_7d": "handovers over 45 min / handovers, 7 days",
+    "handover_median_minutes_7d": "median minutes from ambulance arrival to handover, 7 days",
+    "handover_minutes_over_45_7d": "minutes beyond 45 of every handover, summed over 7 days",
+    "trolley_waits_4h_7d": "departures over 4 h after a decision to admit, 7 days",
+    "trolley_waits_12h_7d": "departures over 12 h after a decision to admit, 7 days",
+    "trolley_wait_4h_share_7d": "over 4 h from decision to admit / departures after one, 7 days",
+    "trolley_wait_12h_share_7d": "over 12 h from decision to admit / departures after one, 7 days",
+    "trolley_wait_hours_over_4h_7d": "hours beyond 4 from decision to admit to departure, "
+    "summed over 7 days",
+}
+
+#: trust scopes, from NHS England's monthly A&E statistics (``ae_sitrep``), per month
+AE_SITREP_METRICS: Final[dict[str, str]] = {
+    "ed_attendances": "A&E attendances in the month (all department types)",
+    "ed_4h_share": "attendances within 4 h of arrival / attendances, the month",
+    "trolley_wait_4h_share": "emergency admissions waiting over 4 h from decision to admit / "
+    "emergency admissions, the month",
+}
+
 QUALITY_METRICS: Final[dict[str, str]] = {
     f"data_quality_{domain}": f"data quality of the scope's {label} feed: 0 warming_up, 1 ok, "
     "2 gap, 3 recovering (streams/engine/quality.py)"
@@ -77,6 +119,7 @@ QUALITY_METRICS: Final[dict[str, str]] = {
         ("bed_flow", "bed-flow"),
         ("rostering", "rostering"),
         ("referrals", "referral"),
+        ("ed", "urgent and emergency care"),
     )
 }
 
@@ -85,5 +128,7 @@ ALL_METRICS: Final[dict[str, str]] = {
     **SITREP_ONLY_METRICS,
     **ROSTERING_METRICS,
     **REFERRAL_METRICS,
+    **ED_METRICS,
+    **AE_SITREP_METRICS,
     **QUALITY_METRICS,
 }

@@ -40,13 +40,20 @@ from models.catalogue import ScopeCatalogue
 from models.events import (
     AbsenceReported,
     Admission,
+    AdmissionCancelled,
+    AeSitrep,
+    AmbulanceHandover,
     AppointmentBooked,
     AppointmentOutcome,
     BedSitrep,
     DelayReasonsSitrep,
     Discharge,
+    DischargeCancelled,
     DischargeDelay,
     DischargeSitrep,
+    EdArrival,
+    EdDecisionToAdmit,
+    EdDeparture,
     Event,
     PathwayClosed,
     PathwayValidated,
@@ -59,6 +66,7 @@ from models.events import (
     ShiftPlanned,
     ShiftUnfilled,
     Transfer,
+    TransferCancelled,
     WardCapacity,
 )
 from models.outputs import MetricPoint, OpportunityUpdate
@@ -68,6 +76,8 @@ from streams.engine.dedupe import Dedupe
 from streams.engine.domains import (
     DETECTOR_PREFIX,
     EVENT_DOMAINS,
+    FORECAST_PREFIX,
+    SITREP_DOMAINS,
     EventDomain,
     Kinds,
     SitrepDomain,
@@ -91,6 +101,9 @@ ENTITY_EVENTS: Final[frozenset[type]] = frozenset(
         ReadyForDischarge,
         DischargeDelay,
         Discharge,
+        AdmissionCancelled,
+        TransferCancelled,
+        DischargeCancelled,
         ShiftPlanned,
         ShiftFilled,
         ShiftUnfilled,
@@ -99,15 +112,21 @@ ENTITY_EVENTS: Final[frozenset[type]] = frozenset(
         ReferralTriaged,
         PathwayValidated,
         PathwayClosed,
+        EdArrival,
+        AmbulanceHandover,
+        EdDecisionToAdmit,
+        EdDeparture,
     }
 )
 #: a sitrep date with no later-dated sitrep is evaluated once event time is this far past its end
 SITREP_GRACE: Final = 7 * DAY
 CORE: Final = "core"
 
-# PART NAMES: core | bedflow | rostering | referrals (a domain's head: clock, data quality,
+# PART NAMES: core | bedflow | rostering | referrals | ed (a domain's head: clock, data quality,
 #             aggregates) | quality_profile/<domain> | sitrep | detector/<kind> |
-#             spells/NNN (32) | shifts/NNN (32) | pathways/NNN (256) | dedupe/<hour>/<n> (16)
+#             forecast/bed_flow (occupancy forecasts) |
+#             spells/NNN (32) | shifts/NNN (32) | pathways/NNN (256) | attendances/NNN (32) |
+#             dedupe/<hour>/<n> (16)
 
 #: event type -> (domain, the aggregator's handler method)
 HANDLERS: Final[dict[type, tuple[str, str]]] = {
@@ -117,6 +136,9 @@ HANDLERS: Final[dict[type, tuple[str, str]]] = {
     DischargeDelay: ("bed_flow", "delay"),
     Discharge: ("bed_flow", "discharge"),
     WardCapacity: ("bed_flow", "capacity"),
+    AdmissionCancelled: ("bed_flow", "admission_cancelled"),
+    TransferCancelled: ("bed_flow", "transfer_cancelled"),
+    DischargeCancelled: ("bed_flow", "discharge_cancelled"),
     RosterPublished: ("rostering", "roster"),
     ShiftPlanned: ("rostering", "planned"),
     ShiftFilled: ("rostering", "filled"),
@@ -129,9 +151,18 @@ HANDLERS: Final[dict[type, tuple[str, str]]] = {
     AppointmentOutcome: ("referrals", "outcome"),
     PathwayValidated: ("referrals", "validated"),
     PathwayClosed: ("referrals", "closed"),
+    EdArrival: ("ed", "arrival"),
+    AmbulanceHandover: ("ed", "handover"),
+    EdDecisionToAdmit: ("ed", "decision"),
+    EdDeparture: ("ed", "departure"),
 }
 #: a sharded entity map's part prefix -> its domain
-_ENTITY_PREFIXES: Final = {"spells/": "bed_flow", "shifts/": "rostering", "pathways/": "referrals"}
+_ENTITY_PREFIXES: Final = {
+    "spells/": "bed_flow",
+    "shifts/": "rostering",
+    "pathways/": "referrals",
+    "attendances/": "ed",
+}
 COUNTERS: Final = ("accepted", "duplicate", "late", "after_close", "expired", "occupancy_clamped")
 
 
@@ -202,7 +233,7 @@ class ScopeState:
             # event and sitrep states read different topics in no fixed order, so a hand-over
             # "once the event feed is ok" could not decide the same way live and in a replay.
             self._sitrep = SitrepDomain(
-                self.catalogue, self._ids, self._dirty, drives_bed_flow=self.site_code is None
+                self.catalogue, self._ids, self._dirty, drives_kinds=self.site_code is None
             )
         return self._sitrep
 
@@ -219,6 +250,10 @@ class ScopeState:
         return self.domain("referrals").flow
 
     @property
+    def ed(self) -> Any:
+        return self.domain("ed").flow
+
+    @property
     def sitrep(self) -> sitrep.Sitrep:
         return self.sitrep_domain.sitrep
 
@@ -233,7 +268,7 @@ class ScopeState:
         if spec is None:
             return None  # a kind dropped from the catalogue is forgotten
         if self.site_code is None:
-            return self.sitrep_domain.kinds if spec.domain == "bed_flow" else None
+            return self.sitrep_domain.kinds if spec.domain in SITREP_DOMAINS else None
         return self.domain(spec.domain).kinds
 
     # --- counters
@@ -318,7 +353,7 @@ class ScopeState:
     def _apply_sitrep(self, event: Event) -> list[Output]:
         if isinstance(event, DischargeSitrep):
             day = event.report_date
-        elif isinstance(event, BedSitrep | DelayReasonsSitrep):
+        elif isinstance(event, BedSitrep | DelayReasonsSitrep | AeSitrep):
             day = event.period_start
         else:  # pragma: no cover - every non-sitrep type has a handler
             raise TypeError(f"no handler for {type(event).__name__}")
@@ -331,6 +366,8 @@ class ScopeState:
             domain.sitrep.discharge(event)
         elif isinstance(event, BedSitrep):
             domain.sitrep.beds(event)
+        elif isinstance(event, AeSitrep):
+            domain.sitrep.ae(event)
         else:
             domain.sitrep.delays(event)
         return out
@@ -415,6 +452,8 @@ class ScopeState:
             elif name.startswith(PROFILE_PART + "/"):
                 domain = self.domain(name.split("/", 1)[1])
                 parts[name] = self._encoder.encode(domain.quality.profile)
+            elif name.startswith(FORECAST_PREFIX):
+                parts[name] = self.domain(name.split("/", 1)[1]).encode_forecast(self._encoder)
             else:
                 domain = self.domain(_ENTITY_PREFIXES[name.split("/", 1)[0] + "/"])
                 parts[name] = domain.entities.encode(name, self._encoder)
@@ -456,6 +495,8 @@ class ScopeState:
                 state.dedupe.decode(name, data)
             elif name.startswith(PROFILE_PART + "/"):
                 state.domain(name.split("/", 1)[1]).decode_profile(data)
+            elif name.startswith(FORECAST_PREFIX):
+                state.domain(name.split("/", 1)[1]).decode_forecast(data)
             else:
                 prefix = name.split("/", 1)[0] + "/"
                 if prefix not in _ENTITY_PREFIXES:

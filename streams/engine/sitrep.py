@@ -17,7 +17,7 @@ from typing import Final, Literal
 
 import msgspec
 
-from models.events import BedSitrep, DelayReasonsSitrep, DischargeSitrep
+from models.events import AeSitrep, BedSitrep, DelayReasonsSitrep, DischargeSitrep
 from streams.engine.bedflow import DOCUMENTATION, TRANSPORT, is_hub_reason
 from streams.engine.readings import Reading, ratio
 from streams.engine.timekeys import day_of_date, hour_is_weekend
@@ -25,8 +25,9 @@ from streams.engine.timekeys import day_of_date, hour_is_weekend
 PART: Final = "sitrep"
 KEEP_DAYS: Final = 35
 KEEP_BED_REPORTS: Final = 8
+KEEP_AE_REPORTS: Final = 8
 
-Source = Literal["discharge", "bed", "delay"]
+Source = Literal["discharge", "bed", "delay", "ae"]
 Cadence = Literal["daily", "periodic"]
 
 #: metric -> the sitrep source whose update means the metric changed
@@ -46,6 +47,9 @@ METRIC_SOURCES: Final[dict[str, tuple[str, ...]]] = {
     "delay_patients_discharge_documentation": ("delay",),
     "delay_patients_patient_transport": ("delay",),
     "delay_patients_care_transfer_hub": ("delay",),
+    "ed_attendances": ("ae",),
+    "ed_4h_share": ("ae",),
+    "trolley_wait_4h_share": ("ae",),
 }
 
 
@@ -58,6 +62,9 @@ class SitrepAgg(msgspec.Struct, kw_only=True):
     delay_day: int | None = None
     delay_daily: bool = False
     delay_counts: dict[str, int] = msgspec.field(default_factory=dict)
+    # period-start day -> (attendances, over 4 h, emergency admissions, of which over 4 h from
+    # decision to admit or -1 when not published): the monthly A&E statistics
+    ae: dict[int, tuple[int, int, int, int]] = msgspec.field(default_factory=dict)
     # day with data not yet evaluated -> {source: 1 if its cadence is daily else 0}
     pending: dict[int, dict[str, int]] = msgspec.field(default_factory=dict)
     carry: dict[str, int] = msgspec.field(default_factory=dict)
@@ -110,6 +117,38 @@ class Sitrep:
         self._mark(day, "delay", event.period == "day")
         return day
 
+    def ae(self, event: AeSitrep) -> int:
+        day = day_of_date(event.period_start)
+        over_dta = (
+            -1 if event.emergency_admissions_over_4h is None else event.emergency_admissions_over_4h
+        )
+        self.agg.ae[day] = (
+            event.attendances,
+            event.attendances_over_4h,
+            event.emergency_admissions,
+            over_dta,
+        )
+        if len(self.agg.ae) > KEEP_AE_REPORTS:
+            del self.agg.ae[min(self.agg.ae)]
+        self._mark(day, "ae", False)
+        return day
+
+    def _ae_metrics(self, day: int) -> dict[str, Reading]:
+        """The A&E month starting ``day``: the trust's 4-hour view (all department types)."""
+        report = self.agg.ae.get(day)
+        if report is None:
+            return {}
+        attendances, over_4h, admissions, admissions_over_4h = report
+        out = {"ed_attendances": Reading(attendances, attendances)}
+        share = ratio(attendances - min(over_4h, attendances), attendances, attendances)
+        if share is not None:
+            out["ed_4h_share"] = share
+        if admissions_over_4h >= 0:
+            trolley = ratio(min(admissions_over_4h, admissions), admissions, admissions)
+            if trolley is not None:
+                out["trolley_wait_4h_share"] = trolley
+        return out
+
     def _beds_at(self, day: int) -> tuple[int, int, int] | None:
         keys = [key for key in self.agg.beds if key <= day]
         if keys:
@@ -143,6 +182,8 @@ class Sitrep:
                 reading = ratio(beds[1], beds[0], beds[0])
                 if reading is not None:
                     out["bed_occupancy_ratio"] = reading
+        if "ae" in sources:
+            out.update(self._ae_metrics(day))
         if "delay" in sources and agg.delay_day is not None and agg.delay_day <= day:
             counts = agg.delay_counts
             total = sum(counts.values())

@@ -23,6 +23,7 @@ _ENVELOPE: Final[dict[str, Any]] = {
 SPELL: Final = "5e0c1b8f3a9d4e27b6c1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9"
 SHIFT: Final = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 REFERRAL: Final = "a3f1c9e2b4d6f8a0c2e4b6d8f0a2c4e6a3f1c9e2"
+ATTENDANCE: Final = "c4d2e0f8a6b4c2d0e8f6a4b2c0d8e6f4"
 
 _PAYLOADS: Final[dict[str, dict[str, Any]]] = {
     # nhs.bedflow.v1
@@ -37,6 +38,9 @@ _PAYLOADS: Final[dict[str, dict[str, Any]]] = {
     "discharge_delay": {"spell_ref": SPELL, "ward_code": "W12", "reason": "capacity_care_home_p3"},
     "discharge": {"spell_ref": SPELL, "ward_code": "W12", "destination": "usual_residence"},
     "ward_capacity": {"ward_code": "CCU-2", "beds_open": 28, "beds_escalation": 2},
+    "admission_cancelled": {"spell_ref": SPELL, "ward_code": "AMU"},
+    "transfer_cancelled": {"spell_ref": SPELL, "ward_code": "AMU"},
+    "discharge_cancelled": {"spell_ref": SPELL, "ward_code": "W12"},
     # nhs.rostering.v1
     "roster_published": {
         "unit_code": "SAU_1",
@@ -94,6 +98,23 @@ _PAYLOADS: Final[dict[str, dict[str, Any]]] = {
         "period": "week",
         "counts": {"capacity_care_home_p3": 14, "hospital_medical_review": 3},
     },
+    "ae_sitrep": {
+        "period_start": "2025-12-01",
+        "period": "month",
+        "attendances": 17570,
+        "attendances_over_4h": 4120,
+        "emergency_admissions": 6154,
+        "emergency_admissions_over_4h": 1530,
+    },
+    # nhs.ed.v1
+    "ed_arrival": {
+        "attendance_ref": ATTENDANCE,
+        "arrival_mode": "ambulance",
+        "department_type": "type_1",
+    },
+    "ambulance_handover": {"attendance_ref": ATTENDANCE, "arrived_at": "2026-01-05T07:40:00Z"},
+    "ed_decision_to_admit": {"attendance_ref": ATTENDANCE},
+    "ed_departure": {"attendance_ref": ATTENDANCE, "disposition": "admitted"},
 }
 
 #: event_type -> topic, written out so that tests do not take the routing from the code under test.
@@ -103,6 +124,9 @@ TOPICS: Final[dict[str, str]] = {
         "nhs.bedflow.v1",
     ),
     "ward_capacity": "nhs.bedflow.v1",
+    **dict.fromkeys(
+        ["admission_cancelled", "transfer_cancelled", "discharge_cancelled"], "nhs.bedflow.v1"
+    ),
     **dict.fromkeys(
         ["roster_published", "shift_planned", "shift_filled", "shift_unfilled", "shift_changed"],
         "nhs.rostering.v1",
@@ -119,7 +143,12 @@ TOPICS: Final[dict[str, str]] = {
         ],
         "nhs.referrals.v1",
     ),
-    **dict.fromkeys(["discharge_sitrep", "bed_sitrep", "delay_reasons_sitrep"], "nhs.sitrep.v1"),
+    **dict.fromkeys(
+        ["discharge_sitrep", "bed_sitrep", "delay_reasons_sitrep", "ae_sitrep"], "nhs.sitrep.v1"
+    ),
+    **dict.fromkeys(
+        ["ed_arrival", "ambulance_handover", "ed_decision_to_admit", "ed_departure"], "nhs.ed.v1"
+    ),
 }
 
 EVENT_TYPES: Final = tuple(_PAYLOADS)

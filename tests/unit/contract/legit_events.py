@@ -19,12 +19,15 @@ from models.events import (
     AbsenceReason,
     AdmissionMethod,
     AppointmentResult,
+    ArrivalMode,
     AttendanceType,
     BedPeriod,
     ClosureReason,
     DelayPeriod,
     DelayReason,
+    DepartmentType,
     DischargeDestination,
+    Disposition,
     FillSource,
     ReferralPriority,
     ReferralSource,
@@ -155,7 +158,12 @@ class LegitEvents:
                 "from_ward_code": self.ward(),
                 "to_ward_code": self.ward(),
             }
-        if event_type == "ready_for_discharge":
+        if event_type in (
+            "ready_for_discharge",
+            "admission_cancelled",
+            "transfer_cancelled",
+            "discharge_cancelled",
+        ):
             return {"spell_ref": self.ref(), "ward_code": self.ward()}
         if event_type == "discharge_delay":
             return {
@@ -257,4 +265,30 @@ class LegitEvents:
                 "period": self.pick(DelayPeriod),
                 "counts": {reason: rng.randint(0, 300) for reason in reasons},
             }
+        if event_type == "ae_sitrep":
+            attendances = rng.randint(0, 30000)
+            admissions = rng.randint(0, 9000)
+            payload = {
+                "period_start": self.date(occurred, 40),
+                "period": "month",
+                "attendances": attendances,
+                "attendances_over_4h": rng.randint(0, attendances),
+                "emergency_admissions": admissions,
+            }
+            if rng.random() < 0.8:
+                payload["emergency_admissions_over_4h"] = rng.randint(0, admissions)
+            return payload
+        if event_type == "ed_arrival":
+            return {
+                "attendance_ref": self.ref(),
+                "arrival_mode": self.pick(ArrivalMode),
+                "department_type": self.pick(DepartmentType),
+            }
+        if event_type == "ambulance_handover":
+            arrived = occurred - timedelta(minutes=rng.randint(1, 300))
+            return {"attendance_ref": self.ref(), "arrived_at": self.timestamp(arrived)}
+        if event_type == "ed_decision_to_admit":
+            return {"attendance_ref": self.ref()}
+        if event_type == "ed_departure":
+            return {"attendance_ref": self.ref(), "disposition": self.pick(Disposition)}
         raise ValueError(f"unknown event type {event_type!r}")

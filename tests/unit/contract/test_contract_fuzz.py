@@ -98,7 +98,7 @@ json_values = st.recursive(
 )
 
 
-TIME_FIELDS: Final = ("occurred_at", "starts_at", "ends_at", "appointment_at")
+TIME_FIELDS: Final = ("occurred_at", "starts_at", "ends_at", "appointment_at", "arrived_at")
 DATE_FIELDS: Final = ("period_start", "period_end", "report_date")
 
 

@@ -33,7 +33,7 @@ def run_validate(
 def mixed_file_lines() -> tuple[list[bytes], dict[str, Any]]:
     """Valid events of every type, invalid and identifying ones; and the exact expected summary."""
     valid = all_examples()
-    lines = [line(event) for event in valid]  # 21 accepted
+    lines = [line(event) for event in valid]  # one of each type, accepted
     lines.append(line(valid[:5]))  # a batch: 5 accepted
     lines.append(b"\n")
     lines.append(b"   \n")  # blank lines are ignored
@@ -49,6 +49,8 @@ def mixed_file_lines() -> tuple[list[bytes], dict[str, Any]]:
         example("admission", spell_ref=canaries.NHS_NUMBER_TEST_RANGE),
         example("discharge_sitrep", nhs_number=canaries.NHS_NUMBER),
         example("delay_reasons_sitrep", counts={canaries.NHS_NUMBER: 1}),
+        example("ed_arrival", attendance_ref=canaries.NHS_NUMBER_TEST_RANGE),
+        example("ambulance_handover", arrived_at=canaries.NHS_NUMBER_SPACED),
     ]
     lines += [line(event) for event in planted]
     # a batch mixing one good event with one leaking event
@@ -63,8 +65,8 @@ def mixed_file_lines() -> tuple[list[bytes], dict[str, Any]]:
     lines.append(line(example("admission", occurred_at="2999-01-01T00:00:00Z")))
     lines.append(line([]))
     summary = {
-        "accepted": 21 + 5 + 1,
-        "rejected": 11 + 1 + 6 + 1,
+        "accepted": len(valid) + 5 + 1,
+        "rejected": len(planted) + 1 + 6 + 1,
         "reasons": {
             "bad_enum": 1,
             "bad_pattern": 1,
@@ -73,7 +75,7 @@ def mixed_file_lines() -> tuple[list[bytes], dict[str, Any]]:
             "future_time": 1,
             "identifier_field": 1,
             "invalid_json": 1,
-            "nhs_number": 6,
+            "nhs_number": 8,
             "phone": 2,
             "postcode": 2,
             "site_not_in_trust": 1,

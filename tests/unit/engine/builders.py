@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from models.events import (
     AbsenceReported,
     Admission,
+    AmbulanceHandover,
     AppointmentBooked,
     AppointmentOutcome,
     BedSitrep,
@@ -26,6 +27,9 @@ from models.events import (
     Discharge,
     DischargeDelay,
     DischargeSitrep,
+    EdArrival,
+    EdDecisionToAdmit,
+    EdDeparture,
     Event,
     PathwayClosed,
     PathwayValidated,
@@ -408,6 +412,56 @@ def sitreps(
                 counts=counts(day),
                 **where,
             )
+
+
+def ed(
+    stream: Stream,
+    days: int,
+    *,
+    arrivals: Param[int] = const(150),
+    ambulance: float = 0.3,
+    admitted: float = 0.3,
+    stay_hours: Param[tuple[float, float]] = const((0.5, 4.4)),
+    handover_minutes: Param[float] = const(15.0),
+    dta_wait_hours: Param[tuple[float, float]] = const((0.5, 3.5)),
+) -> None:
+    """Attendances each day: arrivals (a share by ambulance, handed over after an exponential
+    wait of mean ``handover_minutes``), a stay for those not admitted (uniform ``stay_hours``), a
+    decision to admit 1-3.5 h after arrival and a departure ``dta_wait_hours`` after it for the
+    admitted. Parameters are read on the arrival day. Healthy: ~90% within 4 h, ~5% of handovers
+    over 45 min, no trolley waits over 4 h."""
+    rng = stream.rng
+    for day in range(days):
+        start = T0 + timedelta(days=day)
+        for _ in range(arrivals(day)):
+            arrived = start + timedelta(hours=rng.uniform(0.0, 23.99))
+            ref = stream.ref()
+            by_ambulance = rng.random() < ambulance
+            stream.add(
+                EdArrival,
+                arrived,
+                attendance_ref=ref,
+                arrival_mode="ambulance" if by_ambulance else "walk_in",
+                department_type="type_1",
+            )
+            if by_ambulance:
+                wait = rng.expovariate(1 / handover_minutes(day))
+                stream.add(
+                    AmbulanceHandover,
+                    arrived + timedelta(minutes=wait),
+                    attendance_ref=ref,
+                    arrived_at=arrived,
+                )
+            if rng.random() < admitted:
+                decided = arrived + timedelta(hours=rng.uniform(1.0, 3.5))
+                stream.add(EdDecisionToAdmit, decided, attendance_ref=ref)
+                low, high = dta_wait_hours(day)
+                left = decided + timedelta(hours=rng.uniform(low, high))
+                stream.add(EdDeparture, left, attendance_ref=ref, disposition="admitted")
+            else:
+                low, high = stay_hours(day)
+                left = arrived + timedelta(hours=rng.uniform(low, high))
+                stream.add(EdDeparture, left, attendance_ref=ref, disposition="discharged")
 
 
 def day_at(day: int) -> datetime:

@@ -1,4 +1,4 @@
-"""The catalogue: 13 kinds with derivations, and per-scope overrides."""
+"""The catalogue: 16 kinds with derivations, and per-scope overrides."""
 
 from __future__ import annotations
 
@@ -22,11 +22,14 @@ KINDS = {
     "waiting_list_validation",
     "dna_reduction",
     "demand_capacity_planning",
+    "ambulance_handover_automation",
+    "ed_demand_forecasting",
+    "ed_bed_allocation",
 }
 
 
 @pytest.mark.unit
-def test_defaults_cover_the_13_kinds_each_with_a_derivation() -> None:
+def test_defaults_cover_the_16_kinds_each_with_a_derivation() -> None:
     catalogue = load_catalogue()
     assert set(catalogue.kinds) == KINDS
     assert catalogue.version

@@ -36,6 +36,9 @@ CATALOGUE_KINDS = {
     "waiting_list_validation",
     "dna_reduction",
     "demand_capacity_planning",
+    "ambulance_handover_automation",
+    "ed_demand_forecasting",
+    "ed_bed_allocation",
 }
 
 

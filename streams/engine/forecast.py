@@ -1,0 +1,256 @@
+"""Occupancy forecasts of a site, 24 h and 72 h ahead, with an 80% interval (pure, event time).
+
+The model is a flow balance by hour of the week, learned from the site's own stream:
+
+- each UTC hour of the week has a mean of admissions and a discharge hazard (discharges per
+  occupied bed), running means over the last ``PROFILE_WEEKS`` weeks, as the data-quality
+  profile keeps its rates; admissions of an hour are the census change plus its discharges;
+- admissions are scaled by the last 24 h's actual over the profile's expected (a surge, a quiet
+  bank holiday: clamped to ``LEVEL_LIMITS``);
+- from the current census, ``C(k+1) = C(k) + A(k) - d(k) C(k)`` hour by hour to the horizon,
+  over the current open beds.
+
+The 80% interval is the forecast plus the 10th and 90th percentiles of the site's own errors at
+that horizon (forecasts compared with the occupancy the engine later evaluated at their target
+hour, the last ``RESIDUALS_KEPT``); until ``RESIDUALS_MIN`` of them exist, a normal interval
+from the model's Poisson arrivals and binomial discharges.
+
+Why no forecasting library: the engine must be pure, restorable from msgpack parts and give the
+same output offline and in the worker at every hourly boundary; statsforecast (numba JIT, fits
+whole series) would refit a model per site per hour or hold fitted state outside the parts, and
+its compile step would sit in the worker's start-up. The recursion here is ~20 arithmetic lines
+per horizon and deterministic by construction (``bench/forecast.py`` measures it against a
+seasonal-naive baseline).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Final
+
+import msgspec
+
+from streams.engine.readings import Reading
+
+WEEK_HOURS: Final = 168
+PROFILE_WEEKS: Final = 4
+HORIZONS: Final = (24, 72)
+LEVEL_HOURS: Final = 72
+LEVEL_LIMITS: Final = (0.5, 2.0)
+#: the admissions level moves the forecast only beyond 3 sigmas of the noise it is measured in
+LEVEL_NOISE_SIGMAS: Final = 3.0
+#: deviations from the weekly pattern: persistence before it is measured, and its memory
+PERSISTENCE_PRIOR: Final = 0.5
+FORGET_HOURS: Final = 168
+RESIDUALS_KEPT: Final = 28 * 24
+RESIDUALS_MIN: Final = 72
+#: the 80% interval: the 10th and 90th percentiles, and z for the normal fallback
+LOW_Q: Final = 0.1
+HIGH_Q: Final = 0.9
+Z_80: Final = 1.2816
+
+
+class ForecastState(msgspec.Struct, kw_only=True):
+    hours: int = 0  # hours learned
+    last_census: int | None = None
+    admissions: list[float] = msgspec.field(default_factory=lambda: [0.0] * WEEK_HOURS)
+    hazard: list[float] = msgspec.field(default_factory=lambda: [0.0] * WEEK_HOURS)
+    census: list[float] = msgspec.field(default_factory=lambda: [0.0] * WEEK_HOURS)
+    seen: list[int] = msgspec.field(default_factory=lambda: [0] * WEEK_HOURS)
+    # the last LEVEL_HOURS hours: (admissions, the profile's expected admissions)
+    recent: list[tuple[float, float]] = msgspec.field(default_factory=list)
+    # horizon -> target hour -> (forecast occupancy ratio, the deviation it started from)
+    pending: dict[int, dict[int, tuple[float, float]]] = msgspec.field(default_factory=dict)
+    # horizon -> (sum of earlier x later deviations, sum of earlier squared), forgetting
+    persistence: dict[int, tuple[float, float]] = msgspec.field(default_factory=dict)
+    # horizon -> errors (actual - forecast), oldest first
+    residuals: dict[int, list[float]] = msgspec.field(default_factory=dict)
+
+
+def quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    position = q * (len(ordered) - 1)
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+class OccupancyForecast:
+    """One site's forecaster; its state is the scope part ``part`` (``forecast/bed_flow``)."""
+
+    def __init__(self, part: str, dirty: set[str]) -> None:
+        self.state = ForecastState()
+        self.part = part
+        self._dirty = dirty
+
+    def learn(self, hour: int, *, census: int, discharged: int, learning: bool = True) -> None:
+        """The hour before the boundary ``hour`` closed with ``census`` in beds after
+        ``discharged`` discharges: fold it into that hour of the week. Not ``learning`` (the
+        feed in a gap or recovering from one: its census is what the gap left) only the census
+        is kept, so the next hour's flows are measured from it."""
+        state = self.state
+        self._dirty.add(self.part)
+        previous = state.last_census
+        state.last_census = census
+        if previous is None:
+            return
+        if not learning:
+            state.recent = []  # the admissions level starts afresh after the gap
+            return
+        slot = (hour - 1) % WEEK_HOURS
+        admitted = max(0.0, float(census - previous + discharged))
+        hazard = discharged / previous if previous > 0 else 0.0
+        expected = state.admissions[slot]
+        weight = 1.0 / (min(state.seen[slot], PROFILE_WEEKS - 1) + 1)
+        state.admissions[slot] += (admitted - state.admissions[slot]) * weight
+        state.hazard[slot] += (hazard - state.hazard[slot]) * weight
+        state.census[slot] += (previous - state.census[slot]) * weight
+        state.seen[slot] += 1
+        state.hours += 1
+        if state.hours > WEEK_HOURS:  # the profile's expectation means something after a week
+            state.recent = [*state.recent, (admitted, expected)][-LEVEL_HOURS:]
+
+    def _level(self) -> float:
+        """Admissions of the last ``LEVEL_HOURS`` over the profile's; 1 inside the noise.
+
+        Only once the window is full and the profile has two weeks behind every hour: a profile
+        from one week is as noisy as the hours it is compared with (hence the sqrt(2) of the
+        noise band: the difference of two Poisson counts of the same mean)."""
+        state = self.state
+        if len(state.recent) < LEVEL_HOURS or min(state.seen) < 2:
+            return 1.0
+        actual = sum(a for a, _ in state.recent)
+        expected = sum(e for _, e in state.recent)
+        noise = LEVEL_NOISE_SIGMAS * math.sqrt(2 * expected)
+        if expected <= 0 or abs(actual - expected) <= noise:
+            return 1.0
+        low, high = LEVEL_LIMITS
+        return min(high, max(low, actual / expected))
+
+    def _deviation(self, hour: int, census: float) -> float:
+        """Today's census over the week's pattern at this hour (the slot not yet folded in)."""
+        return census - self.state.census[hour % WEEK_HOURS]
+
+    def _project(self, hour: int, census: float, horizon: int) -> tuple[float, float]:
+        """(census, variance) ``horizon`` hours after the boundary ``hour``.
+
+        The census the week's pattern expects at the target, plus today's deviation from the
+        pattern times its persistence at this horizon (learned: ``_persistence``), plus the
+        patients an admissions level off the pattern adds on the way (each extra arrival stays
+        with the hazard of the hours after it)."""
+        state = self.state
+        extra_rate = self._level() - 1.0
+        extra, variance, mean = 0.0, 0.0, census
+        for step in range(horizon):
+            slot = (hour + step) % WEEK_HOURS
+            hazard = min(1.0, state.hazard[slot])
+            arrivals = state.admissions[slot]
+            extra = extra * (1 - hazard) + extra_rate * arrivals
+            variance = (1 - hazard) ** 2 * variance + arrivals + hazard * (1 - hazard) * mean
+            mean = mean + arrivals - hazard * mean
+        target = state.census[(hour + horizon) % WEEK_HOURS]
+        deviation = self._deviation(hour, census)
+        return target + self._persistence(horizon) * deviation + extra, variance
+
+    def _persistence(self, horizon: int) -> float:
+        """How much of a deviation from the pattern is still there ``horizon`` hours later: the
+        least-squares slope of later deviations on earlier ones (forgetting over ~a week),
+        in [0, 1]; 0.5 until it has been measured."""
+        fit = self.state.persistence.get(horizon)
+        if fit is None or fit[1] <= 0:
+            return PERSISTENCE_PRIOR
+        return min(1.0, max(0.0, fit[0] / fit[1]))
+
+    def _learn_persistence(self, horizon: int, earlier: float, later: float) -> None:
+        sxy, sxx = self.state.persistence.get(horizon, (0.0, 0.0))
+        keep = 1.0 - 1.0 / FORGET_HOURS
+        self.state.persistence[horizon] = (
+            round(keep * sxy + earlier * later, 6),
+            round(keep * sxx + earlier * earlier, 6),
+        )
+
+    def evaluate(
+        self, hour: int, *, occupancy: float | None, open_beds: int, learning: bool = True
+    ) -> dict[str, Reading]:
+        """At the boundary ``hour``: score the forecasts that targeted it (only ``learning``:
+        a gap's census says nothing of the model), then forecast."""
+        state = self.state
+        self._dirty.add(self.part)
+        for horizon in HORIZONS:
+            pending = state.pending.setdefault(horizon, {})
+            made = pending.pop(hour, None)
+            if not learning:
+                made = None
+            if made is not None and occupancy is not None:
+                errors = state.residuals.setdefault(horizon, [])
+                errors.append(round(occupancy - made[0], 6))
+                del errors[:-RESIDUALS_KEPT]
+            if made is not None and state.last_census is not None:
+                self._learn_persistence(
+                    horizon, made[1], self._deviation(hour, float(state.last_census))
+                )
+            for stale in [target for target in pending if target < hour]:
+                del pending[stale]
+        out: dict[str, Reading] = {}
+        # every hour of the week learned once (a week of the site's stream) before forecasting
+        if state.last_census is None or open_beds <= 0 or not all(state.seen):
+            return out
+        for horizon in HORIZONS:
+            census, variance = self._project(hour, float(state.last_census), horizon)
+            # occupancy is clamped to the open beds (``bedflow``): so is its forecast
+            forecast = round(min(1.0, max(0.0, census / open_beds)), 6)
+            errors = state.residuals.get(horizon, [])
+            if len(errors) >= RESIDUALS_MIN:
+                low = forecast + quantile(errors, LOW_Q)
+                high = forecast + quantile(errors, HIGH_Q)
+            else:
+                spread = Z_80 * math.sqrt(variance) / open_beds
+                low, high = forecast - spread, forecast + spread
+            deviation = round(self._deviation(hour, float(state.last_census)), 6)
+            state.pending[horizon][hour + horizon] = (forecast, deviation)
+            name = f"bed_occupancy_forecast_{horizon}h"
+            out[name] = Reading(forecast, open_beds)
+            out[f"{name}_low"] = Reading(round(max(0.0, low), 6), open_beds)
+            out[f"{name}_high"] = Reading(round(min(1.0, max(low, high)), 6), open_beds)
+        return out
+
+
+def _weekday_mean(history: list[float | None], end: int) -> float | None:
+    """The mean of the submitted days among ``history[end]`` and the 3 same weekdays before it."""
+    values = [
+        value
+        for week in range(PROFILE_WEEKS)
+        if end - 7 * week >= 0 and (value := history[end - 7 * week]) is not None
+    ]
+    return sum(values) / len(values) if values else None
+
+
+def daily_stock_forecast(history: list[float | None], horizon: int) -> float | None:
+    """A daily stock (NCTR patients, from the daily sitrep) ``horizon`` days after its last day.
+
+    The hourly model's structure without flows: the target weekday's mean over the last 4 weeks
+    plus the last day's deviation from its own weekday's mean times its persistence, the
+    least-squares slope of deviations ``horizon`` days later on earlier ones over the last 8
+    weeks (in [0, 1]; ``PERSISTENCE_PRIOR`` without pairs). ``None`` days were not submitted;
+    None when the last day or the target weekday has no data.
+    """
+    last = len(history) - 1
+    if last < 0 or history[last] is None:
+        return None
+    target = _weekday_mean(history, last - (-horizon % 7) if horizon % 7 else last)
+    own = _weekday_mean(history, last)
+    if target is None or own is None:
+        return None
+    sxy = sxx = 0.0
+    for day in range(max(0, last - 56), last - horizon + 1):
+        earlier, later = history[day], history[day + horizon]
+        mean = _weekday_mean(history, day)
+        if earlier is None or later is None or mean is None:
+            continue
+        later_mean = _weekday_mean(history, day + horizon - 7 * ((horizon + 6) // 7))
+        if later_mean is None:
+            continue
+        sxy += (earlier - mean) * (later - later_mean)
+        sxx += (earlier - mean) ** 2
+    persistence = min(1.0, max(0.0, sxy / sxx)) if sxx > 0 else PERSISTENCE_PRIOR
+    return target + persistence * (history[last] - own)  # type: ignore[operator]

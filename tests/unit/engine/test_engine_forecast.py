@@ -1,0 +1,122 @@
+"""Occupancy forecasts: the model on hand-computed inputs, the metrics a site emits, restore
+equality, and ``capacity_forecasting`` emerging on the forecast before occupancy crosses 92%."""
+
+from __future__ import annotations
+
+import pytest
+
+from models.outputs import OpportunityUpdate
+from streams.engine.forecast import (
+    PERSISTENCE_PRIOR,
+    WEEK_HOURS,
+    OccupancyForecast,
+    daily_stock_forecast,
+)
+from streams.engine.scope import ScopeState
+from tests.unit.engine import builders as b
+from tests.unit.engine.engine_support import CATALOGUE, run, series, steps
+
+pytestmark = pytest.mark.unit
+
+
+def _steady(forecast: OccupancyForecast, hours: int, *, census: int, flow: int) -> None:
+    """``hours`` boundaries of a census held at ``census`` by ``flow`` admissions and
+    discharges an hour."""
+    for hour in range(1, hours + 1):
+        forecast.learn(hour, census=census, discharged=flow)
+        forecast.evaluate(hour, occupancy=census / 200, open_beds=200)
+
+
+def test_the_model_on_a_steady_census_equals_a_hand_computation() -> None:
+    forecast = OccupancyForecast("forecast/bed_flow", set())
+    assert forecast.evaluate(0, occupancy=None, open_beds=200) == {}
+    # a week to learn the pattern, then enough scored forecasts (72 at each horizon) for the
+    # interval to come from their errors
+    _steady(forecast, WEEK_HOURS + 160, census=100, flow=2)
+    state = forecast.state
+    # every hour of the week learned: 100 in beds, 2 admitted, hazard 2 / 100
+    assert state.census[5] == 100 and state.admissions[5] == 2 and state.hazard[5] == 0.02
+    # today 10 over the pattern (12 admitted this hour, inside the Poisson noise of the last
+    # 72 h's 144 expected: no admissions-level change): the pattern's 100 at the target plus
+    # the deviation times the persistence (no deviation measured yet: the prior)
+    hour = WEEK_HOURS + 161
+    forecast.learn(hour, census=110, discharged=2)
+    readings = forecast.evaluate(hour, occupancy=110 / 200, open_beds=200)
+    expected = (100 + PERSISTENCE_PRIOR * 10) / 200
+    assert readings["bed_occupancy_forecast_24h"].value == pytest.approx(expected)
+    assert readings["bed_occupancy_forecast_72h"].value == pytest.approx(expected)
+    assert readings["bed_occupancy_forecast_24h"].sample == 200
+    # the steady weeks' forecasts were exact: the interval is the 10th-90th percentile of
+    # their errors (all 0), i.e. the forecast itself
+    low = readings["bed_occupancy_forecast_24h_low"].value
+    high = readings["bed_occupancy_forecast_24h_high"].value
+    assert low == pytest.approx(expected) and high == pytest.approx(expected)
+
+
+def test_daily_stock_forecast_equals_a_hand_computation() -> None:
+    # four weeks of a weekday pattern (Mondays 20, other days 10), then a Monday at 26
+    week = [20.0, 10, 10, 10, 10, 10, 10]
+    history: list[float | None] = [*week * 4, 26.0]
+    # 7 days ahead is a Monday: its 4-week mean (26, 20, 20, 20) = 21.5 plus the last day's
+    # deviation from that same mean (26 - 21.5 = 4.5) times the persistence; the pattern's own
+    # deviations are 0, so the slope has no data: the prior
+    assert daily_stock_forecast(history, 7) == pytest.approx(21.5 + PERSISTENCE_PRIOR * 4.5)
+    # 1 day ahead is a Tuesday: its mean is 10
+    assert daily_stock_forecast(history, 1) == pytest.approx(10 + PERSISTENCE_PRIOR * 4.5)
+    assert daily_stock_forecast([*history[:-1], None], 7) is None
+
+
+def test_a_site_emits_forecasts_with_an_interval_and_restores_equal() -> None:
+    s = b.Stream()
+    b.bedflow(s, 16)
+    events = s.events(16)
+    out = run(events)
+    points = series(out, "bed_occupancy_forecast_24h")
+    assert points, "forecasts after the first week"
+    assert min(p.evaluated_at for p in points) >= b.day_at(7)
+    lows = {p.evaluated_at: p.value for p in series(out, "bed_occupancy_forecast_24h_low")}
+    highs = {p.evaluated_at: p.value for p in series(out, "bed_occupancy_forecast_24h_high")}
+    assert all(lows[p.evaluated_at] <= highs[p.evaluated_at] for p in points)
+    # the interval is the site's own error spread around its forecast: it holds the forecast
+    # unless the errors are all of one sign
+    inside = sum(lows[p.evaluated_at] <= p.value <= highs[p.evaluated_at] for p in points)
+    assert inside / len(points) > 0.9
+    assert 0.6 < points[-1].value < 0.9  # a healthy site around 76%
+    # restore in the middle: the same outputs as the state that never stopped
+    catalogue = CATALOGUE.for_scope(b.TRUST, b.SITE)
+    state = ScopeState.new(b.TRUST, b.SITE, catalogue)
+    half = len(events) * 2 // 3
+    parts: dict[str, bytes] = {}
+    for event in events[:half]:
+        state.apply(event)
+        parts.update(state.dirty_parts())
+    assert "forecast/bed_flow" in parts
+    restored = ScopeState.restore(b.TRUST, b.SITE, catalogue, parts)
+    assert [o for e in events[half:] for o in state.apply(e)] == [
+        o for e in events[half:] for o in restored.apply(e)
+    ]
+
+
+def test_capacity_forecasting_emerges_on_the_forecast_before_occupancy_crosses_92() -> None:
+    s = b.Stream(seed=11)
+    # 40 admissions a day hold ~76% of 250 beds; from day 14, 52 a day push it past 92%
+    b.bedflow(s, 30, admissions=b.window(14, 30, 52, 40))
+    out = run(s.events(30))
+    path = steps(out, "capacity_forecasting")
+    assert path and path[0][1] == "emerging"
+    emerging_at = path[0][2]
+    crossed = min(p.evaluated_at for p in series(out, "bed_occupancy_ratio_24h") if p.value >= 0.92)
+    instant = min(p.evaluated_at for p in series(out, "bed_occupancy_ratio") if p.value >= 0.92)
+    assert b.day_at(14) < emerging_at < min(crossed, instant)
+    first = next(
+        o.opportunity
+        for o in out
+        if isinstance(o, OpportunityUpdate)
+        and o.transition is not None
+        and o.transition.kind == "capacity_forecasting"
+    )
+    assert first.evidence["emerging_on_forecast"] is True
+    held = [f for f in first.evidence["forecast"] if f["holds"]]
+    assert held and all(f["value"] >= 0.92 for f in held)
+    assert all(len(f["interval_80"]) == 2 for f in first.evidence["forecast"])
+    assert [to for _, to, _ in path][:2] == ["emerging", "active"]

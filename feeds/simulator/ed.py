@@ -22,7 +22,7 @@ import math
 import random
 from typing import Any, Final
 
-from feeds.simulator.common import poisson
+from feeds.simulator.common import at_hour, poisson
 from feeds.simulator.ids import HOUR, at, event_id, hex_ref
 from feeds.simulator.layout import Site
 from feeds.simulator.queue import EventQueue
@@ -40,7 +40,8 @@ SOURCE: Final = "ECDS"
 ATTENDANCES_PER_400_BEDS: Final = 150.0
 AMBULANCE_SHARE: Final = 0.3
 ADMITTED_SHARE: Final = 0.3
-#: relative arrivals by UTC hour of the day (ECDS shape: a late-morning peak, quiet nights)
+#: relative arrivals by UK local hour of the day (ECDS shape: a late-morning peak, quiet nights;
+#: people keep the wall clock, so the peak stays at local late morning through a clock change)
 _HOURLY: Final = (
     0.45, 0.35, 0.3, 0.25, 0.25, 0.3, 0.45, 0.7, 1.0, 1.35, 1.5, 1.5,
     1.45, 1.4, 1.35, 1.3, 1.3, 1.3, 1.25, 1.2, 1.1, 0.95, 0.75, 0.6,
@@ -84,8 +85,12 @@ class Ed:
 
     def day(self, day: int) -> None:
         rng = self.rng
+        # UK local hour 0 of this UTC day (-1 in summer time): each UTC hour of the day takes
+        # the profile of the local hour it is, so every arrival stays inside the day
+        local_offset = (day - at_hour(day, 0)) // HOUR
         for hour in range(24):
-            mean = self.per_day / 24 * _HOURLY[hour] / _HOURLY_MEAN
+            local = (hour + local_offset) % 24
+            mean = self.per_day / 24 * _HOURLY[local] / _HOURLY_MEAN
             for _ in range(poisson(rng, mean)):
                 self._attendance(day + hour * HOUR + rng.randrange(HOUR))
 

@@ -18,7 +18,8 @@ a consequence of the feed from a bottleneck. What a real feed does, and how it i
   discharges of patients it never saw admitted, fills of shifts never planned and closures of
   pathways never received. Recorded from the period start to the connection.
 - ``feed_gap``: every event of a site lost for hours to days (an interface down).
-- ``event_type_gap``: one event type of a site (discharges, triage decisions, fills...) silent
+- ``event_type_gap``: one event type of a site (discharges, triage decisions, fills, ED
+  departures, ambulance handovers...) silent
   for hours to days; ``delivery`` says whether those events are ``lost`` or ``backfilled``
   (delivered in one burst when the gap ends, with their own ``occurred_at``).
 - ``source_lag``: one trust's rostering system delivers hours behind its other feeds, the whole
@@ -71,6 +72,10 @@ GAP_EVENT_TYPES: Final = (
     "pathway_closed",
     "appointment_outcome",
     "shift_filled",
+    # urgent and emergency care: the department's departures (ECDS) and the ambulance service's
+    # handovers (a separate system), each able to stop on its own
+    "ed_departure",
+    "ambulance_handover",
 )
 #: the domain (catalogue ``domain``) of each input topic
 TOPIC_DOMAIN: Final[dict[str, str]] = {

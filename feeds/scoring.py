@@ -187,7 +187,7 @@ def load_gaps(path: Path) -> list[_Gap]:
 
 @lru_cache(maxsize=1)
 def kind_domains() -> dict[str, str]:
-    """kind -> catalogue domain (``bed_flow``, ``rostering``, ``referrals``)."""
+    """kind -> catalogue domain (``bed_flow``, ``rostering``, ``referrals``, ``ed``)."""
     raw = tomllib.loads(default_catalogue_text())
     return {kind: str(spec["domain"]) for kind, spec in raw["kinds"].items()}
 

@@ -341,3 +341,61 @@ def test_a_mid_stream_connection_masks_until_the_kinds_lookback_has_passed(tmp_p
     result = score_files(tmp_path / "t.json", tmp_path / "o.json")
     assert [m["kind"] for m in result["masked"]] == ["waiting_list_validation"]
     assert [m["kind"] for m in result["missed"]] == ["roster_optimisation"]
+
+
+def test_an_ed_type_gap_masks_and_excuses_ed_kinds_only(tmp_path: Path) -> None:
+    """A 5-day silence of a site's ED departures (domain ``ed``) masks an 8-day exit-block
+    injection there and excuses an ED episode in its recovery; a bed-flow episode at the same
+    site and time stays a false positive, and a handover episode a month later is an active
+    alarm in a healthy ED domain."""
+    truth = {
+        "injected": [
+            {
+                "trust_code": "RE5",
+                "site_code": "RE5EE",
+                "kind": "ed_bed_allocation",
+                "onset_at": "2026-01-10T00:00:00Z",
+                "until_at": "2026-01-18T00:00:00Z",
+            },
+        ],
+        "period": GAP_TRUTH["period"],
+        "quirks": [
+            {
+                "kind": "event_type_gap",
+                "trust_code": "RE5",
+                "site_code": "RE5EE",
+                "domain": "ed",
+                "event_type": "ed_departure",
+                "delivery": "lost",
+                "start_at": "2026-01-11T00:00:00Z",
+                "end_at": "2026-01-16T00:00:00Z",
+            }
+        ],
+    }
+    opportunities = {
+        "opportunities": [
+            _episode("RE5EE", "ed_demand_forecasting", "2026-01-19T00:00:00Z", None),
+            _episode("RE5EE", "capacity_forecasting", "2026-01-19T00:00:00Z", None),
+            _episode(
+                "RF6FF",
+                "ambulance_handover_automation",
+                "2026-02-10T00:00:00Z",
+                "2026-02-11T00:00:00Z",
+            ),
+        ]
+    }
+    (tmp_path / "t.json").write_text(json.dumps(truth))
+    (tmp_path / "o.json").write_text(json.dumps(opportunities))
+    result = score_files(tmp_path / "t.json", tmp_path / "o.json")
+    assert [m["kind"] for m in result["masked"]] == ["ed_bed_allocation"]
+    assert [(e["kind"], e["by"]) for e in result["excused"]] == [
+        ("ed_demand_forecasting", "event_type_gap")
+    ]
+    assert sorted(f["kind"] for f in result["false_positives"]) == [
+        "ambulance_handover_automation",
+        "capacity_forecasting",
+    ]
+    healthy = result["active_in_healthy_domains"]
+    assert [(h["site_code"], h["kind"]) for h in healthy] == [
+        ("RF6FF", "ambulance_handover_automation")
+    ]

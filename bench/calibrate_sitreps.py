@@ -4,13 +4,14 @@
         [--config FILE]
 
 Imports NHS England's published sitreps (``shared/data/nhs-published/``: daily NCTR and
-discharges, monthly G&A beds; the delay-reason file starts in June 2024, so the three delay-reason
-kinds have no data in FY 2023/24) of financial year ``--year`` (April to March), from two months
-before it (so the 7-day windows and the 3-report persistence are filled on 1 April), with
-``opsradar import-sitrep``, runs ``opsradar analyse`` over them, and reports per kind and
-financial quarter:
+discharges, monthly G&A beds, monthly A&E statistics; the delay-reason file starts in June 2024,
+so the three delay-reason kinds have no data in FY 2023/24) of financial year ``--year`` (April
+to March), from two months before it (so the 7-day windows and the 3-report persistence are
+filled on 1 April), with ``opsradar import-sitrep`` (``--ae`` for the A&E file), runs
+``opsradar analyse`` over them, and reports per kind and financial quarter:
 
-- **trusts active**: the share of trusts reporting in the quarter (a discharge sitrep in it) with
+- **trusts active**: the share of trusts reporting in the quarter (a discharge sitrep in it; for
+  the A&E kinds ``ed_demand_forecasting`` and ``ed_bed_allocation``, an A&E month in it) with
   an episode of the kind *active* at some point of the quarter (first active before the quarter
   ends, and not resolved before it starts);
 - **emerging-only per trust**: episodes that first emerged in the quarter and never went active,
@@ -57,11 +58,20 @@ SITREP_KINDS: tuple[str, ...] = (
     "discharge_documentation_automation",
     "discharge_timing_prediction",
     "transport_booking_automation",
+    # the monthly A&E statistics (import-sitrep --ae) drive these two at trust scope
+    "ed_demand_forecasting",
+    "ed_bed_allocation",
 )
+#: the kinds the A&E file drives: their trusts reporting are those with an A&E month
+AE_KINDS: frozenset[str] = frozenset({"ed_demand_forecasting", "ed_bed_allocation"})
 
 
 #: the event type that carries each sitrep source
-SOURCE_EVENT: dict[str, str] = {"delay": "delay_reasons_sitrep", "discharge": "discharge_sitrep"}
+SOURCE_EVENT: dict[str, str] = {
+    "delay": "delay_reasons_sitrep",
+    "discharge": "discharge_sitrep",
+    "ae": "ae_sitrep",
+}
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -78,8 +88,11 @@ def _day(value: str | None) -> date | None:
     return None if value is None else datetime.fromisoformat(value).date()
 
 
-def reporting_trusts(events: Path, quarters: tuple[Quarter, ...]) -> dict[str, set[str]]:
-    """Quarter label -> trusts with at least one discharge sitrep dated in it."""
+def reporting_trusts(
+    events: Path, quarters: tuple[Quarter, ...], *, event_type: str = "discharge_sitrep"
+) -> dict[str, set[str]]:
+    """Quarter label -> trusts with at least one ``event_type`` sitrep dated in it (a discharge
+    sitrep's report date; an A&E month's first day)."""
     import gzip
 
     import orjson
@@ -88,9 +101,9 @@ def reporting_trusts(events: Path, quarters: tuple[Quarter, ...]) -> dict[str, s
     with gzip.open(events, "rb") as lines:
         for line in lines:
             event = orjson.loads(line)
-            if event.get("event_type") != "discharge_sitrep":
+            if event.get("event_type") != event_type:
                 continue
-            day = date.fromisoformat(event["report_date"])
+            day = date.fromisoformat(event.get("report_date") or event["period_start"])
             for label, start, end in quarters:
                 if start <= day < end:
                     out[label].add(event["trust_code"])
@@ -117,8 +130,17 @@ def calibrate(
     episodes: list[dict[str, Any]],
     reporting: dict[str, set[str]],
     quarters: tuple[Quarter, ...],
+    reporting_ae: dict[str, set[str]] | None = None,
 ) -> dict[str, dict[str, dict[str, float | int]]]:
-    """kind -> quarter -> {trusts, trusts_active, share_active, emerging_only, per_trust}."""
+    """kind -> quarter -> {trusts, trusts_active, share_active, emerging_only, per_trust}.
+
+    ``reporting_ae``: the trusts with an A&E month in each quarter, the denominator of the A&E
+    kinds (``reporting`` if not given)."""
+    ae = reporting if reporting_ae is None else reporting_ae
+
+    def reporters(kind: str) -> dict[str, set[str]]:
+        return ae if kind in AE_KINDS else reporting
+
     active: dict[tuple[str, str], set[str]] = defaultdict(set)
     emerging_only: dict[tuple[str, str], int] = defaultdict(int)
     for row in episodes:
@@ -126,7 +148,7 @@ def calibrate(
         first_emerging = _day(row.get("first_emerging_at"))
         resolved = _day(row.get("resolved_at"))
         for label, start, end in quarters:
-            if row["trust_code"] not in reporting[label]:
+            if row["trust_code"] not in reporters(row["kind"]).get(label, set()):
                 continue
             if first_active is not None:
                 if first_active < end and (resolved is None or resolved >= start):
@@ -137,7 +159,7 @@ def calibrate(
     for kind in SITREP_KINDS:
         table[kind] = {}
         for label, _, _ in quarters:
-            trusts = len(reporting[label])
+            trusts = len(reporters(kind)[label])
             count = len(active[(kind, label)])
             table[kind][label] = {
                 "trusts": trusts,
@@ -176,6 +198,15 @@ def markdown(
     trusts = " / ".join(str(first[label]["trusts"]) for label in labels)
     lines.append("")
     lines.append(f"Trusts reporting per quarter: {trusts}.")
+    ae = next(
+        (table[kind] for kind in SITREP_KINDS if kind in AE_KINDS and kind in evaluated), None
+    )
+    if ae is not None:
+        lines.append(
+            "Trusts with an A&E month per quarter (the A&E kinds' denominator): "
+            + " / ".join(str(ae[label]["trusts"]) for label in labels)
+            + "."
+        )
     return "\n".join(lines)
 
 
@@ -199,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         "--discharges": args.data / "discharges_daily_by_trust.csv.gz",
         "--beds": args.data / "beds_monthly_by_trust.csv.gz",
         "--delays": args.data / "discharge_delay_reasons_monthly_by_trust.csv.gz",
+        "--ae": args.data / "ae_monthly_by_trust.csv.gz",
     }
     flags = [str(part) for flag, path in files.items() if path.is_file() for part in (flag, path)]
     imported = _cli(
@@ -213,10 +245,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     by_type = json.loads(imported.stdout)["by_type"]
     reporting = reporting_trusts(events, quarters)
+    reporting_ae = reporting_trusts(events, quarters, event_type="ae_sitrep")
     opportunities = args.out / "opportunities.json"
     analyse = ["analyse", str(events), "--no-db", "--json", str(opportunities)]
     if args.config is not None:
-        every = set().union(*reporting.values())
+        every = set().union(*reporting.values(), *reporting_ae.values())
         analyse += ["--config", str(_expand_config(args.config, every, args.out))]
     _cli(*analyse)
     document = json.loads(opportunities.read_text())
@@ -224,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     version = tomllib.loads((ROOT / "models" / "catalogue.toml").read_text())["catalogue_version"]
     # a kind is evaluated when the year has data for it (delay reasons start in June 2024)
     evaluated = {kind for kind in SITREP_KINDS if by_type.get(SOURCE_EVENT[_inputs(kind)], 0) > 0}
-    table = calibrate(episodes, reporting, quarters)
+    table = calibrate(episodes, reporting, quarters, reporting_ae)
     result = {
         "catalogue_version": version,
         "period": {"from": quarters[0][1].isoformat(), "to": last_day.isoformat()},
@@ -239,7 +272,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _inputs(kind: str) -> str:
-    """The sitrep source a kind reads: the three delay-reason kinds need the delay file."""
+    """The sitrep source a kind reads: the three delay-reason kinds need the delay file, the
+    A&E kinds the A&E file."""
+    if kind in AE_KINDS:
+        return "ae"
     return (
         "delay"
         if kind

@@ -47,6 +47,9 @@ class Condition(msgspec.Struct, frozen=True, kw_only=True):
     derivation: str
     # the metric that plays this role at a sitrep scope, when it is named differently
     sitrep_metric: str | None = None
+    # the line at a sitrep scope, when its metric is another statistic (a trust's monthly
+    # all-patient share against a site's 7-day share of some patients) with its own derivation
+    sitrep_threshold: float | None = None
 
     @property
     def above(self) -> bool:
@@ -65,6 +68,12 @@ class Condition(msgspec.Struct, frozen=True, kw_only=True):
 
     def metric_for(self, sitrep: bool) -> str:
         return (self.sitrep_metric or self.metric) if sitrep else self.metric
+
+    def for_source(self, sitrep: bool) -> Condition:
+        """The condition as a sitrep scope (``sitrep``) or an event scope judges it."""
+        if sitrep and self.sitrep_threshold is not None:
+            return msgspec.structs.replace(self, threshold=self.sitrep_threshold)
+        return self
 
 
 class KindSpec(msgspec.Struct, frozen=True, kw_only=True):
@@ -175,7 +184,9 @@ def _override_kind(spec: KindSpec, values: dict[str, Any], where: str) -> KindSp
     top: dict[str, Any] = {}
     for key, value in values.items():
         name, attr = "", ""
-        if key.endswith("_threshold") and key[: -len("_threshold")] in conditions:
+        if key.endswith("_sitrep_threshold") and key[: -len("_sitrep_threshold")] in conditions:
+            name, attr = key[: -len("_sitrep_threshold")], "sitrep_threshold"
+        elif key.endswith("_threshold") and key[: -len("_threshold")] in conditions:
             name, attr = key[: -len("_threshold")], "threshold"
         elif key.endswith("_min_sample") and key[: -len("_min_sample")] in conditions:
             name, attr = key[: -len("_min_sample")], "min_sample"

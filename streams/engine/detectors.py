@@ -105,7 +105,7 @@ def evaluate_kind(
     full = state.status is not None
     judged = [
         judge(
-            c,
+            c.for_source(sitrep),
             metric=c.metric_for(sitrep),
             reading=readings.get(c.metric_for(sitrep)),
             stats=state.stats.get(c.name, {}),

@@ -45,7 +45,8 @@ def _rule(kind: str) -> dict[str, object]:
 
 def _active_months(kind: str, column: str, sample_column: str) -> set[tuple[str, str]]:
     rule = _rule(kind)
-    threshold = float(rule["threshold"])  # type: ignore[arg-type]
+    # a trust's monthly statistics are judged against the condition's sitrep line, if it has one
+    threshold = float(rule.get("sitrep_threshold", rule["threshold"]))  # type: ignore[arg-type]
     below = rule["op"] == "<"
     ratio = LIFECYCLE["hysteresis_ratio"]
     flagged: set[tuple[str, str]] = set()

@@ -1,6 +1,6 @@
 """Data quality of one scope's domain, as a state of its own (``docs/catalogue.md`` "Data quality").
 
-A domain (bed flow, rostering, referrals at a site) moves through::
+A domain (bed flow, rostering, referrals, urgent and emergency care at a site) moves through::
 
     warming_up --WARMUP_HOURS of event time since its first event--> ok
     warming_up --the whole feed silent for a day (WARMUP_SILENT_HOURS)--> gap

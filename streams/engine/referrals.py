@@ -228,13 +228,34 @@ class Referrals:
             self._close(event.referral_ref, day)
 
     def booked(self, event: AppointmentBooked, ts: float, hour: int) -> None:
-        # Bookings carry nothing the catalogue measures (outcomes do); accepted, no state.
         self.agg.seen = True
+        self._no_longer_awaiting_triage(event.referral_ref)
+
+    def _no_longer_awaiting_triage(self, ref: str) -> None:
+        """A referral booked or seen is past triage, whether or not its triage was sent.
+
+        A directly bookable service books without a provider triage, and a triage message lost
+        in a gap too short to be seen as one would otherwise leave the referral "untriaged" until
+        it closes. Its triage latency is unknown, so none is recorded.
+        """
+        pathway = self.pathways.get(ref)
+        if pathway is None or pathway.closed_day != OPEN or pathway.triaged:
+            return
+        self._dirty.add(PART)
+        self._readings = None
+        pathway.triaged = True
+        self.pathways.touch(ref)
+        agg = self.agg
+        agg.untriaged_count -= 1
+        received_day = pathway.received_at // 86400
+        if _decrement(agg.untriaged_by_day, received_day):
+            self._untriaged_changed(received_day, -1)
 
     def outcome(self, event: AppointmentOutcome, ts: float, hour: int) -> None:
         agg = self.agg
         agg.seen = True
         self._dirty.add(PART)
+        self._no_longer_awaiting_triage(event.referral_ref)
         # DNA rate = DNAs / (attended + DNAs); cancellations are neither.
         if event.outcome == "attended" or event.outcome == "did_not_attend":
             self._readings = None

@@ -261,3 +261,25 @@ def test_a_feed_gap_in_a_sites_first_week_is_a_gap_too() -> None:
     after = [p for p in series(out, "occupied_beds") if p.evaluated_at >= ok_again]
     assert after and all(p.value <= baseline[p.evaluated_at] + 5 for p in after)
     assert transitions(out) == []
+
+
+def test_a_booked_referral_is_no_longer_awaiting_triage() -> None:
+    s = b.Stream()
+    b.referrals(s, 60, per_day=b.const(60))
+    start, end = b.day_at(30), b.day_at(30) + timedelta(hours=16)
+    # 16 hours of triage outcomes lost (too short for the referral rate to call a gap), or a
+    # directly bookable service whose PAS never sends a triage: the bookings still arrive, and
+    # a booked referral is waiting for its appointment, not for triage.
+    lost = [
+        e for e in s.events(60) if isinstance(e, ReferralTriaged) and start <= e.occurred_at < end
+    ]
+    events = [e for e in s.events(60) if e not in lost]
+    # a lost rejection is a lost closure: that pathway rightly stays open and untriaged
+    rejections = sum(1 for e in lost if e.outcome != "accepted")
+    assert len(lost) > 10 * max(1, rejections)
+    out = run(events)
+    baseline = {p.evaluated_at: p.value for p in series(run(s.events(60)), "untriaged_referrals")}
+    after = [
+        p for p in series(out, "untriaged_referrals") if p.evaluated_at >= end + timedelta(days=1)
+    ]
+    assert after and all(p.value <= baseline[p.evaluated_at] + rejections for p in after)

@@ -5,8 +5,8 @@ The model is a flow balance by hour of the week, learned from the site's own str
 - each UTC hour of the week has a mean of admissions and a discharge hazard (discharges per
   occupied bed), running means over the last ``PROFILE_WEEKS`` weeks, as the data-quality
   profile keeps its rates; admissions of an hour are the census change plus its discharges;
-- admissions are scaled by the last 48 h's actual over the profile's expected beyond 2 sigmas
-  of its noise (a surge, a quiet bank holiday: clamped to ``LEVEL_LIMITS``);
+- admissions are scaled by the last 24 h's actual over the profile's expected (a surge, a quiet
+  bank holiday: clamped to ``LEVEL_LIMITS``);
 - from the current census, ``C(k+1) = C(k) + A(k) - d(k) C(k)`` hour by hour to the horizon,
   over the current open beds.
 
@@ -36,12 +36,10 @@ from streams.engine.readings import Reading
 WEEK_HOURS: Final = 168
 PROFILE_WEEKS: Final = 4
 HORIZONS: Final = (24, 72)
-LEVEL_HOURS: Final = 48
+LEVEL_HOURS: Final = 72
 LEVEL_LIMITS: Final = (0.5, 2.0)
-#: the admissions level moves the forecast only beyond 2 sigmas of the noise it is measured in
-#: (72 h and 3 sigmas missed a +30% surge until occupancy had crossed 92%; the simulated MAE
-#: ratio moves 0.655 -> 0.658)
-LEVEL_NOISE_SIGMAS: Final = 2.0
+#: the admissions level moves the forecast only beyond 3 sigmas of the noise it is measured in
+LEVEL_NOISE_SIGMAS: Final = 3.0
 #: deviations from the weekly pattern: persistence before it is measured, and its memory
 PERSISTENCE_PRIOR: Final = 0.5
 FORGET_HOURS: Final = 168

@@ -26,6 +26,7 @@ seasonal-naive baseline).
 from __future__ import annotations
 
 import math
+import statistics
 from typing import Final
 
 import msgspec
@@ -215,42 +216,63 @@ class OccupancyForecast:
         return out
 
 
-def _weekday_mean(history: list[float | None], end: int) -> float | None:
-    """The mean of the submitted days among ``history[end]`` and the 3 same weekdays before it."""
-    values = [
-        value
-        for week in range(PROFILE_WEEKS)
-        if end - 7 * week >= 0 and (value := history[end - 7 * week]) is not None
-    ]
-    return sum(values) / len(values) if values else None
+#: the daily model's blend (``daily_stock_forecast``): the last day, the target weekday's median
+#: over 4 and over 8 weeks, and the last week's level; fitted (least absolute error) on half the
+#: trusts of the published daily NCTR file, by trust-code hash, and scored on the other half
+#: (``bench/forecast.py``); rounded to tenths
+DAILY_WEIGHTS: Final = {"last": 0.2, "weekday_4w": 0.3, "weekday_8w": 0.3, "level": 0.2}
+DAILY_WEEKS: Final = 8
+
+
+def _submitted(history: list[float | None], days: range) -> list[float]:
+    return [value for day in days if day >= 0 and (value := history[day]) is not None]
 
 
 def daily_stock_forecast(history: list[float | None], horizon: int) -> float | None:
     """A daily stock (NCTR patients, from the daily sitrep) ``horizon`` days after its last day.
 
-    The hourly model's structure without flows: the target weekday's mean over the last 4 weeks
-    plus the last day's deviation from its own weekday's mean times its persistence, the
-    least-squares slope of deviations ``horizon`` days later on earlier ones over the last 8
-    weeks (in [0, 1]; ``PERSISTENCE_PRIOR`` without pairs). ``None`` days were not submitted;
-    None when the last day or the target weekday has no data.
+    The hourly model's structure without flows: a weekly pattern, plus the last day's deviation
+    from it damped, plus the recent level. Medians throughout, as a sitrep series has one-day
+    reporting spikes that a mean would carry for weeks:
+
+    - the target weekday's median over the last 4 and over the last 8 weeks (the pattern);
+    - each weekday's offset: its 8-week median minus the median of the last 56 days;
+    - the last day, and the median of the last 7 days, each moved from their own weekdays'
+      offsets to the target's (7 days ahead the last day is the target's weekday already);
+    - the blend ``DAILY_WEIGHTS`` of the four.
+
+    ``None`` days were not submitted; None when the last day or the target weekday has no data.
     """
     last = len(history) - 1
-    if last < 0 or history[last] is None:
+    if last < 0 or (latest := history[last]) is None:
         return None
-    target = _weekday_mean(history, last - (-horizon % 7) if horizon % 7 else last)
-    own = _weekday_mean(history, last)
-    if target is None or own is None:
+    span = 7 * DAILY_WEEKS
+
+    def weekday(end: int, weeks: int) -> list[float]:
+        return _submitted(history, range(end, end - 7 * weeks, -7))
+
+    # the latest day on or before ``last`` that is the target's weekday
+    target_day = last - (-horizon % 7)
+    short, long = weekday(target_day, 4), weekday(target_day, DAILY_WEEKS)
+    window = _submitted(history, range(last - span + 1, last + 1))
+    if not short or not window:
         return None
-    sxy = sxx = 0.0
-    for day in range(max(0, last - 56), last - horizon + 1):
-        earlier, later = history[day], history[day + horizon]
-        mean = _weekday_mean(history, day)
-        if earlier is None or later is None or mean is None:
-            continue
-        later_mean = _weekday_mean(history, day + horizon - 7 * ((horizon + 6) // 7))
-        if later_mean is None:
-            continue
-        sxy += (earlier - mean) * (later - later_mean)
-        sxx += (earlier - mean) ** 2
-    persistence = min(1.0, max(0.0, sxy / sxx)) if sxx > 0 else PERSISTENCE_PRIOR
-    return target + persistence * (history[last] - own)  # type: ignore[operator]
+    middle = statistics.median(window)
+
+    def offset(day: int) -> float:
+        values = weekday(day, DAILY_WEEKS)
+        return statistics.median(values) - middle if values else 0.0
+
+    target_offset = offset(target_day)
+    week = [
+        value - offset(day)
+        for day in range(last - 6, last + 1)
+        if day >= 0 and (value := history[day]) is not None
+    ]
+    parts = {
+        "last": latest - offset(last) + target_offset,
+        "weekday_4w": statistics.median(short),
+        "weekday_8w": statistics.median(long),
+        "level": statistics.median(week) + target_offset,
+    }
+    return sum(DAILY_WEIGHTS[name] * value for name, value in parts.items())

@@ -7,6 +7,7 @@ import pytest
 
 from models.outputs import OpportunityUpdate
 from streams.engine.forecast import (
+    DAILY_WEIGHTS,
     PERSISTENCE_PRIOR,
     WEEK_HOURS,
     OccupancyForecast,
@@ -57,13 +58,22 @@ def test_daily_stock_forecast_equals_a_hand_computation() -> None:
     # four weeks of a weekday pattern (Mondays 20, other days 10), then a Monday at 26
     week = [20.0, 10, 10, 10, 10, 10, 10]
     history: list[float | None] = [*week * 4, 26.0]
-    # 7 days ahead is a Monday: its 4-week mean (26, 20, 20, 20) = 21.5 plus the last day's
-    # deviation from that same mean (26 - 21.5 = 4.5) times the persistence; the pattern's own
-    # deviations are 0, so the slope has no data: the prior
-    assert daily_stock_forecast(history, 7) == pytest.approx(21.5 + PERSISTENCE_PRIOR * 4.5)
-    # 1 day ahead is a Tuesday: its mean is 10
-    assert daily_stock_forecast(history, 1) == pytest.approx(10 + PERSISTENCE_PRIOR * 4.5)
+    # 7 days ahead is a Monday: its median over 4 weeks (26, 20, 20, 20) and over all 5 is 20;
+    # the 29 days' median is 10, so Mondays' offset is +10 and the other days' 0; the last
+    # week's de-seasoned median is 10 (six 10s and 26 - 10), moved to a Monday: 20; the last
+    # day is a Monday already: 26
+    weights = DAILY_WEIGHTS
+    monday = weights["last"] * 26 + (weights["weekday_4w"] + weights["weekday_8w"]) * 20
+    assert daily_stock_forecast(history, 7) == pytest.approx(monday + weights["level"] * 20)
+    assert daily_stock_forecast(history, 7) == pytest.approx(21.2)
+    # 1 day ahead is a Tuesday (offset 0): the last day moves to 26 - 10 = 16, the rest are 10
+    assert daily_stock_forecast(history, 1) == pytest.approx(0.2 * 16 + 0.8 * 10)
+    # a one-day reporting spike (a Friday at 500) moves none of the medians
+    spiked = [*history]
+    spiked[25] = 500.0
+    assert daily_stock_forecast(spiked, 7) == pytest.approx(21.2)
     assert daily_stock_forecast([*history[:-1], None], 7) is None
+    assert daily_stock_forecast([], 7) is None
 
 
 def test_a_site_emits_forecasts_with_an_interval_and_restores_equal() -> None:
@@ -120,3 +130,53 @@ def test_capacity_forecasting_emerges_on_the_forecast_before_occupancy_crosses_9
     assert held and all(f["value"] >= 0.92 for f in held)
     assert all(len(f["interval_80"]) == 2 for f in first.evidence["forecast"])
     assert [to for _, to, _ in path][:2] == ["emerging", "active"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known gap: a +30% surge after the warm-up is forecast only as occupancy crosses 92%",
+)
+def test_a_surge_after_the_warm_up_emerges_on_the_forecast_before_occupancy_crosses_92() -> None:
+    # ~76% of 250 beds for 20 days (the feed past its 7-day warm-up, the forecast with two weeks
+    # of pattern and its persistence measured), then 52 admissions a day instead of 40; on 8
+    # seeds, so that no one lucky stream decides it. Today the lead (hours from emerging to the
+    # first evaluation at >= 92%) is 4, 0, 6, -2, -15, -31, 6, -19: the persistence learned on
+    # a healthy fortnight is small and the 72-h admissions level of 52 a day stays inside its
+    # 3-sigma band (a 48-h, 2-sigma level leads on these but made 5 false episodes in the
+    # quality table)
+    for seed in range(1, 9):
+        s = b.Stream(seed=seed)
+        b.bedflow(s, 35, admissions=b.window(20, 35, 52, 40))
+        out = run(s.events(35))
+        path = steps(out, "capacity_forecasting")
+        assert path and path[0][1] == "emerging"
+        emerging_at = path[0][2]
+        ratios = series(out, "bed_occupancy_ratio")
+        crossed = min(p.evaluated_at for p in ratios if p.value >= 0.92)
+        assert b.day_at(20) < emerging_at < crossed, f"seed {seed}"
+        first = next(
+            o.opportunity
+            for o in out
+            if isinstance(o, OpportunityUpdate)
+            and o.transition is not None
+            and o.transition.kind == "capacity_forecasting"
+        )
+        assert first.evidence["emerging_on_forecast"] is True
+
+
+def test_a_healthy_site_with_a_weekly_pattern_never_emerges_on_the_forecast() -> None:
+    s = b.Stream(seed=5)
+    # busier weekdays, quieter weekends, a fifth of weekend discharges waiting to Monday: the
+    # census swings through the week between ~62% and ~89% of the beds
+    b.bedflow(
+        s,
+        35,
+        admissions=lambda day: 32 if b.as_date(day).weekday() >= 5 else 40,
+        weekend_discharge=b.const(0.8),
+    )
+    out = run(s.events(35))
+    occupancy = [p.value for p in series(out, "bed_occupancy_ratio")]
+    forecasts = series(out, "bed_occupancy_forecast_72h")
+    assert forecasts and max(occupancy) - min(occupancy) > 0.2  # a real weekly swing
+    assert max(p.value for p in forecasts) < 0.92
+    assert steps(out, "capacity_forecasting") == []

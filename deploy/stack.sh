@@ -8,6 +8,9 @@
 #   bash deploy/stack.sh install  only install what is missing (packages, Kafka jars)
 #   bash deploy/stack.sh worker   also start one opsradar worker (what `make demo` uses), scraped
 #                                 by Prometheus; `down` stops it with the rest
+#   bash deploy/stack.sh stop|start|kill SERVICE   one service (kafka, postgres, prometheus,
+#                                 alertmanager): stop cleanly, start and wait until healthy, or
+#                                 SIGKILL it (kafka only); what the fault drills (tests/faults) do
 #
 # All state lives in ONE directory, ${OPSRADAR_STACK_DIR:-<repo>/.stack} (git-ignored):
 #   kafka/{libs,data,logs,server.properties,kafka.pid}   postgres/{data,run,postgres.log}
@@ -678,8 +681,34 @@ cmd_down() {
   cmd_status >/dev/null || true
 }
 
+# One service, for the fault drills: a crash is a SIGKILL of the broker (no controlled shutdown);
+# Postgres is stopped cleanly (pg_ctl) since clients see the same refused connections either way.
+cmd_one() {
+  local action="$1" service="${2:-}"
+  case "$action:$service" in
+    stop:kafka) kafka_down ;;
+    stop:postgres) pg_down ;;
+    stop:prometheus) prom_down ;;
+    stop:alertmanager) am_down ;;
+    start:kafka) kafka_up && kafka_wait ;;
+    start:postgres) pg_up && pg_wait ;;
+    start:prometheus) prom_up && prom_wait ;;
+    start:alertmanager) am_up && am_wait ;;
+    kill:kafka)
+      local pid
+      pid="$(read_pid "$KAFKA_PIDFILE")"
+      kafka_running || die "kafka is not running"
+      kill -KILL "$pid"
+      while pid_matches "$pid" kafka.Kafka "$KAFKA_CONF"; do sleep 0.1; done
+      rm -f "$KAFKA_PIDFILE"
+      log "kafka: killed (pid $pid)"
+      ;;
+    *) usage ;;
+  esac
+}
+
 usage() {
-  sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
   exit 2
 }
 
@@ -697,5 +726,6 @@ case "${1:-}" in
   status) cmd_status ;;
   install) lock && install_missing ;;
   worker) lock && cmd_up && worker_up && cmd_status ;;
+  stop | start | kill) lock && cmd_one "$1" "${2:-}" ;;
   *) usage ;;
 esac

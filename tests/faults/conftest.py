@@ -1,0 +1,217 @@
+"""A private stack for the fault drills: they kill its broker and stop its Postgres, so they never
+touch the shared stack other tests run on.
+
+`deploy/stack.sh` starts it in `.stack/faults` (git-ignored) on ports picked free for this session;
+its Kafka data is wiped first (the KRaft quorum remembers its controller port), its jars and its
+Postgres cluster are kept between runs. It is stopped at the end of the session.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import signal
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from models.events import INPUT_TOPICS
+from tests.database_support import fresh_database
+from tests.parity_support import (
+    Results,
+    analyse,
+    assert_same,
+    drained,
+    group_of,
+    produce_file,
+    read_results,
+    simulate,
+)
+from tests.worker_support import REPO, WorkerProcess, free_port, wait_for_async, worker_env
+
+STACK_DIR = REPO / ".stack" / "faults"
+HOST = "127.0.0.1"
+
+
+@dataclass
+class PrivateStack:
+    """The drills' own Kafka, Postgres, Prometheus and Alertmanager (`deploy/stack.sh`)."""
+
+    env: dict[str, str]
+    kafka_port: int
+    pg_port: int
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{HOST}:{self.kafka_port}"
+
+    @property
+    def database_url(self) -> str:
+        return f"postgresql+asyncpg://opsradar:opsradar@{HOST}:{self.pg_port}/opsradar"
+
+    def run(self, *args: str) -> None:
+        done = subprocess.run(
+            ["bash", str(REPO / "deploy" / "stack.sh"), *args],
+            cwd=REPO, env=self.env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 0, f"stack.sh {' '.join(args)}:\n{done.stdout}{done.stderr}"
+
+    def client_env(self) -> dict[str, str]:
+        """Environment for opsradar commands (produce) that must talk to this stack."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OPSRADAR_")}
+        env["OPSRADAR_KAFKA_BOOTSTRAP"] = self.bootstrap
+        env["OPSRADAR_DATABASE_URL"] = self.database_url
+        return env
+
+
+@pytest.fixture(scope="session")
+def private_stack() -> Iterator[PrivateStack]:
+    ports = {
+        "OPSRADAR_KAFKA_PORT": free_port(),
+        "OPSRADAR_KAFKA_CONTROLLER_PORT": free_port(),
+        "OPSRADAR_PG_PORT": free_port(),
+        "OPSRADAR_PROMETHEUS_PORT": free_port(),
+        "OPSRADAR_ALERTMANAGER_PORT": free_port(),
+    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPSRADAR_")}
+    env |= {name: str(port) for name, port in ports.items()}
+    env["OPSRADAR_STACK_DIR"] = str(STACK_DIR)
+    stack = PrivateStack(
+        env=env, kafka_port=ports["OPSRADAR_KAFKA_PORT"], pg_port=ports["OPSRADAR_PG_PORT"]
+    )
+    stack.run("down")  # a run killed before its teardown may have left it up
+    for stale in ("data", "logs", "cluster.id", "server.properties"):
+        path = STACK_DIR / "kafka" / stale
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+    stack.run("up")
+    try:
+        yield stack
+    finally:
+        stack.run("down")
+
+
+@pytest.fixture(scope="session")
+def event_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return simulate(tmp_path_factory.mktemp("drills") / "events.jsonl.gz", days=8)
+
+
+@pytest.fixture(scope="session")
+def expected(
+    event_file: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Results, datetime]:
+    return analyse(event_file, tmp_path_factory.mktemp("analyse"))
+
+
+#: history replay (the simulated events may be older than the live limit)
+BASE_ENV = {"OPSRADAR_PAST_HORIZON_DAYS": "0"}
+
+
+@dataclass
+class Drill:
+    """One drill's topics, consumer group, database and workers on the private stack."""
+
+    stack: PrivateStack
+    suffix: str
+    database_url: str
+    folder: Path
+    workers: list[WorkerProcess] = field(default_factory=list)
+
+    @property
+    def group(self) -> str:
+        return group_of(self.suffix)
+
+    def worker(
+        self, extra: dict[str, str] | None = None, data_dir: Path | None = None
+    ) -> WorkerProcess:
+        port = free_port()
+        env = worker_env(
+            suffix=self.suffix,
+            database_url=self.database_url,
+            data_dir=data_dir or self.folder / f"worker-{port}",
+            web_port=port,
+            extra={**BASE_ENV, "OPSRADAR_KAFKA_BOOTSTRAP": self.stack.bootstrap, **(extra or {})},
+        )
+        worker = WorkerProcess(env=env, web_port=port, log_path=self.folder / f"worker-{port}.log")
+        self.workers.append(worker)
+        worker.start()
+        return worker
+
+    async def produce(self, event_file: Path) -> None:
+        await produce_file(event_file, self.suffix, env=self.stack.client_env())
+
+    async def committed_inputs(self) -> int:
+        """Input records the group has committed (summed over the input partitions)."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.stack.bootstrap)
+        await admin.start()
+        try:
+            offsets = await admin.list_consumer_group_offsets(self.group)
+        finally:
+            await admin.close()
+        inputs = {f"{t}{self.suffix}" for t in INPUT_TOPICS}
+        return sum(o.offset for tp, o in offsets.items() if tp.topic in inputs and o.offset > 0)
+
+    async def changelog_end(self) -> int:
+        """Records in the scope-state changelog: grows with every state write."""
+        topic = f"{self.group}-scope_state-changelog"
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.stack.bootstrap)
+        await consumer.start()
+        try:
+            partitions = consumer.partitions_for_topic(topic) or set()
+            if not partitions:
+                await consumer._client.force_metadata_update()
+                partitions = consumer.partitions_for_topic(topic) or set()
+            tps = [TopicPartition(topic, p) for p in partitions]
+            if not tps:
+                return 0
+            consumer.assign(tps)
+            return sum((await consumer.end_offsets(tps)).values())
+        finally:
+            await consumer.stop()
+
+    async def state_ahead_of_commit(self, total: int) -> bool:
+        """True once state was written after the group's last commit, mid-stream: a crash now
+        leaves the changelog ahead of the committed input offsets."""
+        committed, changelog = await self.committed_inputs(), await self.changelog_end()
+        if not 0 < committed < total:
+            return False
+        changelog_again, committed_again = await self.changelog_end(), await self.committed_inputs()
+        return changelog_again > changelog and committed_again == committed
+
+    async def wait_drained(self, seconds: float = 300) -> None:
+        await wait_for_async(
+            lambda: drained(self.stack.bootstrap, self.suffix), seconds=seconds,
+            interval=0.5, what="every input and output record committed",
+        )  # fmt: skip
+
+    def assert_matches(self, expected: tuple[Results, datetime]) -> None:
+        results, cutoff = expected
+        assert_same(read_results(self.database_url, cutoff), results)
+
+    def close(self) -> None:
+        for worker in self.workers:
+            if worker.process is not None and worker.process.poll() is None:
+                worker.stop(signal.SIGKILL)
+
+
+@pytest.fixture
+def drill(private_stack: PrivateStack, unique_suffix: str, tmp_path: Path) -> Iterator[Drill]:
+    with fresh_database(private_stack.database_url) as url:
+        drill = Drill(stack=private_stack, suffix=unique_suffix, database_url=url, folder=tmp_path)
+        try:
+            yield drill
+        finally:
+            drill.close()
+
+
+def event_count(event_file: Path) -> int:
+    return sum(1 for line in gzip.open(event_file, "rb") if line.strip())

@@ -699,7 +699,13 @@ cmd_one() {
       pid="$(read_pid "$KAFKA_PIDFILE")"
       kafka_running || die "kafka is not running"
       kill -KILL "$pid"
-      while pid_matches "$pid" kafka.Kafka "$KAFKA_CONF"; do sleep 0.1; done
+      # The command line vanishes before the sockets close (the kernel frees memory first):
+      # wait for the process and its listener to be gone, or `start` would find the port taken.
+      local deadline=$((SECONDS + 30))
+      while kill -0 "$pid" 2>/dev/null || port_open "$KAFKA_PORT"; do
+        ((SECONDS < deadline)) || die "kafka: pid $pid or its port outlived SIGKILL by 30s"
+        sleep 0.1
+      done
       rm -f "$KAFKA_PIDFILE"
       log "kafka: killed (pid $pid)"
       ;;

@@ -164,9 +164,11 @@ async def drained(bootstrap: str, suffix: str) -> bool:
 
 
 def assert_same(online: Results, offline: Results) -> None:
-    assert online.metrics.keys() == offline.metrics.keys(), (
-        f"{len(offline.metrics.keys() - online.metrics.keys())} metric rows missing, "
-        f"{len(online.metrics.keys() - offline.metrics.keys())} unexpected"
+    missing = sorted(offline.metrics.keys() - online.metrics.keys())
+    unexpected = sorted(online.metrics.keys() - offline.metrics.keys())
+    assert not missing and not unexpected, (
+        f"{len(missing)} metric rows missing (first, last: {missing[:1]}, {missing[-1:]}; "
+        f"scopes/metrics: {sorted({k[:2] for k in missing})[:12]}), {len(unexpected)} unexpected"
     )
     different = {k for k in offline.metrics if online.metrics[k] != offline.metrics[k]}
     assert not different, f"{len(different)} metric rows differ: {sorted(different)[:10]}"

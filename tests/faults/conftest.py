@@ -113,7 +113,7 @@ def expected(
 
 
 #: history replay (the simulated events may be older than the live limit)
-BASE_ENV = {"OPSRADAR_PAST_HORIZON_DAYS": "0"}
+BASE_ENV = {"OPSRADAR_PAST_HORIZON_DAYS": "0", "OPSRADAR_LAG_REFRESH_SECONDS": "1"}
 
 
 @dataclass
@@ -160,17 +160,24 @@ class Drill:
         inputs = {f"{t}{self.suffix}" for t in INPUT_TOPICS}
         return sum(o.offset for tp, o in offsets.items() if tp.topic in inputs and o.offset > 0)
 
+    async def input_records(self) -> int:
+        """Records in the input topics (`opsradar produce` sends batch records)."""
+        return await self._end_offsets([f"{t}{self.suffix}" for t in INPUT_TOPICS])
+
     async def changelog_end(self) -> int:
         """Records in the scope-state changelog: grows with every state write."""
-        topic = f"{self.group}-scope_state-changelog"
+        return await self._end_offsets([f"{self.group}-scope_state-changelog"])
+
+    async def _end_offsets(self, topics: list[str]) -> int:
         consumer = AIOKafkaConsumer(bootstrap_servers=self.stack.bootstrap)
         await consumer.start()
         try:
-            partitions = consumer.partitions_for_topic(topic) or set()
-            if not partitions:
-                await consumer._client.force_metadata_update()
-                partitions = consumer.partitions_for_topic(topic) or set()
-            tps = [TopicPartition(topic, p) for p in partitions]
+            await consumer._client.force_metadata_update()
+            tps = [
+                TopicPartition(topic, p)
+                for topic in topics
+                for p in consumer.partitions_for_topic(topic) or set()
+            ]
             if not tps:
                 return 0
             consumer.assign(tps)
@@ -178,9 +185,17 @@ class Drill:
         finally:
             await consumer.stop()
 
-    async def state_ahead_of_commit(self, total: int) -> bool:
+    async def some_committed(self) -> bool:
+        return await self.committed_inputs() > 0
+
+    async def mid_stream(self) -> bool:
+        """True once the group has committed some, not all, of the input records."""
+        return 0 < await self.committed_inputs() < await self.input_records()
+
+    async def state_ahead_of_commit(self) -> bool:
         """True once state was written after the group's last commit, mid-stream: a crash now
         leaves the changelog ahead of the committed input offsets."""
+        total = await self.input_records()
         committed, changelog = await self.committed_inputs(), await self.changelog_end()
         if not 0 < committed < total:
             return False
@@ -213,5 +228,32 @@ def drill(private_stack: PrivateStack, unique_suffix: str, tmp_path: Path) -> It
             drill.close()
 
 
-def event_count(event_file: Path) -> int:
-    return sum(1 for line in gzip.open(event_file, "rb") if line.strip())
+def split(event_file: Path, folder: Path, parts: int) -> list[Path]:
+    """The file's events in ``parts`` consecutive files (the file is in event-time order)."""
+    lines = [line for line in gzip.open(event_file, "rb") if line.strip()]
+    size = -(-len(lines) // parts)
+    paths = []
+    for index in range(parts):
+        path = folder / f"part-{index}.jsonl.gz"
+        with gzip.open(path, "wb") as out:
+            out.writelines(lines[index * size : (index + 1) * size])
+        paths.append(path)
+    return paths
+
+
+def event_lag(worker: WorkerProcess, topic: str) -> float | None:
+    """The worker's event-time lag gauge for a topic (contract name), from its /metrics."""
+    prefix = f'opsradar_event_time_lag_seconds{{topic="{topic}"}} '
+    for line in worker.metrics_text().splitlines():
+        if line.startswith(prefix):
+            return float(line[len(prefix) :])
+    return None
+
+
+def events_processed(worker: WorkerProcess) -> float:
+    """Events this worker accepted, from its /metrics."""
+    total = 0.0
+    for line in worker.metrics_text().splitlines():
+        if line.startswith("opsradar_events_total{"):
+            total += float(line.rsplit(" ", 1)[1])
+    return total

@@ -1,0 +1,34 @@
+"""The offset guard admits records in order and redeliveries, and refuses a hole."""
+
+from __future__ import annotations
+
+import pytest
+
+from streams.offsets import OffsetGuard
+
+pytestmark = pytest.mark.unit
+
+
+def test_in_order_and_redelivered_records_are_admitted() -> None:
+    guard = OffsetGuard()
+    assert [guard.admit("p0", offset) for offset in (5, 6, 7)] == [None, None, None]
+    # a seek back (redelivery from the committed offset) is fine
+    assert [guard.admit("p0", offset) for offset in (3, 4, 5)] == [None, None, None]
+
+
+def test_a_hole_is_refused_with_the_offset_to_seek_back_to() -> None:
+    guard = OffsetGuard()
+    guard.admit("p0", 9)
+    assert guard.admit("p0", 12) == 10
+    # refused until the missing record comes, then in order again
+    assert guard.admit("p0", 13) == 10
+    assert guard.admit("p0", 10) is None
+    assert guard.admit("p0", 11) is None
+    assert guard.admit("p1", 40) is None, "partitions are independent"
+
+
+def test_reset_forgets_positions() -> None:
+    guard = OffsetGuard()
+    guard.admit("p0", 9)
+    guard.reset()
+    assert guard.admit("p0", 30) is None

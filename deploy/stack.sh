@@ -11,6 +11,9 @@
 #   bash deploy/stack.sh stop|start|kill SERVICE   one service (kafka, postgres, prometheus,
 #                                 alertmanager): stop cleanly, start and wait until healthy, or
 #                                 SIGKILL it (kafka only); what the fault drills (tests/faults) do
+#   bash deploy/stack.sh tls-up   only Kafka and Postgres, with TLS on (see "TLS" below); `down`
+#                                 stops them. OPSRADAR_STACK_TLS=1 turns TLS on for `up` too
+#   bash deploy/stack.sh tls-certs  only generate the TLS certificates (a CA, broker, Postgres)
 #
 # All state lives in ONE directory, ${OPSRADAR_STACK_DIR:-<repo>/.stack} (git-ignored):
 #   kafka/{libs,data,logs,server.properties,kafka.pid}   postgres/{data,run,postgres.log}
@@ -328,6 +331,7 @@ kafka_up() {
   fi
   require_free_port kafka "$KAFKA_PORT"
   require_free_port kafka-controller "$KAFKA_CONTROLLER_PORT"
+  if tls_enabled; then require_free_port kafka-tls "$KAFKA_TLS_PORT"; fi
   mkdir -p "$data" "$logs"
 
   # Render the template: absolute data dir, ports (if overridden).
@@ -335,6 +339,7 @@ kafka_up() {
     -e "s#127.0.0.1:19092#$HOST:$KAFKA_PORT#g" \
     -e "s#127.0.0.1:19093#$HOST:$KAFKA_CONTROLLER_PORT#g" \
     "$DEPLOY/kafka/server.properties" >"$KAFKA_CONF"
+  kafka_tls_configure # no-op unless OPSRADAR_STACK_TLS=1
 
   local java_common=(-cp "$KAFKA_DIR/libs/*" "-Dkafka.logs.dir=$logs"
     "-Dlog4j2.configurationFile=$DEPLOY/kafka/log4j2.properties")
@@ -448,6 +453,7 @@ full_page_writes = off
 shared_buffers = 128MB
 log_min_messages = warning
 EOF
+  pg_tls_configure # ssl = on and TLS-only host connections if OPSRADAR_STACK_TLS=1
   chown postgres:postgres "$PG_DATA/opsradar.conf"
   touch "$PG_LOG" && chown postgres:postgres "$PG_LOG"
   log "postgres: starting"
@@ -627,6 +633,130 @@ worker_down() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# TLS (opt-in: OPSRADAR_STACK_TLS=1, or the tls-up subcommand). Certificates come from openssl:
+# a throwaway CA and one server certificate each for the broker and Postgres, both for
+# 127.0.0.1 and localhost, in $STATE/tls/. Kafka gets a SASL_SSL listener (SASL/PLAIN, user
+# "opsradar", password in tls/kafka-client.password) on $KAFKA_TLS_PORT beside its PLAINTEXT
+# one (kept for the health check and the broker's own traffic); Postgres gets ssl = on and
+# refuses host connections without TLS (the unix socket stays open for this script).
+# Clients: OPSRADAR_KAFKA_SECURITY_PROTOCOL=SASL_SSL, OPSRADAR_KAFKA_SSL_CAFILE=tls/ca.crt,
+# OPSRADAR_DATABASE_SSLMODE=verify-full, OPSRADAR_DATABASE_SSL_ROOT_CERT=tls/ca.crt (README).
+
+TLS_DIR="$STATE/tls"
+KAFKA_TLS_PORT="${OPSRADAR_KAFKA_TLS_PORT:-19097}"
+TLS_DAYS=365
+
+tls_enabled() { [[ "${OPSRADAR_STACK_TLS:-0}" == 1 ]]; }
+
+# A server certificate signed by the CA, valid for 127.0.0.1 and localhost.
+tls_server_cert() {
+  local name="$1" cn="$2"
+  openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+    -keyout "$TLS_DIR/$name.key" -out "$TLS_DIR/$name.csr" -subj "/CN=$cn" 2>/dev/null
+  printf '%s\n' "subjectAltName=IP:127.0.0.1,DNS:localhost" "basicConstraints=critical,CA:FALSE" \
+    "keyUsage=critical,digitalSignature,keyEncipherment" "extendedKeyUsage=serverAuth" \
+    >"$TLS_DIR/$name.ext"
+  openssl x509 -req -in "$TLS_DIR/$name.csr" -CA "$TLS_DIR/ca.crt" -CAkey "$TLS_DIR/ca.key" \
+    -CAcreateserial -days "$TLS_DAYS" -extfile "$TLS_DIR/$name.ext" \
+    -out "$TLS_DIR/$name.crt" 2>/dev/null
+  rm -f "$TLS_DIR/$name.csr" "$TLS_DIR/$name.ext"
+}
+
+# Generate what is missing (idempotent): CA, broker and Postgres certificates, the broker's
+# PKCS12 keystore and its password, the SASL password of the client user. All of it is made
+# again when a certificate expires within a day.
+tls_certs() {
+  if [[ -s "$TLS_DIR/ca.crt" && -s "$TLS_DIR/broker.p12" && -s "$TLS_DIR/postgres.crt" &&
+    -s "$TLS_DIR/kafka-client.password" ]] &&
+    openssl x509 -checkend 86400 -noout -in "$TLS_DIR/broker.crt" >/dev/null 2>&1 &&
+    openssl x509 -checkend 86400 -noout -in "$TLS_DIR/postgres.crt" >/dev/null 2>&1; then
+    return 0
+  fi
+  command -v openssl >/dev/null 2>&1 || apt_install openssl
+  log "tls: generating a CA and server certificates in $TLS_DIR"
+  rm -rf "$TLS_DIR"
+  mkdir -p "$TLS_DIR"
+  chmod 700 "$TLS_DIR"
+  openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+    -keyout "$TLS_DIR/ca.key" -out "$TLS_DIR/ca.crt" -days "$TLS_DAYS" \
+    -subj "/CN=opsradar local stack CA" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+    2>/dev/null
+  tls_server_cert broker opsradar-kafka
+  tls_server_cert postgres opsradar-postgres
+  openssl rand -hex 16 >"$TLS_DIR/keystore.password"
+  openssl rand -hex 16 >"$TLS_DIR/kafka-client.password"
+  openssl pkcs12 -export -in "$TLS_DIR/broker.crt" -inkey "$TLS_DIR/broker.key" \
+    -certfile "$TLS_DIR/ca.crt" -name broker -out "$TLS_DIR/broker.p12" \
+    -passout "file:$TLS_DIR/keystore.password"
+  chmod 600 "$TLS_DIR"/*.key "$TLS_DIR"/*.password "$TLS_DIR/broker.p12"
+  # The CA certificate is public: clients (any user) read it to verify the servers.
+  chmod 711 "$TLS_DIR"
+  chmod 644 "$TLS_DIR/ca.crt"
+}
+
+# Called by kafka_up on the rendered server.properties: add the SASL_SSL listener.
+kafka_tls_configure() {
+  tls_enabled || return 0
+  tls_certs
+  local listener="SASL_SSL://$HOST:$KAFKA_TLS_PORT" pw user_pw
+  pw="$(cat "$TLS_DIR/keystore.password")"
+  user_pw="$(cat "$TLS_DIR/kafka-client.password")"
+  sed -i -e "s#^listeners=.*#&,$listener#" -e "s#^advertised.listeners=.*#&,$listener#" \
+    -e "s#^listener.security.protocol.map=.*#&,SASL_SSL:SASL_SSL#" "$KAFKA_CONF"
+  chmod 600 "$KAFKA_CONF" # it is about to hold the keystore and SASL passwords
+  cat >>"$KAFKA_CONF" <<PROPERTIES
+
+# TLS (deploy/stack.sh kafka_tls_configure): SASL/PLAIN over TLS for clients.
+ssl.keystore.type=PKCS12
+ssl.keystore.location=$TLS_DIR/broker.p12
+ssl.keystore.password=$pw
+ssl.key.password=$pw
+ssl.client.auth=none
+sasl.enabled.mechanisms=PLAIN
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_opsradar="$user_pw";
+PROPERTIES
+}
+
+PG_HBA_TLS_LINE="hostnossl all all all reject # opsradar-tls: TLS required (deploy/stack.sh)"
+
+# Called by pg_up after opsradar.conf is written: ssl = on, and no host connection without TLS.
+# Without TLS the marker line is removed again, so one state dir can be started either way.
+pg_tls_configure() {
+  local hba="$PG_DATA/pg_hba.conf"
+  sed -i '/# opsradar-tls: /d' "$hba"
+  tls_enabled || return 0
+  tls_certs
+  # The server reads its key as the postgres user and refuses one others can read.
+  install -o postgres -g postgres -m 600 "$TLS_DIR/postgres.key" "$PG_DIR/server.key"
+  install -o postgres -g postgres -m 644 "$TLS_DIR/postgres.crt" "$PG_DIR/server.crt"
+  cat >>"$PG_DATA/opsradar.conf" <<CONF
+ssl = on
+ssl_cert_file = '$PG_DIR/server.crt'
+ssl_key_file = '$PG_DIR/server.key'
+CONF
+  sed -i "1i $PG_HBA_TLS_LINE" "$hba"
+}
+
+kafka_tls_wait() {
+  tls_enabled || return 0
+  wait_for kafka-tls "$KAFKA_DIR/logs/server.log" "$KAFKA_PIDFILE" port_open "$KAFKA_TLS_PORT"
+}
+
+# Kafka and Postgres only, TLS on: what the TLS integration test starts on its own ports.
+cmd_tls_up() {
+  export OPSRADAR_STACK_TLS=1
+  install_missing
+  tls_certs
+  kafka_up
+  pg_up
+  pg_wait
+  kafka_wait
+  kafka_tls_wait
+  log "tls-up in $(elapsed)s; certificates in $TLS_DIR"
+}
+
+# ---------------------------------------------------------------------------------------------
 # subcommands
 
 cmd_status() {
@@ -666,6 +796,7 @@ cmd_up() {
   prom_wait
   am_wait
   kafka_wait
+  kafka_tls_wait
   log "up in $(elapsed)s; state in $STATE"
   cmd_status
 }
@@ -714,7 +845,7 @@ cmd_one() {
 }
 
 usage() {
-  sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
   exit 2
 }
 
@@ -733,5 +864,7 @@ case "${1:-}" in
   install) lock && install_missing ;;
   worker) lock && cmd_up && worker_up && cmd_status ;;
   stop | start | kill) lock && cmd_one "$1" "${2:-}" ;;
+  tls-up) lock && cmd_tls_up ;;
+  tls-certs) lock && tls_certs ;;
   *) usage ;;
 esac

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -134,8 +134,13 @@ async def produce(
     linger_ms: int = 20,
     past_horizon: timedelta | None = None,
     progress: bool = True,
+    client_options: Mapping[str, Any] | None = None,
 ) -> ProduceStats:
-    """Validate, batch and send; returns the counts (rejected events are counted, never sent)."""
+    """Validate, batch and send; returns the counts (rejected events are counted, never sent).
+
+    ``client_options`` are passed to the Kafka producer as they are: its security settings
+    (``security_protocol``, ``ssl_context``, SASL), built by the caller from its settings.
+    """
     from aiokafka import AIOKafkaProducer
     from tqdm import tqdm
 
@@ -147,6 +152,7 @@ async def produce(
         max_request_size=8 * 1024 * 1024,
         acks="all",
         enable_idempotence=True,
+        **(client_options or {}),
     )
     await producer.start()
     bar = tqdm(unit="ev", file=sys.stderr, disable=not progress, desc="produce")

@@ -150,11 +150,17 @@ class RecordDecoder:
             name for name, owner in EVENT_TYPE_TOPIC.items() if topic is None or owner == topic
         )
 
-    def decode(self, value: bytes, *, now: datetime) -> DecodedRecord:
-        """Judge a record value: one event object, or a JSON array of 1 to 10,000 of them."""
+    def decode(self, value: bytes | None, *, now: datetime) -> DecodedRecord:
+        """Judge a record value: one event object, or a JSON array of 1 to 10,000 of them.
+
+        ``None`` is a Kafka record without a value (a tombstone): not one JSON text either.
+        """
         if now.tzinfo is None:
             raise ValueError("now must be timezone-aware")
         record = DecodedRecord(events=[], rejections=[])
+        if value is None:
+            record.rejections.append(Rejection(INVALID_JSON))
+            return record
         start = len(value) - len(value.lstrip(_WHITESPACE))
         if value[start : start + 1] != b"[":
             self._judge(value, now, record)

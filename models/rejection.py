@@ -13,7 +13,7 @@ import msgspec
 
 # The record as a whole
 INVALID_UTF8: Final = "invalid_utf8"  # the bytes are not UTF-8
-INVALID_JSON: Final = "invalid_json"  # not one JSON text (includes NaN, trailing data, depth)
+INVALID_JSON: Final = "invalid_json"  # not one JSON text (NaN, trailing data, depth, no value)
 NOT_AN_OBJECT: Final = "not_an_object"  # an event (or a batch element) that is not a JSON object
 EMPTY_BATCH: Final = "empty_batch"  # a batch array with no events
 BATCH_TOO_LARGE: Final = "batch_too_large"  # a batch array of more than 10,000 events
@@ -46,7 +46,7 @@ INVALID_VALUE: Final = "invalid_value"  # any other type-level failure (kept for
 SITE_NOT_IN_TRUST: Final = "site_not_in_trust"  # site_code does not start with trust_code
 BAD_INTERVAL: Final = "bad_interval"  # ends_at <= starts_at, or period_end < period_start
 FUTURE_TIME: Final = "future_time"  # occurred_at more than the future limit after now
-TOO_OLD: Final = "too_old"  # occurred_at more than the past horizon before now
+TOO_OLD: Final = "too_old"  # occurred_at before 1970, or more than the past horizon before now
 
 IDENTIFYING_REASONS: Final = frozenset(
     {NHS_NUMBER, POSTCODE, EMAIL, PHONE, IDENTIFIER_FIELD, NUMERIC_REF}

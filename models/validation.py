@@ -6,10 +6,15 @@ between two timestamps, "now"), so the published schemas list them as exceptions
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Final
 
 from models.events import Event, RosterPublished, ShiftPlanned
 from models.rejection import BAD_INTERVAL, FUTURE_TIME, SITE_NOT_IN_TRUST, TOO_OLD
+
+#: No operational event is older, and the engine's hour and day arithmetic around an event from
+#: year 1 leaves datetime's range: ``too_old`` whatever the past horizon (off for replays).
+EARLIEST_OCCURRED_AT: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 #: The cross-field rules, for the schema's description (the clock rules are listed separately).
 CROSS_FIELD_RULES: tuple[str, ...] = (
@@ -35,6 +40,8 @@ def check_event(
         return BAD_INTERVAL, "period_end"
     if event.occurred_at - now > future_limit:
         return FUTURE_TIME, "occurred_at"
+    if event.occurred_at < EARLIEST_OCCURRED_AT:
+        return TOO_OLD, "occurred_at"
     if past_horizon is not None and now - event.occurred_at > past_horizon:
         return TOO_OLD, "occurred_at"
     return None

@@ -162,9 +162,21 @@ class OpportunityStore:
             await store.write_updates(updates)
     """
 
-    def __init__(self, url: str | URL, *, pool_size: int = 3, echo: bool = False) -> None:
+    def __init__(
+        self,
+        url: str | URL,
+        *,
+        pool_size: int = 3,
+        echo: bool = False,
+        connect_args: Mapping[str, Any] | None = None,
+    ) -> None:
+        """``connect_args`` go to the driver's connect (e.g. asyncpg's ``ssl`` context)."""
         self.url = async_url(url)
-        options: dict[str, Any] = {"echo": echo, "json_serializer": _dumps}
+        options: dict[str, Any] = {
+            "echo": echo,
+            "json_serializer": _dumps,
+            "connect_args": dict(connect_args or {}),
+        }
         if self.url.get_backend_name() == "postgresql":
             # a worker writes one batch at a time; a couple of spare connections cover the reads
             options |= {"pool_size": pool_size, "max_overflow": 2, "pool_pre_ping": True}

@@ -146,6 +146,12 @@ class PrometheusExporter:
             ["sink"],
             registry=r,
         )
+        self.after_close = Counter(
+            "opsradar_events_after_close",
+            "Events for a spell, shift or pathway already closed in event time (no count changed)",
+            ["topic"],
+            registry=r,
+        )
         self.scope_metric = Gauge(
             "opsradar_scope_metric",
             "Latest value of a scope's metric (event-time evaluation)",
@@ -203,6 +209,7 @@ class PrometheusExporter:
         label = slug_label("sink", sink)
         self.sink_write_failures.labels(label)
         self.sink_backlog.labels(label).set(0)
+        self.after_close.labels(label)
 
     def count_events(self, topic: str, event_type: str, n: int = 1) -> None:
         self.events.labels(topic_label(topic), slug_label("event_type", event_type)).inc(_count(n))
@@ -227,6 +234,8 @@ class PrometheusExporter:
 
     def set_sink_backlog(self, sink: str, messages: int) -> None:
         self.sink_backlog.labels(slug_label("sink", sink)).set(max(messages, 0))
+    def count_after_close(self, topic: str, n: int = 1) -> None:
+        self.after_close.labels(topic_label(topic)).inc(_count(n))
 
     # -- gauges -----------------------------------------------------------------------------
 

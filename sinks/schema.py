@@ -10,7 +10,9 @@ use) are mapped to their synchronous drivers here: ``+asyncpg``/``+psycopg_async
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -83,9 +85,11 @@ def head_revision() -> str:
 _ALEMBIC_LOCK = threading.Lock()
 
 
-def _run(url: str | URL, action: str, revision: str) -> None:
+def _run(
+    url: str | URL, action: str, revision: str, connect_args: Mapping[str, Any] | None
+) -> None:
     config = alembic_config(url)
-    engine = create_engine(config.attributes["url"])
+    engine = create_engine(config.attributes["url"], connect_args=dict(connect_args or {}))
     try:
         with _ALEMBIC_LOCK, engine.connect() as connection:
             config.attributes["connection"] = connection
@@ -95,19 +99,27 @@ def _run(url: str | URL, action: str, revision: str) -> None:
         engine.dispose()
 
 
-def upgrade(url: str | URL, revision: str = "head") -> None:
-    """Apply the migrations up to ``revision``; an up-to-date database is left as it is."""
-    _run(url, "upgrade", revision)
+def upgrade(
+    url: str | URL, revision: str = "head", *, connect_args: Mapping[str, Any] | None = None
+) -> None:
+    """Apply the migrations up to ``revision``; an up-to-date database is left as it is.
+
+    ``connect_args`` go to the synchronous driver (psycopg: libpq's ``sslmode``, ...)."""
+    _run(url, "upgrade", revision, connect_args)
 
 
-def downgrade(url: str | URL, revision: str) -> None:
+def downgrade(
+    url: str | URL, revision: str, *, connect_args: Mapping[str, Any] | None = None
+) -> None:
     """Undo migrations down to ``revision`` (e.g. ``"-1"`` for one step, ``"base"`` for all)."""
-    _run(url, "downgrade", revision)
+    _run(url, "downgrade", revision, connect_args)
 
 
-def current_revision(url: str | URL) -> str | None:
+def current_revision(
+    url: str | URL, *, connect_args: Mapping[str, Any] | None = None
+) -> str | None:
     """The revision the database is at, or None if it was never migrated."""
-    engine = create_engine(sync_url(url))
+    engine = create_engine(sync_url(url), connect_args=dict(connect_args or {}))
     try:
         with engine.connect() as connection:
             return MigrationContext.configure(connection).get_current_revision()

@@ -43,9 +43,10 @@ VIEW_NAMES: tuple[str, ...] = (
     "trust_summary",
     "national_summary",
     "opportunity_history",
+    "scope_data_quality",
 )
-#: The views of the revision before head (r0002), what "downgrade one step" leaves.
-VIEW_NAMES_BEFORE_HEAD: tuple[str, ...] = VIEW_NAMES[:3]
+#: The views of the revision before head (r0003), what "downgrade one step" leaves.
+VIEW_NAMES_BEFORE_HEAD: tuple[str, ...] = VIEW_NAMES[:4]
 TABLE_NAMES: tuple[str, ...] = ("opportunities", "opportunity_transitions", "scope_metrics")
 
 

@@ -42,6 +42,8 @@ from models.outputs import (
 from sinks.database import OpportunityStore, write_until_done
 from sinks.prometheus import PrometheusExporter
 from streams.offsets import OffsetGuard
+from streams.database_security import database_connect_args
+from streams.kafka_security import faust_broker_options
 from streams.pipeline import EventPipeline
 from streams.settings import Settings
 
@@ -68,7 +70,7 @@ def create_app(settings: Settings) -> faust.App:
     """Build the worker's app from settings; nothing here reads the environment."""
     app = faust.App(
         settings.app_id,
-        broker=[f"kafka://{server}" for server in settings.kafka_bootstrap.split(",")],
+        **faust_broker_options(settings),
         store=settings.store,
         datadir=str(settings.data_dir),
         web_bind=settings.web_host,
@@ -130,7 +132,9 @@ def create_app(settings: Settings) -> faust.App:
 
     async def store() -> OpportunityStore:
         if "store" not in store_holder:
-            opened = OpportunityStore(settings.database_url)
+            opened = OpportunityStore(
+                settings.database_url, connect_args=database_connect_args(settings)
+            )
             await opened.__aenter__()
             store_holder["store"] = opened
         return store_holder["store"]

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 
-async def group_lag(bootstrap: str, group: str, topics: list[str]) -> tuple[int, int]:
-    """(records not yet committed by ``group``, records in ``topics``) summed over partitions."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+async def group_lag(
+    bootstrap: str,
+    group: str,
+    topics: list[str],
+    *,
+    client_options: Mapping[str, Any] | None = None,
+) -> tuple[int, int]:
+    """(records not yet committed by ``group``, records in ``topics``) summed over partitions.
+
+    ``client_options``: the clients' security options (streams.kafka_security)."""
+    options = dict(client_options or {})
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **options)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **options)
     await admin.start()
     await consumer.start()
     try:

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+KafkaSecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+KafkaSaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+#: libpq's sslmode values, with libpq's meaning (``require`` verifies the CA when a root
+#: certificate is given, as libpq does).
+DatabaseSslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
 
 
 class Settings(BaseSettings):
@@ -17,10 +26,44 @@ class Settings(BaseSettings):
     kafka_bootstrap: str = Field(
         "127.0.0.1:19092", description="Kafka bootstrap servers, host:port[,...]"
     )
+    kafka_security_protocol: KafkaSecurityProtocol = Field(
+        "PLAINTEXT",
+        description="how clients talk to Kafka: PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL",
+    )
+    kafka_ssl_cafile: Path | None = Field(
+        None, description="CA certificate(s) that signed the brokers' certificates (PEM)"
+    )
+    kafka_ssl_certfile: Path | None = Field(
+        None, description="client certificate for mutual TLS (PEM)"
+    )
+    kafka_ssl_keyfile: Path | None = Field(None, description="client certificate's key (PEM)")
+    kafka_ssl_key_password: SecretStr | None = Field(
+        None, description="password of an encrypted client key"
+    )
+    kafka_ssl_check_hostname: bool = Field(
+        True, description="check that a broker's certificate names the host connected to"
+    )
+    kafka_sasl_mechanism: KafkaSaslMechanism = Field(
+        "PLAIN", description="SASL mechanism: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512"
+    )
+    kafka_sasl_username: str | None = Field(None, description="SASL user name")
+    kafka_sasl_password: SecretStr | None = Field(None, description="SASL password")
     database_url: str = Field(
         "postgresql+asyncpg://opsradar:opsradar@127.0.0.1:55432/opsradar",
         description="SQLAlchemy URL of the opportunity database the sink agents write",
     )
+    database_sslmode: DatabaseSslMode | None = Field(
+        None,
+        description="TLS to Postgres (libpq sslmode values); unset: the driver's default or the "
+        "URL's own options",
+    )
+    database_ssl_root_cert: Path | None = Field(
+        None, description="CA certificate(s) that signed the Postgres server's certificate (PEM)"
+    )
+    database_ssl_cert: Path | None = Field(
+        None, description="client certificate for Postgres (PEM)"
+    )
+    database_ssl_key: Path | None = Field(None, description="client certificate's key (PEM)")
     prometheus_url: str = Field(
         "http://127.0.0.1:19090", description="Prometheus HTTP API (tests, demo)"
     )
@@ -69,6 +112,16 @@ class Settings(BaseSettings):
         description="how often the event-time lag and sink backlog gauges are recomputed "
         "(so silence shows as a growing lag)",
     )
+
+    def __repr_args__(self) -> Any:
+        # SecretStr fields print as '**********' already; the database URL may carry a password.
+        for name, value in super().__repr_args__():
+            if name == "database_url" and isinstance(value, str):
+                try:
+                    value = make_url(value).render_as_string(hide_password=True)
+                except ArgumentError:
+                    value = "<not a database URL>"
+            yield name, value
 
     def topic(self, name: str) -> str:
         """A topic's name on the wire for this deployment."""

@@ -7,6 +7,9 @@ producer create topics explicitly before using them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -21,10 +24,18 @@ class TopicLayoutError(RuntimeError):
     """An existing topic has a partition count the worker cannot use."""
 
 
-async def ensure_topics(bootstrap: str, names: list[str], partitions: int) -> None:
+async def ensure_topics(
+    bootstrap: str,
+    names: list[str],
+    partitions: int,
+    *,
+    client_options: Mapping[str, Any] | None = None,
+) -> None:
     """Create the topics that do not exist yet, and refuse existing ones whose partition count
-    differs (Faust would otherwise crash-loop its agent on PartitionsMismatch)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    differs (Faust would otherwise crash-loop its agent on PartitionsMismatch).
+
+    ``client_options``: the admin client's security options (streams.kafka_security)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **(client_options or {}))
     await admin.start()
     try:
         existing = set(await admin.list_topics())

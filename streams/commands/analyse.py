@@ -203,6 +203,10 @@ async def _analyse(args: argparse.Namespace, paths: list[Path]) -> dict[str, Any
             "rejected": counts.rejected,
             "duplicate": totals["duplicate"],
             "late": totals["late"],
+            # events for a spell, shift or pathway already closed: they changed no count
+            "after_close": totals["after_close"],
+            "expired": totals["expired"],
+            "occupancy_clamped": totals["occupancy_clamped"],
         },
         "opportunities": [
             _summary_entry(episodes[key])
@@ -217,10 +221,13 @@ def _open_store(url: str) -> Any:
 
     from sinks import schema
     from sinks.database import OpportunityStore
+    from streams.database_security import database_connect_args
+    from streams.settings import get_settings
 
     if make_url(url).get_backend_name() == "sqlite":
         schema.upgrade(url)  # idempotent; Postgres schemas are migrated by `opsradar db upgrade`
-    return OpportunityStore(url)
+    tls = database_connect_args(get_settings(), schema.async_url(url))
+    return OpportunityStore(url, connect_args=tls)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -26,16 +26,21 @@ def run(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
     from sinks import schema
+    from streams.database_security import database_connect_args
     from streams.settings import get_settings
 
-    url = make_url(args.db or get_settings().database_url)
+    settings = get_settings()
+    url = make_url(args.db or settings.database_url)
     shown = url.render_as_string(hide_password=True)
     try:
+        # migrations run on the synchronous driver: TLS options in its (libpq's) terms
+        tls = database_connect_args(settings, schema.sync_url(url))
         if args.db_action == "upgrade":
-            schema.upgrade(url, args.revision)
-            sys.stdout.write(f"{shown}: at revision {schema.current_revision(url)}\n")
+            schema.upgrade(url, args.revision, connect_args=tls)
+            revision = schema.current_revision(url, connect_args=tls)
+            sys.stdout.write(f"{shown}: at revision {revision}\n")
         else:
-            sys.stdout.write(f"{schema.current_revision(url) or 'none'}\n")
+            sys.stdout.write(f"{schema.current_revision(url, connect_args=tls) or 'none'}\n")
     except (SQLAlchemyError, ValueError) as error:
         sys.stderr.write(f"opsradar db {args.db_action}: {shown}: {error}\n")
         return 1

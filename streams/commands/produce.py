@@ -42,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from feeds.event_files import EventFileError
     from feeds.producer import produce
     from models.events import INPUT_TOPICS
+    from streams.kafka_security import aiokafka_options
     from streams.settings import get_settings
     from streams.topics import TopicLayoutError, ensure_topics
 
@@ -52,12 +53,16 @@ def run(args: argparse.Namespace) -> int:
         return 2
     bootstrap = args.bootstrap or settings.kafka_bootstrap
     suffix = settings.topic_suffix if args.topic_suffix is None else args.topic_suffix
+    security = aiokafka_options(settings)
     try:
         # A topic the broker auto-creates has one partition, which the workers' state table
         # (one changelog partition per input partition) would refuse: create them first.
         asyncio.run(
             ensure_topics(
-                bootstrap, [f"{t}{suffix}" for t in INPUT_TOPICS], settings.topic_partitions
+                bootstrap,
+                [f"{t}{suffix}" for t in INPUT_TOPICS],
+                settings.topic_partitions,
+                client_options=security,
             )
         )
     except TopicLayoutError as error:
@@ -73,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
                 linger_ms=args.linger_ms,
                 past_horizon=horizon,
                 progress=not args.no_progress,
+                client_options=security,
             )
         )
     except EventFileError as error:

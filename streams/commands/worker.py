@@ -23,6 +23,7 @@ def run(args: argparse.Namespace) -> int:
     from models.events import INPUT_TOPICS
     from models.outputs import DEADLETTER_TOPIC, METRICS_TOPIC, OPPORTUNITIES_TOPIC
     from streams.app import create_app
+    from streams.kafka_security import aiokafka_options
     from streams.settings import get_settings
     from streams.topics import TopicLayoutError, ensure_topics
 
@@ -39,9 +40,16 @@ def run(args: argparse.Namespace) -> int:
     settings = get_settings().model_copy(update=overrides)
     # Faust's source topics must exist with the table's partition count before the app starts.
     partitioned = [settings.topic(t) for t in (*INPUT_TOPICS, METRICS_TOPIC, OPPORTUNITIES_TOPIC)]
+    bootstrap, security = settings.kafka_bootstrap, aiokafka_options(settings)
     try:
-        asyncio.run(ensure_topics(settings.kafka_bootstrap, partitioned, settings.topic_partitions))
-        asyncio.run(ensure_topics(settings.kafka_bootstrap, [settings.topic(DEADLETTER_TOPIC)], 1))
+        asyncio.run(
+            ensure_topics(
+                bootstrap, partitioned, settings.topic_partitions, client_options=security
+            )
+        )
+        asyncio.run(
+            ensure_topics(bootstrap, [settings.topic(DEADLETTER_TOPIC)], 1, client_options=security)
+        )
     except TopicLayoutError as error:
         print(f"opsradar worker: {error}", file=sys.stderr)
         return 2

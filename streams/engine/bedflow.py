@@ -1,12 +1,25 @@
 """Bed-flow state of a site: open spells, NCTR patients and their latest delay reasons, ward
 capacity, and hourly buckets of discharges and of occupancy snapshots.
 
-Spells that were never admitted in the stream (the stream began mid-stay, or the admission was
-lost) are handled so: ``transfer``, ``ready_for_discharge`` and ``discharge_delay`` *adopt* the
-spell (it is certainly in a bed; counted in ``adopted``), with admission hour = that event's hour;
-a ``discharge`` of an unknown spell counts as a discharge (rates of discharges use every
-discharge) but frees no tracked bed and counts in ``unknown_discharges``. Spells with no event for
-``STALE_SPELL_DAYS`` are dropped (a lost discharge must not hold a bed in state for ever).
+The entity lifecycle of a spell (``docs/catalogue.md`` "Entities"), built for what a PAS really
+sends:
+
+- **Opened** by its admission, or *adopted* (counted ``adopted``) by a ``transfer``,
+  ``ready_for_discharge`` or ``discharge_delay`` of a spell never seen: the stream began
+  mid-stay, or the admission was lost; it is certainly in a bed.
+- **Closed** by its discharge. A closed spell is remembered for ``CLOSED_KEEP_DAYS`` so that
+  anything arriving for it afterwards (a delay reason coded after the A03, an A08 update, the
+  discharge resent under a new id) changes no count and is counted ``after_close`` instead of
+  putting the patient back in a bed. A discharge of a spell never seen counts as a discharge
+  (rates of discharges use every discharge) but frees no tracked bed (``unknown_discharges``).
+- **Expired** (counted ``expired``) when open and silent: ``SILENT_NCTR_DAYS`` after its last
+  event for an NCTR or adopted spell, ``SILENT_ADMITTED_DAYS`` for an admitted spell still
+  meeting the criteria to reside; and, after a feed gap, every spell last heard of before the
+  gap once the gap's recovery ends (``expire_unconfirmed``): its discharge may be among the
+  events the gap lost.
+
+Occupancy is clamped to the site's open + escalation beds (``occupancy_clamped`` counts the
+evaluations where it was): more patients than beds means lost discharges, not a fuller hospital.
 """
 
 from __future__ import annotations
@@ -37,7 +50,18 @@ from streams.engine.windows import add, purge_before, window_sum
 
 PART: Final = "bedflow"
 SPELL_SHARDS: Final = 32
-STALE_SPELL_DAYS: Final = 365
+#: an NCTR or adopted spell silent this long is gone: patients more than 21 days past their
+#: discharge-ready date are 0.7% of patients (UEC plan 2025/26), and 21 days is the
+#: "super-stranded" line (SAFER / NHSI 2018) for a stay we never saw begin
+SILENT_NCTR_DAYS: Final = 21
+#: an admitted spell still meeting the criteria to reside, silent for two super-stranded periods
+#: (catalogue rule: no published figure for stays without any event; the clamp to open beds
+#: bounds what a lost discharge can do meanwhile)
+SILENT_ADMITTED_DAYS: Final = 42
+#: how long a discharged spell is remembered: the longest bed-flow window (28 days), beyond which
+#: a late update cannot change any count; a later one adopts a spell that expires by the rule above
+CLOSED_KEEP_DAYS: Final = 28
+OPEN: Final = -1
 WEEK_HOURS: Final = 168
 MIN_WINDOW_HOURS: Final = 24
 #: whole UK local days of the weekend/weekday discharge ratios: the trigger's 4 weeks (8 weekend
@@ -58,6 +82,9 @@ class Spell(msgspec.Struct, array_like=True, gc=False):
     last_hour: int
     nctr: bool = False
     reason: str | None = None
+    # the hour of its discharge (``OPEN`` while in a bed); closed spells are kept a while
+    closed_hour: int = OPEN
+    adopted: bool = False
 
 
 class BedFlowAgg(msgspec.Struct, kw_only=True):
@@ -83,7 +110,10 @@ class BedFlowAgg(msgspec.Struct, kw_only=True):
     )
     adopted: int = 0
     unknown_discharges: int = 0
+    # spells expired after their silent period (name kept from earlier persisted states)
     stale_spells: int = 0
+    after_close: int = 0
+    occupancy_clamped: int = 0
 
 
 class BedFlow:
@@ -94,16 +124,20 @@ class BedFlow:
 
     # --- events (the hot path: dict updates only)
 
-    def _spell(self, ref: str, hour: int) -> Spell:
+    def _spell(self, ref: str, hour: int) -> Spell | None:
+        """The open spell ``ref`` (adopted if never seen); None when it is already closed."""
         shard, name = self.spells.shard(ref)
-        self._dirty.add(name)
         spell = shard.get(ref)
         if spell is None:
-            spell = shard[ref] = Spell(hour)
+            spell = shard[ref] = Spell(hour, adopted=True)
             self.agg.occupied += 1
             self.agg.adopted += 1
-        else:
+        elif spell.closed_hour != OPEN:
+            self.agg.after_close += 1
+            return None
+        elif hour > spell.last_hour:
             spell.last_hour = hour
+        self._dirty.add(name)
         return spell
 
     def _mark_nctr(self, spell: Spell) -> None:
@@ -115,10 +149,13 @@ class BedFlow:
         self.agg.seen = True
         self._dirty.add(PART)
         shard, name = self.spells.shard(event.spell_ref)
-        if event.spell_ref not in shard:
+        spell = shard.get(event.spell_ref)
+        if spell is None:
             shard[event.spell_ref] = Spell(hour)
             self._dirty.add(name)
             self.agg.occupied += 1
+        elif spell.closed_hour != OPEN:
+            self.agg.after_close += 1  # the admission resent after the discharge
 
     def transfer(self, event: Transfer, ts: float, hour: int) -> None:
         self.agg.seen = True
@@ -128,14 +165,20 @@ class BedFlow:
     def ready(self, event: ReadyForDischarge, ts: float, hour: int) -> None:
         self.agg.seen = True
         self._dirty.add(PART)
-        self._mark_nctr(self._spell(event.spell_ref, hour))
+        spell = self._spell(event.spell_ref, hour)
+        if spell is not None:
+            self._mark_nctr(spell)
 
     def delay(self, event: DischargeDelay, ts: float, hour: int) -> None:
         self.agg.seen = True
         self._dirty.add(PART)
         spell = self._spell(event.spell_ref, hour)
+        if spell is None:
+            return
         # A reason is only recorded for a patient who no longer meets the criteria to reside.
         self._mark_nctr(spell)
+        if spell.reason is not None and hour < spell.last_hour:
+            return  # an older reason arriving late: the patient's latest reason stands
         reasons = self.agg.reasons
         if spell.reason is not None:
             reasons[spell.reason] -= 1
@@ -146,15 +189,23 @@ class BedFlow:
         agg = self.agg
         agg.seen = True
         self._dirty.add(PART)
+        shard, name = self.spells.shard(event.spell_ref)
+        spell = shard.get(event.spell_ref)
+        if spell is not None and spell.closed_hour != OPEN:
+            agg.after_close += 1  # the discharge resent, or corrected, under a new event id
+            return
         add(agg.discharges, hour, 1)
         day, before_noon = local_day_and_before_noon(ts)
         add(agg.discharges_by_day, day, 1)
         if before_noon:
             add(agg.before_noon, hour, 1)
-        spell = self.spells.pop(event.spell_ref)
+        self._dirty.add(name)
         if spell is None:
             agg.unknown_discharges += 1
+            shard[event.spell_ref] = Spell(hour, closed_hour=hour)
             return
+        spell.closed_hour = hour
+        spell.last_hour = max(spell.last_hour, hour)
         agg.occupied -= 1
         if spell.nctr:
             agg.nctr -= 1
@@ -183,9 +234,15 @@ class BedFlow:
         documentation = agg.reasons.get(DOCUMENTATION, 0)
         transport = agg.reasons.get(TRANSPORT, 0)
         hub = sum(count for reason, count in agg.reasons.items() if is_hub_reason(reason))
+        occupied, nctr_now = agg.occupied, agg.nctr
+        if agg.open_beds > 0 and occupied > agg.open_beds:
+            # More patients than open + escalation beds: discharges were lost, not beds added.
+            occupied = agg.open_beds
+            nctr_now = min(nctr_now, occupied)
+            agg.occupancy_clamped += 1
         agg.snapshots[hour - 1] = (
-            agg.occupied,
-            agg.nctr,
+            occupied,
+            nctr_now,
             agg.open_beds,
             int(hour_is_weekend(hour - 1)),
             documentation,
@@ -193,13 +250,13 @@ class BedFlow:
             hub,
         )
         out: dict[str, Reading] = {
-            "occupied_beds": Reading(agg.occupied, agg.occupied),
+            "occupied_beds": Reading(occupied, occupied),
             "open_beds": Reading(agg.open_beds, agg.open_beds),
-            "nctr_patients": Reading(agg.nctr, agg.nctr),
+            "nctr_patients": Reading(nctr_now, nctr_now),
         }
         readings = {
-            "bed_occupancy_ratio": ratio(agg.occupied, agg.open_beds, agg.open_beds),
-            "nctr_share": ratio(agg.nctr, agg.occupied, agg.nctr),
+            "bed_occupancy_ratio": ratio(occupied, agg.open_beds, agg.open_beds),
+            "nctr_share": ratio(nctr_now, occupied, nctr_now),
         }
         occ24 = open24 = nctr24 = hours24 = 0
         groups24 = [0, 0, 0]
@@ -303,17 +360,53 @@ class BedFlow:
         ):
             purge_before(buckets, cutoff)
         purge_before(agg.discharges_by_day, hour // 24 - WEEKEND_RATIO_DAYS - 2)
-        stale_before = hour - STALE_SPELL_DAYS * 24
+        silent_nctr = hour - SILENT_NCTR_DAYS * 24
+        silent_admitted = hour - SILENT_ADMITTED_DAYS * 24
+        forgotten = hour - CLOSED_KEEP_DAYS * 24
 
-        def stale(spell: Spell) -> bool:
-            if spell.last_hour >= stale_before:
+        def gone(spell: Spell) -> bool:
+            if spell.closed_hour != OPEN:
+                return spell.closed_hour < forgotten
+            limit = silent_nctr if spell.nctr or spell.adopted else silent_admitted
+            if spell.last_hour >= limit:
                 return False
-            agg.occupied -= 1
-            if spell.nctr:
-                agg.nctr -= 1
-                if spell.reason is not None:
-                    agg.reasons[spell.reason] -= 1
+            self._close_silent(spell)
             return True
 
-        agg.stale_spells += self.spells.remove_where(stale)
+        self.spells.remove_where(gone)
         self._dirty.add(PART)
+
+    def _close_silent(self, spell: Spell) -> None:
+        agg = self.agg
+        agg.occupied -= 1
+        agg.stale_spells += 1
+        if spell.nctr:
+            agg.nctr -= 1
+            if spell.reason is not None:
+                agg.reasons[spell.reason] -= 1
+
+    def confirm_after_gap(self, before_hour: int) -> None:
+        self.expire_unconfirmed(before_hour)
+
+    def expire_unconfirmed(self, before_hour: int) -> int:
+        """After a feed gap's recovery: drop open spells last heard of before ``before_hour``
+        (the gap's start). Their discharge may be among what the gap lost; a patient really
+        still in a bed is adopted again by their next event."""
+
+        def unconfirmed(spell: Spell) -> bool:
+            if spell.closed_hour != OPEN or spell.last_hour >= before_hour:
+                return False
+            self._close_silent(spell)
+            return True
+
+        self._dirty.add(PART)
+        return self.spells.remove_where(unconfirmed)
+
+    @property
+    def counters(self) -> dict[str, int]:
+        agg = self.agg
+        return {
+            "after_close": agg.after_close,
+            "expired": agg.stale_spells,
+            "occupancy_clamped": agg.occupancy_clamped,
+        }

@@ -57,8 +57,8 @@ class Engine:
 
     @property
     def counters(self) -> dict[str, int]:
-        totals = {"accepted": 0, "duplicate": 0, "late": 0}
+        totals = dict.fromkeys(("accepted", "duplicate", "late", "after_close"), 0)
         for state in self.scopes.values():
             for name, value in state.counters.items():
-                totals[name] += value
+                totals[name] = totals.get(name, 0) + value
         return totals

@@ -70,9 +70,20 @@ REFERRAL_METRICS: Final[dict[str, str]] = {
     "dna_rate_28d": "did not attend / (attended + did not attend), 28 days",
 }
 
+QUALITY_METRICS: Final[dict[str, str]] = {
+    f"data_quality_{domain}": f"data quality of the scope's {label} feed: 0 warming_up, 1 ok, "
+    "2 gap, 3 recovering (streams/engine/quality.py)"
+    for domain, label in (
+        ("bed_flow", "bed-flow"),
+        ("rostering", "rostering"),
+        ("referrals", "referral"),
+    )
+}
+
 ALL_METRICS: Final[dict[str, str]] = {
     **BEDFLOW_METRICS,
     **SITREP_ONLY_METRICS,
     **ROSTERING_METRICS,
     **REFERRAL_METRICS,
+    **QUALITY_METRICS,
 }

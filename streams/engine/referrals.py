@@ -6,6 +6,11 @@ Events about a referral never received in the stream (it predates the stream) ar
 ``unknown_refs``; when they close a pathway (triage other than ``accepted``, validation
 ``removed``, ``pathway_closed``) the closure still counts in ``pathways_closed_28d``, since a real
 pathway left the list.
+
+A closed pathway is remembered for ``CLOSED_KEEP_DAYS`` (so is one closed without ever being seen
+open): a triage, validation, receipt or closure arriving for it afterwards (resent under a new
+id, or coded after the closure) changes no count and is counted ``after_close``. An open pathway
+with no event for ``SILENT_PATHWAY_DAYS`` expires (``expired``): its closure was lost.
 """
 
 from __future__ import annotations
@@ -34,12 +39,20 @@ VALIDATION_DAYS: Final = 12 * 7
 UNTRIAGED_AGE_DAYS: Final = 7
 MONTH_DAYS: Final = 28
 NOT_VALIDATED: Final = -1
+OPEN: Final = -1
+#: the longest referral window (28 days): a later update cannot change any window's count
+CLOSED_KEEP_DAYS: Final = 28
+#: 104 weeks: the national elimination of two-year waits (July 2022); a pathway open and silent
+#: for longer is a lost closure, not a patient still waiting unseen by validation
+SILENT_PATHWAY_DAYS: Final = 104 * 7
 
 
 class Pathway(msgspec.Struct, array_like=True, gc=False):
     received_at: int  # epoch seconds
     triaged: bool = False
     validated_day: int = NOT_VALIDATED
+    closed_day: int = OPEN
+    last_day: int = OPEN  # day of its latest event (OPEN: the day it was received)
 
 
 class ReferralsAgg(msgspec.Struct, kw_only=True):
@@ -57,6 +70,8 @@ class ReferralsAgg(msgspec.Struct, kw_only=True):
     outcomes: dict[int, int] = msgspec.field(default_factory=dict)
     dnas: dict[int, int] = msgspec.field(default_factory=dict)
     unknown_refs: int = 0
+    after_close: int = 0
+    expired: int = 0
 
 
 def _decrement(buckets: dict[int, int], key: int) -> bool:
@@ -120,13 +135,32 @@ class Referrals:
         if sums is not None and expiry_day > sums.day:
             self._sums = sums._replace(covered=sums.covered + delta)
 
+    def _open(self, ref: str) -> Pathway | None:
+        """The pathway ``ref`` if open; a closed one counts ``after_close`` and gives None."""
+        pathway = self.pathways.get(ref)
+        if pathway is not None and pathway.closed_day != OPEN:
+            self.agg.after_close += 1
+            return None
+        return pathway
+
     def _close(self, ref: str, day: int) -> None:
         agg = self.agg
+        pathway = self.pathways.get(ref)
+        if pathway is not None and pathway.closed_day != OPEN:
+            agg.after_close += 1
+            return
         add(agg.closed, day, 1)
-        pathway = self.pathways.pop(ref)
         if pathway is None:
             agg.unknown_refs += 1
+            self.pathways.put(ref, Pathway(-1, closed_day=day))
             return
+        self._remove(pathway)
+        pathway.closed_day = day
+        self.pathways.touch(ref)
+
+    def _remove(self, pathway: Pathway) -> None:
+        """Take an open pathway out of every count."""
+        agg = self.agg
         agg.open_count -= 1
         received_day = pathway.received_at // 86400
         if _decrement(agg.open_by_day, received_day):
@@ -144,8 +178,12 @@ class Referrals:
         agg = self.agg
         agg.seen = True
         self._dirty.add(PART)
-        if self.pathways.get(event.referral_ref) is not None:
-            return  # the same referral again under a new event_id: the clock already runs
+        existing = self.pathways.get(event.referral_ref)
+        if existing is not None:
+            # the same referral again under a new event_id: the clock already runs
+            if existing.closed_day != OPEN:
+                agg.after_close += 1
+            return
         self._readings = None
         day = hour // 24
         self.pathways.put(event.referral_ref, Pathway(int(ts)))
@@ -163,7 +201,14 @@ class Referrals:
         self._dirty.add(PART)
         self._readings = None
         day = hour // 24
-        pathway = self.pathways.get(event.referral_ref)
+        known = self.pathways.get(event.referral_ref)
+        if known is not None and known.closed_day != OPEN:
+            agg.after_close += 1
+            return
+        pathway = known
+        if pathway is not None and day > pathway.last_day:
+            pathway.last_day = day
+            self.pathways.touch(event.referral_ref)
         if pathway is not None and not pathway.triaged:
             pathway.triaged = True
             self.pathways.touch(event.referral_ref)
@@ -206,10 +251,13 @@ class Referrals:
         if event.result == "removed":
             self._close(event.referral_ref, day)
             return
-        pathway = self.pathways.get(event.referral_ref)
+        known = self.pathways.get(event.referral_ref)
+        pathway = self._open(event.referral_ref)
         if pathway is None:
-            agg.unknown_refs += 1
+            if known is None:
+                agg.unknown_refs += 1
             return
+        pathway.last_day = max(pathway.last_day, day)
         if pathway.validated_day != NOT_VALIDATED:
             expiry = pathway.validated_day + VALIDATION_DAYS
             if _decrement(agg.validation_expiry, expiry):
@@ -333,3 +381,50 @@ class Referrals:
         purge_before(agg.triage_latency, cutoff)
         # A validation that expired stays expired: its bucket is never counted again.
         purge_before(agg.validation_expiry, day)
+        if day % 7:
+            return  # the pathway sweep is weekly: the list is the biggest map of all
+        forgotten = day - CLOSED_KEEP_DAYS
+        silent = day - SILENT_PATHWAY_DAYS
+
+        def gone(pathway: Pathway) -> bool:
+            if pathway.closed_day != OPEN:
+                return pathway.closed_day < forgotten
+            last = max(pathway.last_day, pathway.received_at // 86400)
+            if last >= silent:
+                return False
+            self._remove(pathway)
+            agg.expired += 1
+            return True
+
+        self.pathways.remove_where(gone)
+
+    def confirm_after_gap(self, before_hour: int) -> None:
+        """After a feed gap's recovery: an untriaged referral received, and last heard of, before
+        the gap leaves the untriaged list (its triage may be among the lost events); it stays open.
+        This under-counts a real backlog rather than read lost triage as one."""
+        agg = self.agg
+        before_ts = before_hour * HOUR
+        self._sums = None
+        self._readings = None
+
+        def lost_triage(pathway: Pathway) -> bool:
+            if pathway.closed_day != OPEN or pathway.triaged:
+                return False
+            if pathway.received_at >= before_ts or pathway.last_day * 24 >= before_hour:
+                return False
+            pathway.triaged = True
+            agg.untriaged_count -= 1
+            _decrement(agg.untriaged_by_day, pathway.received_at // 86400)
+            return False
+
+        for index, shard in enumerate(self.pathways.shards):
+            before = agg.untriaged_count
+            for pathway in shard.values():
+                lost_triage(pathway)
+            if agg.untriaged_count != before:
+                self.pathways.touch_shard(index)
+        self._dirty.add(PART)
+
+    @property
+    def counters(self) -> dict[str, int]:
+        return {"after_close": self.agg.after_close, "expired": self.agg.expired}

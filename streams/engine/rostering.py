@@ -5,6 +5,10 @@ A shift entry closes when it is unfilled or cancelled, and is dropped two days a
 (filled shifts have no closing event). ``shift_filled``/``shift_unfilled`` for a shift never
 planned in the stream are counted in ``unknown_refs`` and left out of the rates, whose denominator
 (planned shifts) could not include them.
+
+A closed shift (unfilled, or cancelled) stays in the map, marked closed, until it is dropped with
+the others: a plan, fill, unfill or change arriving for it afterwards (a resend under a new id, a
+cancelled shift re-planned by a stale message) changes no count and is counted ``after_close``.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ class Shift(msgspec.Struct, array_like=True, gc=False):
     start_hour: int
     hours: float
     fill: str | None = None
+    closed: bool = False
 
 
 class RosteringAgg(msgspec.Struct, kw_only=True):
@@ -57,6 +62,7 @@ class RosteringAgg(msgspec.Struct, kw_only=True):
     short_absences: dict[int, int] = msgspec.field(default_factory=dict)
     lead_times: list[float] = msgspec.field(default_factory=list)
     unknown_refs: int = 0
+    after_close: int = 0
 
 
 class Rostering:
@@ -80,10 +86,18 @@ class Rostering:
             add(agg.agency, shift.start_hour, sign)
             add(agg.agency_hours, shift.start_hour, sign * shift.hours)
 
+    def _closed(self, shift: Shift | None) -> bool:
+        if shift is not None and shift.closed:
+            self.agg.after_close += 1
+            return True
+        return False
+
     def planned(self, event: ShiftPlanned, ts: float, hour: int) -> None:
         self.agg.seen = True
         self._dirty.add(PART)
         old = self.shifts.get(event.shift_ref)
+        if self._closed(old):
+            return
         if old is not None:  # re-planned: replace its contribution
             self._fill(old, -1)
             self._plan(old, -1)
@@ -99,6 +113,8 @@ class Rostering:
         self.agg.seen = True
         self._dirty.add(PART)
         shift = self.shifts.get(event.shift_ref)
+        if self._closed(shift):
+            return
         if shift is None:
             self.agg.unknown_refs += 1
             return
@@ -110,24 +126,33 @@ class Rostering:
     def unfilled(self, event: ShiftUnfilled, ts: float, hour: int) -> None:
         self.agg.seen = True
         self._dirty.add(PART)
-        shift = self.shifts.pop(event.shift_ref)
+        shift = self.shifts.get(event.shift_ref)
+        if self._closed(shift):
+            return
         if shift is None:
             self.agg.unknown_refs += 1
             return
         self._fill(shift, -1)
+        shift.fill = None
+        shift.closed = True
+        self.shifts.touch(event.shift_ref)
         add(self.agg.unfilled, shift.start_hour, 1)
         add(self.agg.unfilled_hours, shift.start_hour, shift.hours)
 
     def changed(self, event: ShiftChanged, ts: float, hour: int) -> None:
         self.agg.seen = True
         self._dirty.add(PART)
+        shift = self.shifts.get(event.shift_ref)
+        if self._closed(shift):
+            return
         # Every change after publication is coordinator work, whether or not we saw the shift.
         add(self.agg.changes_by_day, hour // 24, 1)
-        if event.change == "cancelled":
-            shift = self.shifts.pop(event.shift_ref)
-            if shift is not None:
-                self._fill(shift, -1)
-                self._plan(shift, -1)
+        if event.change == "cancelled" and shift is not None:
+            self._fill(shift, -1)
+            self._plan(shift, -1)
+            shift.fill = None
+            shift.closed = True
+            self.shifts.touch(event.shift_ref)
 
     def absence(self, event: AbsenceReported, ts: float, hour: int) -> None:
         self.agg.seen = True
@@ -197,3 +222,10 @@ class Rostering:
         purge_before(agg.planned_by_day, day_cutoff)
         ended_before = hour - ENDED_SHIFT_KEEP_HOURS
         self.shifts.remove_where(lambda shift: shift.start_hour + shift.hours < ended_before)
+
+    def confirm_after_gap(self, before_hour: int) -> None:
+        """Nothing to confirm: a shift is dropped two days after it ended anyway."""
+
+    @property
+    def counters(self) -> dict[str, int]:
+        return {"after_close": self.agg.after_close}

@@ -1,10 +1,13 @@
-"""``ScopeState``: everything the engine keeps about one scope, and its event-time clock.
+"""``ScopeState``: everything the engine keeps about one scope: its watermark, duplicate ids and
+counters, and one state object per domain it has seen (``streams.engine.domains``: each with its
+own event-time clock, aggregator, data quality and kinds).
 
 A scope is a site (every topic's events for it) or a trust (sitreps without a site). Evaluations
 happen at event-time boundaries only:
 
-- **hourly** at a site, from its first non-sitrep event on: the boundary at T is evaluated from
-  the events with ``occurred_at < T``, when an event at or after T arrives (or ``advance_to``);
+- **hourly** for each event domain of a site, from its first event on: the boundary at T is
+  evaluated from the events with ``occurred_at < T``, when an event at or after T arrives (or
+  ``advance_to``);
 - **per data date** for sitreps (``report_date``/``period_start``): see ``streams.engine.sitrep``;
   a date is evaluated when a later-dated sitrep arrives, when event time passes the date's end by
   ``SITREP_GRACE``, or at ``flush``.
@@ -12,18 +15,22 @@ happen at event-time boundaries only:
 Lateness: an event up to ``lateness`` behind the scope's watermark (the newest ``occurred_at``
 applied) is accepted into state, but boundaries already evaluated are **not** re-evaluated or
 re-emitted (outputs are never retracted; the late event counts from the next boundary on). Older
-events are counted ``late`` and dropped. A repeated ``event_id`` within the dedupe horizon is
-counted ``duplicate`` and changes nothing.
+events are counted ``late``; those that change an entity's state (``ENTITY_EVENTS``: a late
+discharge frees its bed, a late triage leaves the untriaged list) are still applied to it, the
+others (counts of outcomes, absences, changes) are dropped. A repeated ``event_id`` within the
+dedupe horizon is counted ``duplicate`` and changes nothing; beyond it, the entity lifecycle
+(``after_close``) keeps a resent closing event from counting twice.
 
-Bed-flow kinds at a scope that has event-level bed-flow data are detected hourly from it; a
-scope's sitreps then still give metrics but do not drive those kinds (two sources must not fight
-over one episode). Persistence: ``dirty_parts`` returns small msgpack parts (see
-``PART NAMES`` below); an empty value means "this part was deleted".
+Bed-flow kinds at a site are detected hourly from its bed-flow events; a site's own sitreps
+(``site_code`` set) give metrics but never drive those kinds, so one (site, kind) has one
+lifecycle. Trust-scope sitreps (no ``site_code``) drive them at the trust scope.
+
+Persistence: ``dirty_parts`` returns small msgpack parts (see ``PART NAMES`` below); an empty
+value means "this part was deleted".
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -55,39 +62,84 @@ from models.events import (
     WardCapacity,
 )
 from models.outputs import MetricPoint, OpportunityUpdate
-from streams.engine import bedflow, referrals, rostering, sitrep
-from streams.engine.bedflow import BedFlow, BedFlowAgg
+from streams.engine import sitrep
 from streams.engine.dedupe import PREFIX as DEDUPE_PREFIX
 from streams.engine.dedupe import Dedupe
-from streams.engine.detectors import KindState, Mode, PastCache, ScopeIds, evaluate_kind
-from streams.engine.readings import Reading
-from streams.engine.referrals import Referrals, ReferralsAgg
-from streams.engine.rostering import Rostering, RosteringAgg
-from streams.engine.sitrep import METRIC_SOURCES, Sitrep, SitrepAgg
-from streams.engine.timekeys import DAY, HOUR, at, day_of_date
+from streams.engine.domains import (
+    DETECTOR_PREFIX,
+    EVENT_DOMAINS,
+    EventDomain,
+    Kinds,
+    SitrepDomain,
+    domain_of_head,
+)
+from streams.engine.evidence import ScopeIds
+from streams.engine.lifecycle import KindState
+from streams.engine.quality import PROFILE_PART
+from streams.engine.sitrep import SitrepAgg
+from streams.engine.timekeys import DAY, HOUR, day_of_date
 
 Output = MetricPoint | OpportunityUpdate
 
 DEFAULT_LATENESS: Final = timedelta(hours=2)
+#: event types that move an entity (spell, shift, pathway) through its lifecycle: applied even when
+#: later than the lateness allowance, since the entity's state is wrong until they are
+ENTITY_EVENTS: Final[frozenset[type]] = frozenset(
+    {
+        Admission,
+        Transfer,
+        ReadyForDischarge,
+        DischargeDelay,
+        Discharge,
+        ShiftPlanned,
+        ShiftFilled,
+        ShiftUnfilled,
+        ShiftChanged,
+        ReferralReceived,
+        ReferralTriaged,
+        PathwayValidated,
+        PathwayClosed,
+    }
+)
 #: a sitrep date with no later-dated sitrep is evaluated once event time is this far past its end
 SITREP_GRACE: Final = 7 * DAY
 CORE: Final = "core"
-DETECTOR_PREFIX: Final = "detector/"
-CAPACITY: Final = "capacity_forecasting"
 
-# PART NAMES: core | bedflow | rostering | referrals | sitrep | detector/<kind> |
+# PART NAMES: core | bedflow | rostering | referrals (a domain's head: clock, data quality,
+#             aggregates) | quality_profile/<domain> | sitrep | detector/<kind> |
 #             spells/NNN (32) | shifts/NNN (32) | pathways/NNN (256) | dedupe/<hour>/<n> (16)
+
+#: event type -> (domain, the aggregator's handler method)
+HANDLERS: Final[dict[type, tuple[str, str]]] = {
+    Admission: ("bed_flow", "admission"),
+    Transfer: ("bed_flow", "transfer"),
+    ReadyForDischarge: ("bed_flow", "ready"),
+    DischargeDelay: ("bed_flow", "delay"),
+    Discharge: ("bed_flow", "discharge"),
+    WardCapacity: ("bed_flow", "capacity"),
+    RosterPublished: ("rostering", "roster"),
+    ShiftPlanned: ("rostering", "planned"),
+    ShiftFilled: ("rostering", "filled"),
+    ShiftUnfilled: ("rostering", "unfilled"),
+    ShiftChanged: ("rostering", "changed"),
+    AbsenceReported: ("rostering", "absence"),
+    ReferralReceived: ("referrals", "received"),
+    ReferralTriaged: ("referrals", "triaged"),
+    AppointmentBooked: ("referrals", "booked"),
+    AppointmentOutcome: ("referrals", "outcome"),
+    PathwayValidated: ("referrals", "validated"),
+    PathwayClosed: ("referrals", "closed"),
+}
+#: a sharded entity map's part prefix -> its domain
+_ENTITY_PREFIXES: Final = {"spells/": "bed_flow", "shifts/": "rostering", "pathways/": "referrals"}
+COUNTERS: Final = ("accepted", "duplicate", "late", "after_close", "expired", "occupancy_clamped")
 
 
 class Core(msgspec.Struct, kw_only=True):
     watermark: float | None = None
-    next_hour: int | None = None
     accepted: int = 0
     duplicate: int = 0
     late: int = 0
-
-
-Handler = Callable[[Any, float, int], None]
 
 
 class ScopeState:
@@ -112,36 +164,12 @@ class ScopeState:
         self._deleted: set[str] = set()
         self.core = Core()
         self.dedupe = Dedupe(self._dirty, self._deleted)
-        self.bedflow = BedFlow(self._dirty)
-        self.rostering = Rostering(self._dirty)
-        self.referrals = Referrals(self._dirty)
-        self.sitrep = Sitrep(self._dirty)
-        self.kinds: dict[str, KindState] = {kind: KindState() for kind in catalogue.kinds}
-        # derived from ``kinds`` (never persisted): see ``detectors.PastCache``
-        self._past: dict[str, PastCache] = {kind: PastCache() for kind in catalogue.kinds}
-        # capacity first: its status raises the severity of the other bed-flow kinds
-        self._kind_order = sorted(catalogue.kinds, key=lambda kind: kind != CAPACITY)
+        # built on a domain's first event (a state reading one topic holds one domain)
+        self.domains: dict[str, EventDomain] = {}
+        self._sitrep: SitrepDomain | None = None
         self._encoder = msgspec.msgpack.Encoder()
-        self._handlers: dict[type, Handler] = {
-            Admission: self.bedflow.admission,
-            Transfer: self.bedflow.transfer,
-            ReadyForDischarge: self.bedflow.ready,
-            DischargeDelay: self.bedflow.delay,
-            Discharge: self.bedflow.discharge,
-            WardCapacity: self.bedflow.capacity,
-            RosterPublished: self.rostering.roster,
-            ShiftPlanned: self.rostering.planned,
-            ShiftFilled: self.rostering.filled,
-            ShiftUnfilled: self.rostering.unfilled,
-            ShiftChanged: self.rostering.changed,
-            AbsenceReported: self.rostering.absence,
-            ReferralReceived: self.referrals.received,
-            ReferralTriaged: self.referrals.triaged,
-            AppointmentBooked: self.referrals.booked,
-            AppointmentOutcome: self.referrals.outcome,
-            PathwayValidated: self.referrals.validated,
-            PathwayClosed: self.referrals.closed,
-        }
+        # event type -> (its domain, the bound handler, the event type's tag); filled as seen
+        self._bound: dict[type, tuple[EventDomain, Any, str]] = {}
 
     @classmethod
     def new(
@@ -154,6 +182,59 @@ class ScopeState:
         dedupe_horizon: timedelta | None = None,
     ) -> ScopeState:
         return cls(trust_code, site_code, catalogue, lateness, dedupe_horizon)
+
+    # --- domains
+
+    def domain(self, name: str) -> EventDomain:
+        """The event domain ``name`` of this scope, built empty on first use."""
+        domain = self.domains.get(name)
+        if domain is None:
+            domain = EventDomain(name, self.catalogue, self._ids, self._dirty)
+            self.domains[name] = domain
+            # kept in EVENT_DOMAINS order: evaluation and output order never depend on arrival
+            self.domains = {key: self.domains[key] for key in EVENT_DOMAINS if key in self.domains}
+        return domain
+
+    @property
+    def sitrep_domain(self) -> SitrepDomain:
+        if self._sitrep is None:
+            # One lifecycle per (scope, kind): at a site the bed-flow kinds are its events'. The
+            # event and sitrep states read different topics in no fixed order, so a hand-over
+            # "once the event feed is ok" could not decide the same way live and in a replay.
+            self._sitrep = SitrepDomain(
+                self.catalogue, self._ids, self._dirty, drives_bed_flow=self.site_code is None
+            )
+        return self._sitrep
+
+    @property
+    def bedflow(self) -> Any:
+        return self.domain("bed_flow").flow
+
+    @property
+    def rostering(self) -> Any:
+        return self.domain("rostering").flow
+
+    @property
+    def referrals(self) -> Any:
+        return self.domain("referrals").flow
+
+    @property
+    def sitrep(self) -> sitrep.Sitrep:
+        return self.sitrep_domain.sitrep
+
+    def _all_kinds(self) -> list[Kinds]:
+        kinds = [domain.kinds for domain in self.domains.values()]
+        if self._sitrep is not None:
+            kinds.append(self._sitrep.kinds)
+        return kinds
+
+    def _kind_owner(self, kind: str) -> Kinds | None:
+        spec = self.catalogue.kinds.get(kind)
+        if spec is None:
+            return None  # a kind dropped from the catalogue is forgotten
+        if self.site_code is None:
+            return self.sitrep_domain.kinds if spec.domain == "bed_flow" else None
+        return self.domain(spec.domain).kinds
 
     # --- counters
 
@@ -170,11 +251,32 @@ class ScopeState:
         return self.core.late
 
     @property
+    def after_close(self) -> int:
+        """Events for an entity already closed in event time (they changed no count)."""
+        return self.counters["after_close"]
+
+    @property
     def counters(self) -> dict[str, int]:
         core = self.core
-        return {"accepted": core.accepted, "duplicate": core.duplicate, "late": core.late}
+        out = dict.fromkeys(COUNTERS, 0)
+        out.update(accepted=core.accepted, duplicate=core.duplicate, late=core.late)
+        for domain in self.domains.values():
+            for name, value in domain.flow.counters.items():
+                out[name] += value
+        return out
 
     # --- the event path
+
+    def _handler(self, cls: type) -> tuple[EventDomain, Any, str] | None:
+        bound = self._bound.get(cls)
+        if bound is None:
+            entry = HANDLERS.get(cls)
+            if entry is None:
+                return None
+            domain = self.domain(entry[0])
+            tag = str(cls.__struct_config__.tag)  # type: ignore[attr-defined]
+            bound = self._bound[cls] = (domain, getattr(domain.flow, entry[1]), tag)
+        return bound
 
     def apply(self, event: Event) -> list[Output]:
         """Advance to the event's time (evaluating every boundary passed, in order), apply it."""
@@ -189,6 +291,13 @@ class ScopeState:
         watermark = core.watermark
         if watermark is not None and ts < watermark - self._lateness:
             core.late += 1
+            if type(event) in ENTITY_EVENTS:
+                bound = self._handler(type(event))
+                if bound is not None:
+                    # No evaluated hour changes; the entity's state does (a late discharge frees
+                    # its bed). Remembered as seen, so a redelivery within the horizon is ignored.
+                    self.dedupe.add(event.event_id, key)
+                    bound[1](event, ts, hour)
             return []
         out: list[Output] = []
         if watermark is None or ts > watermark:
@@ -196,11 +305,12 @@ class ScopeState:
             self._move_watermark(ts)
         self.dedupe.add(event.event_id, key)
         core.accepted += 1
-        handler = self._handlers.get(type(event))
-        if handler is not None:
-            if core.next_hour is None:
-                core.next_hour = hour + 1
+        bound = self._handler(type(event))
+        if bound is not None:
+            domain, handler, tag = bound
+            domain.started(hour)
             handler(event, ts, hour)
+            domain.quality.seen(tag, hour)
         else:
             out.extend(self._apply_sitrep(event))
         return out
@@ -212,16 +322,17 @@ class ScopeState:
             day = event.period_start
         else:  # pragma: no cover - every non-sitrep type has a handler
             raise TypeError(f"no handler for {type(event).__name__}")
+        domain = self.sitrep_domain
         out: list[Output] = []
         # Every pending date before this one is complete: evaluate it before this data lands.
-        for pending in self.sitrep.days_before(day_of_date(day)):
-            out.extend(self._evaluate_sitrep(pending))
+        for pending in domain.sitrep.days_before(day_of_date(day)):
+            out.extend(domain.evaluate(pending))
         if isinstance(event, DischargeSitrep):
-            self.sitrep.discharge(event)
+            domain.sitrep.discharge(event)
         elif isinstance(event, BedSitrep):
-            self.sitrep.beds(event)
+            domain.sitrep.beds(event)
         else:
-            self.sitrep.delays(event)
+            domain.sitrep.delays(event)
         return out
 
     def _move_watermark(self, ts: float) -> None:
@@ -242,16 +353,13 @@ class ScopeState:
         return out
 
     def _advance(self, ts: float) -> list[Output]:
-        core = self.core
         out: list[Output] = []
-        if core.next_hour is not None:
-            while core.next_hour * HOUR <= ts:
-                out.extend(self._evaluate_hour(core.next_hour))
-                core.next_hour += 1
-        if self.sitrep.agg.pending:
-            for day in sorted(self.sitrep.agg.pending):
+        for domain in self.domains.values():
+            out.extend(domain.advance(ts))
+        if self._sitrep is not None and self._sitrep.sitrep.agg.pending:
+            for day in sorted(self._sitrep.sitrep.agg.pending):
                 if (day + 1) * DAY + SITREP_GRACE <= ts:
-                    out.extend(self._evaluate_sitrep(day))
+                    out.extend(self._sitrep.evaluate(day))
         return out
 
     def flush(self, until: datetime | None = None) -> list[Output]:
@@ -264,152 +372,52 @@ class ScopeState:
         core = self.core
         out: list[Output] = []
         if until is None:
-            if core.next_hour is not None and core.watermark is not None:
-                last = int(core.watermark // HOUR) + 1
-                while core.next_hour <= last:
-                    out.extend(self._evaluate_hour(core.next_hour))
-                    core.next_hour += 1
-            for day in sorted(self.sitrep.agg.pending):
-                out.extend(self._evaluate_sitrep(day))
+            if core.watermark is not None:
+                last = (int(core.watermark // HOUR) + 1) * HOUR
+                for domain in self.domains.values():
+                    out.extend(domain.advance(last))
+            if self._sitrep is not None:
+                for day in sorted(self._sitrep.sitrep.agg.pending):
+                    out.extend(self._sitrep.evaluate(day))
         else:
             limit = until.timestamp()
-            if core.next_hour is not None:
-                while core.next_hour * HOUR <= limit:
-                    out.extend(self._evaluate_hour(core.next_hour))
-                    core.next_hour += 1
-            for day in sorted(self.sitrep.agg.pending):
-                if day * DAY <= limit:
-                    out.extend(self._evaluate_sitrep(day))
+            for domain in self.domains.values():
+                out.extend(domain.advance(limit))
+            if self._sitrep is not None:
+                for day in sorted(self._sitrep.sitrep.agg.pending):
+                    if day * DAY <= limit:
+                        out.extend(self._sitrep.evaluate(day))
         self._dirty.add(CORE)
-        for kind in self._kind_order:
-            state = self.kinds[kind]
-            if state.status is not None and state.latest is not None and not state.latest_emitted:
-                out.append(OpportunityUpdate(opportunity=state.latest))
-                state.latest_emitted = True
-                state.last_snapshot_at = state.latest.last_evaluated_at.timestamp()
-                self._dirty.add(DETECTOR_PREFIX + kind)
-        return out
-
-    # --- evaluation
-
-    def _points(self, readings: dict[str, Reading], when: datetime) -> list[Output]:
-        return [
-            MetricPoint(
-                trust_code=self.trust_code,
-                site_code=self.site_code,
-                metric=name,
-                evaluated_at=when,
-                value=float(readings[name].value),
-                sample_size=int(readings[name].sample),
-            )
-            for name in sorted(readings)
-        ]
-
-    def _evaluate_hour(self, hour: int) -> list[Output]:
-        ts = hour * HOUR
-        when = at(ts)
-        readings: dict[str, Reading] = {}
-        domains: set[str] = set()
-        if self.bedflow.agg.seen:
-            readings.update(self.bedflow.evaluate(hour))
-            domains.add("bed_flow")
-        if self.rostering.agg.seen:
-            readings.update(self.rostering.evaluate(hour))
-            domains.add("rostering")
-        if self.referrals.agg.seen:
-            readings.update(self.referrals.evaluate(hour))
-            domains.add("referrals")
-        out = self._points(readings, when)
-        modes: dict[str, Mode] = {
-            kind: "hourly"
-            for kind in self._kind_order
-            if self.catalogue.kinds[kind].domain in domains
-        }
-        out.extend(self._detect(readings, ts, when, modes))
-        if hour % 24 == 0:
-            for domain in (self.bedflow, self.rostering, self.referrals):
-                if domain.agg.seen:
-                    domain.maintain(hour)
-        return out
-
-    def _evaluate_sitrep(self, day: int) -> list[Output]:
-        sources = self.sitrep.take(day)
-        ts = day * DAY
-        when = at(ts)
-        readings = self.sitrep.evaluate(day, sources)
-        out = self._points(readings, when)
-        modes: dict[str, Mode] = {}
-        if not self.bedflow.agg.seen:
-            for kind in self._kind_order:
-                spec = self.catalogue.kinds[kind]
-                if spec.domain != "bed_flow":
-                    continue
-                updated = {
-                    source
-                    for metric in spec.metrics(sitrep=True)
-                    for source in METRIC_SOURCES.get(metric, ())
-                    if source in sources
-                }
-                if updated:
-                    daily = any(sources[source] for source in updated)
-                    modes[kind] = "daily" if daily else "periodic"
-        out.extend(self._detect(readings, ts, when, modes))
-        return out
-
-    def _detect(
-        self, readings: dict[str, Reading], ts: float, when: datetime, modes: dict[str, Mode]
-    ) -> list[Output]:
-        out: list[Output] = []
-        lifecycle = self.catalogue.lifecycle
-        for kind in self._kind_order:
-            mode = modes.get(kind)
-            if mode is None:
-                continue
-            capacity = self.kinds.get(CAPACITY)
-            capacity_active = capacity is not None and capacity.status == "active"
-            out.extend(
-                evaluate_kind(
-                    self.catalogue.kinds[kind],
-                    lifecycle,
-                    self.kinds[kind],
-                    readings,
-                    ts,
-                    when,
-                    mode,
-                    capacity_active,
-                    self._ids,
-                    self._past[kind],
-                )
-            )
-            self._dirty.add(DETECTOR_PREFIX + kind)
+        for kinds in self._all_kinds():
+            out.extend(kinds.open_snapshots(self._dirty))
         return out
 
     # --- persistence
 
-    def _aggregates(self) -> dict[str, tuple[Any, type]]:
-        return {
-            CORE: (self.core, Core),
-            bedflow.PART: (self.bedflow.agg, BedFlowAgg),
-            rostering.PART: (self.rostering.agg, RosteringAgg),
-            referrals.PART: (self.referrals.agg, ReferralsAgg),
-            sitrep.PART: (self.sitrep.agg, SitrepAgg),
-        }
-
     def dirty_parts(self) -> dict[str, bytes]:
         """The parts changed since the last call (msgpack; ``b""`` = deleted); marks them clean."""
         parts: dict[str, bytes] = {}
-        aggregates = self._aggregates()
-        maps = (self.bedflow.spells, self.rostering.shifts, self.referrals.pathways)
+        heads = {domain.part: domain for domain in self.domains.values()}
         for name in sorted(self._dirty):
-            if name in aggregates:
-                parts[name] = self._encoder.encode(aggregates[name][0])
+            if name == CORE:
+                parts[name] = self._encoder.encode(self.core)
+            elif name in heads:
+                parts[name] = heads[name].encode_head(self._encoder)
+            elif name == sitrep.PART:
+                parts[name] = self._encoder.encode(self.sitrep_domain.sitrep.agg)
             elif name.startswith(DETECTOR_PREFIX):
-                parts[name] = self._encoder.encode(self.kinds[name[len(DETECTOR_PREFIX) :]])
+                kind = name[len(DETECTOR_PREFIX) :]
+                owner = self._kind_owner(kind)
+                assert owner is not None
+                parts[name] = self._encoder.encode(owner.states[kind])
             elif name.startswith(DEDUPE_PREFIX):
                 parts[name] = self.dedupe.encode(name, self._encoder)
+            elif name.startswith(PROFILE_PART + "/"):
+                domain = self.domain(name.split("/", 1)[1])
+                parts[name] = self._encoder.encode(domain.quality.profile)
             else:
-                sharded = next(m for m in maps if m.owns(name))
-                parts[name] = sharded.encode(name, self._encoder)
+                domain = self.domain(_ENTITY_PREFIXES[name.split("/", 1)[0] + "/"])
+                parts[name] = domain.entities.encode(name, self._encoder)
         for name in self._deleted:
             parts[name] = b""
         self._dirty.clear()
@@ -429,31 +437,30 @@ class ScopeState:
     ) -> ScopeState:
         """A state equal to the one whose ``dirty_parts`` produced ``parts`` (latest of each)."""
         state = cls(trust_code, site_code, catalogue, lateness, dedupe_horizon)
-        maps = (state.bedflow.spells, state.rostering.shifts, state.referrals.pathways)
         for name, data in parts.items():
             if not data:
                 continue
+            head = domain_of_head(name)
             if name == CORE:
                 state.core = msgspec.msgpack.decode(data, type=Core)
-            elif name == bedflow.PART:
-                state.bedflow.agg = msgspec.msgpack.decode(data, type=BedFlowAgg)
-            elif name == rostering.PART:
-                state.rostering.agg = msgspec.msgpack.decode(data, type=RosteringAgg)
-            elif name == referrals.PART:
-                state.referrals.agg = msgspec.msgpack.decode(data, type=ReferralsAgg)
+            elif head is not None:
+                state.domain(head).decode_head(data)
             elif name == sitrep.PART:
-                state.sitrep.agg = msgspec.msgpack.decode(data, type=SitrepAgg)
+                state.sitrep_domain.sitrep.agg = msgspec.msgpack.decode(data, type=SitrepAgg)
             elif name.startswith(DETECTOR_PREFIX):
                 kind = name[len(DETECTOR_PREFIX) :]
-                if kind in state.kinds:  # a kind dropped from the catalogue is forgotten
-                    state.kinds[kind] = msgspec.msgpack.decode(data, type=KindState)
+                owner = state._kind_owner(kind)
+                if owner is not None:
+                    owner.states[kind] = msgspec.msgpack.decode(data, type=KindState)
             elif name.startswith(DEDUPE_PREFIX):
                 state.dedupe.decode(name, data)
+            elif name.startswith(PROFILE_PART + "/"):
+                state.domain(name.split("/", 1)[1]).decode_profile(data)
             else:
-                sharded = next((m for m in maps if m.owns(name)), None)
-                if sharded is None:
+                prefix = name.split("/", 1)[0] + "/"
+                if prefix not in _ENTITY_PREFIXES:
                     raise ValueError(f"unknown state part {name!r}")
-                sharded.decode(name, data)
+                state.domain(_ENTITY_PREFIXES[prefix]).entities.decode(name, data)
         state._dirty.clear()
         state._deleted.clear()
         return state

@@ -43,6 +43,9 @@ class ShardedMap(Generic[E]):
         """Mark the shard holding ``ref`` changed (after mutating its entry in place)."""
         self._dirty.add(self._names[self._index(ref)])
 
+    def touch_shard(self, index: int) -> None:
+        self._dirty.add(self._names[index])
+
     def put(self, ref: str, entry: E) -> None:
         index = self._index(ref)
         self.shards[index][ref] = entry

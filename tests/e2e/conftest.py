@@ -7,6 +7,7 @@ import gzip
 import json
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from models.events import BEDFLOW_TOPIC, INPUT_TOPICS
 from models.outputs import METRICS_TOPIC, OPPORTUNITIES_TOPIC
 from streams.lag import group_lag
 from tests.database_support import fresh_database
+from tests.prometheus_support import wait_for_query
 from tests.worker_support import (
     REPO,
     WorkerProcess,
@@ -165,6 +167,15 @@ def pipeline_ran(
                 return total > 0 and behind == 0
 
             asyncio.run(wait_for_async(drained, seconds=900, what="the pipeline run to drain"))
+            # The sinks have written everything; the dashboards read Prometheus, which has only
+            # seen it once it scrapes the worker after this point.
+            drained_at = time.time()
+            wait_for_query(
+                prometheus_url,
+                f'timestamp(up{{test="{suffix}"}} == 1) > {drained_at:.3f}',
+                timeout=60,
+                what="a scrape of the worker after the pipeline drained",
+            )
             yield PipelineRun(
                 database_url=database_url,
                 prometheus_url=prometheus_url,

@@ -33,6 +33,7 @@ SPEC_ALERTS = {
     "OpsradarSinkWritesFailing",
     "OpsradarSinkBacklog",
     "OpsradarRecordsFailing",
+    "OpsradarFeedGap",
 }
 ROUTING_SEVERITIES = {"warning", "critical", "page"}
 TEAMS = {"trust-ops", "platform"}

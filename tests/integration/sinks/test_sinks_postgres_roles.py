@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from models.outputs import OpportunityUpdate
+from models.outputs import MetricPoint, OpportunityUpdate
 from sinks.database import OpportunityStore
 from sinks.tables import TABLE_NAMES, VIEW_NAMES
 from tests.database_support import fresh_database
@@ -59,6 +59,19 @@ async def analyst(roles_database: str) -> AsyncIterator[AsyncEngine]:
                 ),
             ]
         )
+        # the site's bed-flow feed is in a gap: the open opportunity shows it
+        await store.write_metrics(
+            [
+                MetricPoint(
+                    trust_code="RX1",
+                    site_code="RX101",
+                    metric="data_quality_bed_flow",
+                    evaluated_at=T0,
+                    value=2.0,
+                    sample_size=0,
+                )
+            ]
+        )
     engine = create_async_engine(as_role(roles_database, ANALYST))
     yield engine
     await engine.dispose()
@@ -97,14 +110,16 @@ async def test_the_analyst_reads_the_views(analyst: AsyncEngine) -> None:
         "trust_summary": 1,
         "national_summary": 1,
         "opportunity_history": 1,
+        "scope_data_quality": 1,
     }
-    assert [(r["site_code"], r["weekly_bed_days"], r["since"]) for r in open_rows] == [
-        ("RX101", 3.0, T0)
-    ]
+    assert [
+        (r["site_code"], r["weekly_bed_days"], r["since"], r["data_quality"]) for r in open_rows
+    ] == [("RX101", 3.0, T0, "gap")]
 
 
 async def test_the_analyst_cannot_change_views_or_create_anything(analyst: AsyncEngine) -> None:
-    assert "permission denied" in await refused(analyst, "DELETE FROM open_opportunities")
+    # open_opportunities joins scope_data_quality since r0004: no view is updatable by anyone
+    assert "cannot delete from view" in await refused(analyst, "DELETE FROM open_opportunities")
     assert "must be owner" in await refused(analyst, "DROP VIEW national_summary")
     assert "permission denied for schema public" in await refused(
         analyst, "CREATE TABLE mine (x int)"

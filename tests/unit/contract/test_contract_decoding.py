@@ -24,7 +24,7 @@ def encode(value: Any) -> bytes:
     return json.dumps(value).encode()
 
 
-def only_rejection(value: bytes, decoder: RecordDecoder = ANY_TOPIC) -> Rejection:
+def only_rejection(value: bytes | None, decoder: RecordDecoder = ANY_TOPIC) -> Rejection:
     record = decoder.decode(value, now=NOW)
     assert record.events == []
     assert len(record.rejections) == 1
@@ -232,6 +232,19 @@ def test_too_old_only_with_a_horizon() -> None:
     assert (rejection.reason, rejection.field) == ("too_old", "occurred_at")
 
 
+@pytest.mark.parametrize(
+    "occurred_at", ["0001-01-01T00:30:00Z", "0001-01-01T00:30:00+01:00", "1969-12-31T23:59:59Z"]
+)
+def test_an_event_before_1970_is_too_old_even_without_a_horizon(occurred_at: str) -> None:
+    """The engine evaluates the hours and days around an event: one in year 1 took it below
+    datetime's range (ValueError: year 0), crashing analyse and a worker replaying history."""
+    rejection = only_rejection(encode(example("admission", occurred_at=occurred_at)))
+    assert (rejection.reason, rejection.field) == ("too_old", "occurred_at")
+    assert ANY_TOPIC.decode(
+        encode(example("admission", occurred_at="1970-01-01T00:00:00Z")), now=NOW
+    ).events
+
+
 def test_future_limit_is_configurable() -> None:
     value = encode(example("admission", occurred_at="2026-01-05T10:30:00Z"))
     assert only_rejection(value).reason == "future_time"
@@ -260,6 +273,13 @@ def test_unknown_topic_is_refused() -> None:
 def test_naive_now_is_refused() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         ANY_TOPIC.decode(b"{}", now=NOW.replace(tzinfo=None))
+
+
+def test_a_record_without_a_value_is_rejected_not_raised() -> None:
+    """A tombstone (null value) on an input topic reaches the decoder as None: it is one
+    rejection, like an empty value, never an exception that would crash the agent."""
+    assert only_rejection(None) == Rejection("invalid_json")
+    assert only_rejection(b"") == Rejection("invalid_json")
 
 
 def test_batch_judges_each_event_on_its_own() -> None:

@@ -190,3 +190,47 @@ def test_permission_denied_exits_2(
     code, out, err = run_validate([str(path)], capsys, caplog)
     assert (code, out) == (2, "")
     assert err == f"opsradar validate: cannot read {path}: Permission denied\n"
+
+
+def test_errors_lists_each_rejected_event_with_file_line_and_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    identifying = example("admission", ward_code=canaries.NHS_NUMBER)
+    first = tmp_path / "first.jsonl"
+    first.write_bytes(
+        line(example("admission"))  # 1: accepted
+        + b"\n"  # 2: blank, still counted
+        + line(identifying)  # 3
+        + line([example("shift_unfilled"), example("shift_changed", change=canaries.EMAIL)])  # 4
+        + b"not json %s\n" % canaries.PHONE_MOBILE.encode()  # 5
+    )
+    second = tmp_path / "second.jsonl.gz"
+    second.write_bytes(
+        gzip.compress(line(example("discharge", destination="home")) + line({"x": 1}))
+    )
+    code, out, err = run_validate(["--errors", str(first), str(second)], capsys, caplog)
+    assert code == 0
+    *errors, summary = out.splitlines()
+    event_id = identifying["event_id"]
+    assert errors == [
+        f"{first}:3: nhs_number field=ward_code event_type=admission event_id={event_id}",
+        f"{first}:4: email field=change event_type=shift_changed event_id={event_id}",
+        f"{first}:5: phone",
+        f"{second}:1: bad_enum field=destination event_type=discharge event_id={event_id}",
+        f"{second}:2: missing_field field=event_type",
+    ]
+    assert json.loads(summary)["rejected"] == len(errors)
+    assert canaries.leaked([out, err]) == []
+
+
+def test_without_errors_the_output_is_only_the_summary(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    lines, summary = mixed_file_lines()
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"".join(lines))
+    code, out, _ = run_validate([str(path)], capsys, caplog)
+    assert (code, out) == (0, json.dumps(summary, separators=(",", ":")) + "\n")
+    code, with_errors, _ = run_validate(["--errors", str(path)], capsys, caplog)
+    assert with_errors.splitlines()[-1] == out.rstrip("\n")
+    assert len(with_errors.splitlines()) == summary["rejected"] + 1

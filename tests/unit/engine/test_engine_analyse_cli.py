@@ -51,7 +51,15 @@ def test_analyse_writes_the_summary_and_the_database(
     assert code == 0
     summary = json.loads((tmp_path / "out.json").read_text())
     total = len(site_events) + len(trust.events(13))
-    assert summary["events"] == {"accepted": total, "rejected": 1, "duplicate": 1, "late": 1}
+    assert summary["events"] == {
+        "accepted": total,
+        "rejected": 1,
+        "duplicate": 1,
+        "late": 1,
+        "after_close": 0,
+        "expired": 0,
+        "occupancy_clamped": 0,
+    }
     timing = [o for o in summary["opportunities"] if o["kind"] == "discharge_timing_prediction"]
     expected = steps(run(site_events), "discharge_timing_prediction")
     assert len(timing) == 1 and timing[0]["status"] == "resolved"
@@ -86,3 +94,20 @@ def test_analyse_reports_an_unreadable_file(
     code = main(["analyse", str(tmp_path / "missing.jsonl"), "--no-db"])
     assert code == 2
     assert "missing.jsonl" in capsys.readouterr().err
+
+
+@pytest.mark.unit
+def test_analyse_rejects_an_event_from_year_one_instead_of_crashing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site = b.Stream()
+    b.bedflow(site, 2)
+    events = site.events(2)
+    ancient = {**msgspec.to_builtins(events[0]), "occurred_at": "0001-01-01T00:30:00Z"}
+    ancient["event_id"] = "00000000-0000-4000-8000-000000000001"
+    _write(tmp_path / "events.jsonl", [ancient, *events])
+    code = main(
+        ["analyse", str(tmp_path / "events.jsonl"), "--db", f"sqlite+aiosqlite:///{tmp_path}/x.db"]
+    )
+    assert code == 0
+    assert json.loads(capsys.readouterr().out)["rejected"] == 1

@@ -39,8 +39,9 @@ def _uncached(state: ScopeState) -> ScopeState:
         referrals._readings = None
         referrals._sums = None
         referrals._latency_past = None
-        for kind in state._past:
-            state._past[kind] = PastCache()
+        past = state.domain("referrals").kinds.past
+        for kind in past:
+            past[kind] = PastCache()
         return evaluate(hour)
 
     referrals.evaluate = fresh  # type: ignore[method-assign]

@@ -61,14 +61,15 @@ def test_late_within_allowance_is_accepted_but_not_re_emitted() -> None:
 
 
 @pytest.mark.unit
-def test_late_beyond_allowance_is_counted_and_dropped() -> None:
+def test_late_beyond_allowance_is_counted_late_yet_its_patient_is_in_a_bed() -> None:
     state, s = _state()
     state.apply(_admit(s, 0.2, "aa00000000000001"))
     state.apply(_admit(s, 5.0, "aa00000000000002"))
     assert state.apply(_admit(s, 2.9, "aa00000000000003")) == []
     assert (state.accepted, state.late) == (2, 1)
     out = state.apply(_admit(s, 6.0, "aa00000000000004"))
-    assert value_at(out, "occupied_beds", b.T0 + 6 * H) == 2
+    # the admission changes the entity state (no past hour is re-evaluated)
+    assert value_at(out, "occupied_beds", b.T0 + 6 * H) == 3
 
 
 @pytest.mark.unit
@@ -86,7 +87,14 @@ def test_a_duplicate_changes_nothing() -> None:
         )
     )
     assert state.apply(first) == []  # redelivered: must not re-open the spell
-    assert state.counters == {"accepted": 2, "duplicate": 1, "late": 0}
+    assert state.counters == {
+        "accepted": 2,
+        "duplicate": 1,
+        "late": 0,
+        "after_close": 0,
+        "expired": 0,
+        "occupancy_clamped": 0,
+    }
     out = state.apply(_admit(s, 1.5, "aa00000000000002"))
     assert value_at(out, "occupied_beds", b.T0 + H) == 0
 

@@ -34,14 +34,14 @@ class Driver:
             self.at += self.step
             out = evaluate_kind(
                 self.spec,
-                LC,
-                self.state,
-                readings,
-                self.at.timestamp(),
-                self.at,
-                self.mode,
-                boost,
-                IDS,
+                lc=LC,
+                state=self.state,
+                readings=readings,
+                ts=self.at.timestamp(),
+                at=self.at,
+                mode=self.mode,
+                capacity_active=boost,
+                ids=IDS,
             )
             self.updates.extend(out)
             self.log.extend(
@@ -148,7 +148,14 @@ def test_severity_scales_with_exceedance_and_capacity_raises_it() -> None:
 @pytest.mark.unit
 def test_snapshots_at_most_once_a_day_while_open() -> None:
     d = Driver()
-    d.feed(share(0.4), times=24 * 3 + 1)
+    d.feed(
+        {
+            **share(0.4),
+            "nctr_patients": Reading(80, 80),
+            "occupied_beds": Reading(200, 200),
+        },
+        times=24 * 3 + 1,
+    )
     plain = [u for u in d.updates if u.transition is None]
     assert len(d.updates) == 2 + len(plain)
     # the transitions at hours 1 and 25 carry snapshots; then one a day: hours 49 and 73
@@ -156,7 +163,8 @@ def test_snapshots_at_most_once_a_day_while_open() -> None:
         timedelta(hours=49),
         timedelta(hours=73),
     ]
-    assert plain[-1].opportunity.weekly_bed_days >= 0
+    # bed-days over the 35% line: (80 - 0.35 x 200) x 7
+    assert plain[-1].opportunity.weekly_bed_days == pytest.approx(70.0)
 
 
 @pytest.mark.unit

@@ -97,7 +97,15 @@ def test_care_transfer_referral_automation() -> None:
 @pytest.mark.unit
 def test_discharge_coordination() -> None:
     s = b.Stream()
-    b.bedflow(s, 40, nctr_days=b.window(8, 20, 4.0, 0.75), beds=b.const(450))
+    # NCTR stays lengthen from day 8 (0.75 -> 4 days by day 11) and recover at day 20. A slowdown,
+    # not a stop: discharges never go silent for hours on end, which would be the PAS's discharge
+    # messages lost (a feed gap, streams/engine/quality.py), not a bottleneck.
+    b.bedflow(
+        s,
+        40,
+        nctr_days=lambda d: min(4.0, 0.75 + 1.1 * max(0, d - 7)) if d < 20 else 0.75,
+        beds=b.const(450),
+    )
     _lifecycle_ok(s.events(40), "discharge_coordination", 8, 20, 9, 12)
 
 
@@ -132,8 +140,12 @@ def test_absence_backfill_automation() -> None:
 @pytest.mark.unit
 def test_referral_triage_automation() -> None:
     s = b.Stream()
-    b.referrals(s, 70, triage_days=b.window(10, 30, 10.0, 1.5))
-    _lifecycle_ok(s.events(70), "referral_triage_automation", 10, 30, 14, 30)
+    # Triage slows from day 10 (1.5 -> 10 days by day 18, a day more each day) and recovers at
+    # day 30. A slowdown, not a stop: triage never goes silent for days, which would be the
+    # triage interface down (a feed gap, streams/engine/quality.py), not a bottleneck.
+    b.referrals(s, 70, triage_days=lambda d: min(10.0, 1.5 + max(0, d - 10)) if d < 30 else 1.5)
+    # a ramp reaches the thresholds later than a step would: within 22 days of its start
+    _lifecycle_ok(s.events(70), "referral_triage_automation", 10, 30, 22, 30)
 
 
 @pytest.mark.unit

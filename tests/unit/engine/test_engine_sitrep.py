@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import pytest
 
 from streams.engine import Engine
@@ -65,7 +63,7 @@ def test_a_sitrep_for_an_evaluated_date_is_kept_not_re_evaluated() -> None:
     stale = b.Stream(seed=9)
     b.sitreps(stale, 1, occupied=b.const(990))
     out = []
-    for event in stale.events(1):
+    for event in stale.events(2):  # day 0's reports arrive on day 1
         out.extend(
             engine.process(
                 event.__class__(
@@ -79,4 +77,7 @@ def test_a_sitrep_for_an_evaluated_date_is_kept_not_re_evaluated() -> None:
         )
     assert [p for p in series(out, "bed_occupancy_ratio") if p.evaluated_at == b.day_at(0)] == []
     flushed = engine.flush()
-    assert isinstance(series(flushed, "bed_occupancy_ratio")[-1].evaluated_at, datetime)
+    # Kept: day 0's 990 occupied beds count in the 7-day NCTR share of the next date evaluated.
+    share = series(flushed, "nctr_share_7d")[-1]
+    assert share.evaluated_at == b.day_at(3)
+    assert share.value == pytest.approx((150 / 990 + 3 * 150 / 900) / 4)

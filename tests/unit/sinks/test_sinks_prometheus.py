@@ -48,6 +48,7 @@ def test_counters_have_the_spec_names_and_no_created_series(exporter: Prometheus
     exporter.count_rejected(topic, "schema", 2)
     exporter.count_duplicate(topic, 5)
     exporter.count_late(topic)
+    exporter.count_after_close(topic, 2)
     exported = series(exporter)
     assert exported[("opsradar_events_total", (("event_type", "admission"), ("topic", topic)))] == 4
     assert (
@@ -55,6 +56,7 @@ def test_counters_have_the_spec_names_and_no_created_series(exporter: Prometheus
     )
     assert exported[("opsradar_events_duplicate_total", (("topic", topic),))] == 5
     assert exported[("opsradar_events_late_total", (("topic", topic),))] == 1
+    assert exported[("opsradar_events_after_close_total", (("topic", topic),))] == 2
     assert not [name for name, _ in exported if name.endswith("_created")]
 
 
@@ -62,6 +64,7 @@ def test_declared_topics_start_at_zero(exporter: PrometheusExporter) -> None:
     exporter.declare_topic("nhs.rostering.v1")
     assert value(exporter, "opsradar_events_duplicate_total", topic="nhs.rostering.v1") == 0
     assert value(exporter, "opsradar_events_late_total", topic="nhs.rostering.v1") == 0
+    assert value(exporter, "opsradar_events_after_close_total", topic="nhs.rostering.v1") == 0
 
 
 def test_delivery_series_start_at_zero_and_count(exporter: PrometheusExporter) -> None:

@@ -1,0 +1,230 @@
+"""Data quality of one scope's domain, as a state of its own (``docs/catalogue.md`` "Data quality").
+
+A domain (bed flow, rostering, referrals at a site) moves through::
+
+    warming_up --WARMUP_HOURS of event time since its first event--> ok
+    ok --the feed, or one event type, silent while the scope's own rate expected
+        >= SILENT_EXPECTED--> gap
+    gap --every silent type heard again--> recovering
+    recovering --the gap out of the windows (RECOVERY_*_HOURS)--> ok   (silent again: gap)
+
+While not ``ok`` the domain's kinds neither open nor escalate an episode (``detectors``), and the
+state is emitted as the metric ``data_quality_<domain>`` (``CODES``).
+
+The expected rate is the scope's own, of its paced event types together and of each one
+(``UNPACED_TYPES`` come in bursts and are not watched), per UTC hour of the week: a running mean
+of the last 4 weeks of that hour (fewer while the scope is young), so a ward's quiet nights and
+weekends are expected quiet. Everything is event time: a replay decides exactly as live.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final, Literal
+
+import msgspec
+
+from streams.engine.timekeys import HOUR, at
+
+PROFILE_PART: Final = "quality_profile"
+
+Status = Literal["warming_up", "ok", "gap", "recovering"]
+CODES: Final[dict[str, float]] = {"warming_up": 0.0, "ok": 1.0, "gap": 2.0, "recovering": 3.0}
+
+#: a new scope, or one connecting mid-stream, is judged after its first week: the 7-day trigger
+#: windows (NCTR share, discharge rate, before-noon share, shift rates, untriaged > 7 days) are
+#: then covered, and a census present at connection has mostly left (half of G&A stays are under
+#: a week: "stranded" is 7+ days, SAFER / NHSI)
+WARMUP_HOURS: Final = 7 * 24
+#: silent with >= 20 events expected: even at half its usual rate (a quiet week) the chance of
+#: none is P(0 | Poisson 10) = 4.5e-5 ...
+SILENT_EXPECTED: Final = 20.0
+#: ... over at least 3 hours that usually hold an event (mean >= 1): one hour that once held a
+#: burst (a census sent at connection, a queue flushed after an outage) makes no gap
+SILENT_USUAL_HOURS: Final = 3
+#: one event type silent while the rest of the feed flows: the same >= 20 expected, over >= 6
+#: hours that usually hold one (half a working day of a daytime flow). A bottleneck slows a flow,
+#: it does not stop it: even the most gridlocked trusts discharge (p10 of discharges per NCTR
+#: patient 0.26 a day, 2022-25) and a slow triage still triages; a type at zero that long is its
+#: interface down
+SILENT_TYPE_USUAL_HOURS: Final = 6
+#: sent ahead of what they plan, or only on a change, in bursts (a roster, the next month's shifts,
+#: a clinic list, a validation sprint, a ward's bed count): their silence says nothing about a feed
+UNPACED_TYPES: Final = frozenset(
+    {
+        "roster_published",
+        "shift_planned",
+        "appointment_booked",
+        "pathway_validated",
+        "ward_capacity",
+    }
+)
+FEED: Final = "feed"
+WEEK_HOURS: Final = 168
+PROFILE_WEEKS: Final = 4
+FULL_MASK: Final = (1 << PROFILE_WEEKS) - 1
+#: a gap up to 10% of a 28-day window (67 h) stays inside the hysteresis band of 28-day metrics
+#: once it has left the 7-day windows; a longer gap must leave the 28-day windows too
+SHORT_GAP_HOURS: Final = 67
+RECOVERY_SHORT_HOURS: Final = 7 * 24
+RECOVERY_LONG_HOURS: Final = 28 * 24
+CONFIRM_LEAD_HOURS: Final = 24
+
+
+class Quality(msgspec.Struct, kw_only=True):
+    status: Status = "warming_up"
+    since: int | None = None  # the hour boundary the status began at
+    first_hour: int | None = None
+    # hour -> event type -> events (only the hours not yet folded into the profile)
+    counts: dict[int, dict[str, int]] = msgspec.field(default_factory=dict)
+    # event type -> events the scope's own rate expected since its last event
+    expected_silent: dict[str, float] = msgspec.field(default_factory=dict)
+    last_seen: dict[str, int] = msgspec.field(default_factory=dict)
+    # event type -> hours since its last event that usually hold one
+    usual_silent: dict[str, int] = msgspec.field(default_factory=dict)
+    silent: list[str] = msgspec.field(default_factory=list)
+    gap_start: int | None = None
+    gap_end: int | None = None
+    confirmed: bool = False  # the gap's unconfirmed entities were expired
+
+
+class Profile(msgspec.Struct, kw_only=True):
+    """Per event type, the mean events in each UTC hour of the week (persisted once an hour)."""
+
+    slots: dict[str, list[float]] = msgspec.field(default_factory=dict)
+    # per event type and hour of the week, a bit per recent week (newest lowest): had an event
+    present: dict[str, list[int]] = msgspec.field(default_factory=dict)
+    hours: int = 0  # hours folded in
+
+
+class Transition(msgspec.Struct, frozen=True, kw_only=True):
+    status: Status
+    #: set when a recovery ended: entities last heard of before this hour may be what the gap lost
+    confirm_before: int | None = None
+
+
+class DataQuality:
+    """A domain's data quality: its state lives in the domain's head part (``part``, written with
+    every event), the profile in its own (``profile_part``, written once an hour)."""
+
+    def __init__(self, part: str, profile_part: str, dirty: set[str]) -> None:
+        self.state = Quality()
+        self.profile = Profile()
+        self.part = part
+        self.profile_part = profile_part
+        self._dirty = dirty
+
+    def seen(self, event_type: str, hour: int) -> None:
+        state = self.state
+        if state.first_hour is None:
+            state.first_hour = hour
+        self._dirty.add(self.part)
+        if event_type in UNPACED_TYPES:
+            return
+        bucket = state.counts.get(hour)
+        if bucket is None:
+            bucket = state.counts[hour] = {}
+        bucket[FEED] = bucket.get(FEED, 0) + 1
+        bucket[event_type] = bucket.get(event_type, 0) + 1
+
+    @property
+    def ok(self) -> bool:
+        return self.state.status == "ok"
+
+    def evaluate(self, hour: int) -> Transition:
+        """The boundary starting ``hour``: fold in the hour before it, move the status."""
+        state, profile = self.state, self.profile
+        self._dirty.add(self.part)
+        self._dirty.add(self.profile_part)
+        closing = hour - 1
+        counts = state.counts.pop(closing, {})
+        for key in [key for key in state.counts if key < closing]:
+            del state.counts[key]  # late events into hours already folded in
+        slot = closing % WEEK_HOURS
+        weeks = min(profile.hours // WEEK_HOURS, PROFILE_WEEKS - 1)
+        learned = profile.hours >= WEEK_HOURS
+        for event_type in counts.keys() - profile.slots.keys():
+            profile.slots[event_type] = [0.0] * WEEK_HOURS
+            profile.present[event_type] = [0] * WEEK_HOURS
+        # An hour of the week is relied on only if it held an event in every recent week: a
+        # feed that skips some days (a roster team filling shifts in batches on some weekdays)
+        # expects nothing of the hours it sometimes skips.
+        reliable_mask = (1 << min(profile.hours // WEEK_HOURS, PROFILE_WEEKS)) - 1
+        for event_type, slots in profile.slots.items():
+            count = counts.get(event_type, 0)
+            present = profile.present.setdefault(event_type, [0] * WEEK_HOURS)
+            if count:
+                state.expected_silent[event_type] = 0.0
+                state.usual_silent[event_type] = 0
+                state.last_seen[event_type] = closing
+            elif learned and present[slot] & reliable_mask == reliable_mask:
+                expected = slots[slot]
+                state.expected_silent[event_type] = (
+                    state.expected_silent.get(event_type, 0.0) + expected
+                )
+                if expected >= 1.0:
+                    state.usual_silent[event_type] = state.usual_silent.get(event_type, 0) + 1
+            # the running mean of the last PROFILE_WEEKS weeks of this hour of the week
+            slots[slot] += (count - slots[slot]) / (weeks + 1)
+            present[slot] = ((present[slot] << 1) | (count > 0)) & FULL_MASK
+        profile.hours += 1
+        # A type silent for more than a week is one the scope no longer sends: its silence is
+        # the scope's new normal, not a gap (the gap it made then recovers).
+        state.silent = sorted(
+            name
+            for name, expected in state.expected_silent.items()
+            if expected >= SILENT_EXPECTED
+            and name not in UNPACED_TYPES
+            and state.usual_silent.get(name, 0)
+            >= (SILENT_USUAL_HOURS if name == FEED else SILENT_TYPE_USUAL_HOURS)
+            and closing - state.last_seen.get(name, closing) <= WEEK_HOURS
+        )
+        return self._move(hour)
+
+    def _set(self, status: Status, hour: int) -> None:
+        self.state.status = status
+        self.state.since = hour
+
+    def _move(self, hour: int) -> Transition:
+        state = self.state
+        confirm: int | None = None
+        if state.status == "warming_up":
+            if state.first_hour is not None and hour - state.first_hour >= WARMUP_HOURS:
+                self._set("ok", hour)
+        if state.status == "ok" and state.silent:
+            self._set("gap", hour)
+            state.gap_start = min(state.last_seen.get(name, hour - 1) for name in state.silent) + 1
+            state.gap_end = None
+        elif state.status == "gap" and not state.silent:
+            self._set("recovering", hour)
+            state.gap_end = hour
+            state.confirmed = False
+        elif state.status == "recovering":
+            if state.silent:
+                self._set("gap", hour)
+            elif state.gap_end is not None and state.gap_start is not None:
+                length = state.gap_end - state.gap_start
+                recovery = (
+                    RECOVERY_SHORT_HOURS if length <= SHORT_GAP_HOURS else RECOVERY_LONG_HOURS
+                )
+                # Entities the gap may have closed go a day before the recovery ends, so the
+                # 24-hour windows (occupancy) are clear of them by the first ``ok`` evaluation.
+                if not state.confirmed and hour - state.gap_end >= recovery - CONFIRM_LEAD_HOURS:
+                    state.confirmed = True
+                    confirm = state.gap_start
+                if hour - state.gap_end >= recovery:
+                    self._set("ok", hour)
+        return Transition(status=state.status, confirm_before=confirm)
+
+    def evidence(self) -> dict[str, Any]:
+        """The reason a domain is not ``ok``, for an opportunity's evidence."""
+        state = self.state
+
+        def iso(hour: int | None) -> str | None:
+            return None if hour is None else at(hour * HOUR).isoformat()
+
+        out: dict[str, Any] = {"status": state.status, "since": iso(state.since)}
+        if state.status in ("gap", "recovering"):
+            out["silent_event_types"] = list(state.silent)
+            out["gap_start"] = iso(state.gap_start)
+            out["gap_end"] = iso(state.gap_end)
+        return out

@@ -203,13 +203,13 @@ class PrometheusExporter:
         self.late.labels(label)
         self.redelivered.labels(label)
         self.records_failed.labels(label)
+        self.after_close.labels(label)
 
     def declare_sink(self, sink: str) -> None:
         """Create a sink's failure counter and backlog gauge at 0."""
         label = slug_label("sink", sink)
         self.sink_write_failures.labels(label)
         self.sink_backlog.labels(label).set(0)
-        self.after_close.labels(label)
 
     def count_events(self, topic: str, event_type: str, n: int = 1) -> None:
         self.events.labels(topic_label(topic), slug_label("event_type", event_type)).inc(_count(n))
@@ -234,6 +234,7 @@ class PrometheusExporter:
 
     def set_sink_backlog(self, sink: str, messages: int) -> None:
         self.sink_backlog.labels(slug_label("sink", sink)).set(max(messages, 0))
+
     def count_after_close(self, topic: str, n: int = 1) -> None:
         self.after_close.labels(topic_label(topic)).inc(_count(n))
 

@@ -23,10 +23,11 @@ import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import faust
 import msgspec
+from aiokafka import TopicPartition
 from faust.sensors.prometheus import setup_prometheus_sensors
 from prometheus_client import CollectorRegistry
 
@@ -41,9 +42,9 @@ from models.outputs import (
 )
 from sinks.database import OpportunityStore, write_until_done
 from sinks.prometheus import PrometheusExporter
-from streams.offsets import OffsetGuard
 from streams.database_security import database_connect_args
 from streams.kafka_security import faust_broker_options
+from streams.offsets import OffsetGuard
 from streams.pipeline import EventPipeline
 from streams.settings import Settings
 
@@ -83,6 +84,9 @@ def create_app(settings: Settings) -> faust.App:
         key_serializer="raw",
         value_serializer="raw",
         broker_commit_interval=settings.commit_interval_seconds,
+        broker_session_timeout=settings.session_timeout_seconds,
+        # a third of the session timeout, as Kafka advises, and never above Faust's 3 s default
+        broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 3),
         producer_linger_ms=5,
     )
     registry = CollectorRegistry(auto_describe=True)
@@ -128,6 +132,29 @@ def create_app(settings: Settings) -> faust.App:
         log.warning("%s: record %d handed over before %d; seeking back to it", tp, offset, back)
         await app.consumer.seek(tp, back)
 
+    async def resume_offset(tp: Any) -> int:
+        """Where ``tp`` resumes in this generation: its committed offset, else its earliest."""
+        consumer = cast(Any, app.consumer)
+        # Faust keeps the committed offsets it sought to at assignment (or committed since) in
+        # a private map, None for a partition with nothing committed; a partition missing from
+        # it is asked of the broker, on the thread that owns the aiokafka consumer.
+        if tp in consumer._committed_offset:
+            committed = consumer._committed_offset[tp]
+        else:
+            thread = consumer._thread
+            committed = await thread.call_thread(
+                thread._ensure_consumer().committed, TopicPartition(tp.topic, tp.partition)
+            )
+        if committed is not None and committed > 0:
+            return int(committed)
+        return int((await app.consumer.earliest_offsets(tp)).get(tp, 0))
+
+    async def admit(tp: Any, offset: int) -> int | None:
+        """None if the record may be handled, else the offset to seek ``tp`` back to."""
+        if not guard.knows(tp):
+            guard.expect(tp, await resume_offset(tp))
+        return guard.admit(tp, offset)
+
     store_holder: dict[str, OpportunityStore] = {}
 
     async def store() -> OpportunityStore:
@@ -171,7 +198,7 @@ def create_app(settings: Settings) -> faust.App:
         records = stream.noack()
         async for event in records.events():
             message = event.message
-            back = guard.admit(message.tp, message.offset)
+            back = await admit(message.tp, message.offset)
             if back is not None:
                 # not acked: it comes again, in order, after the seek
                 await seek_back(message.tp, message.offset, back)
@@ -207,7 +234,7 @@ def create_app(settings: Settings) -> faust.App:
             holes: dict[Any, tuple[int, int]] = {}
             for event in batch:
                 tp, offset = event.message.tp, event.message.offset
-                back = None if tp in holes else guard.admit(tp, offset)
+                back = None if tp in holes else await admit(tp, offset)
                 if tp in holes or back is not None:
                     holes.setdefault(tp, (offset, back or 0))
                     continue

@@ -5,6 +5,12 @@ offset never delivered in this generation: a delivery abandoned when the flow wa
 skipped as already read). The hole is never acked, so offsets stop being committed; or it is
 taken for a compacted gap and committed as if processed. Either way its record would be lost.
 
+The hole can also be at the start of a generation: records fetched while a partition was paused
+for recovery are dropped, and a partition with nothing committed yet is not sought back, so the
+first record handed over is past the ones dropped. The agent therefore tells the guard where each
+partition resumes (:meth:`OffsetGuard.expect`: the committed offset, or the earliest one) before
+its first record.
+
 An agent asks :meth:`OffsetGuard.admit` for every record: a record at or before the next
 expected offset (in order, or a redelivery after a seek back) is admitted; a record past it is
 refused, and the agent seeks the partition back to the expected offset so the missing records
@@ -30,7 +36,15 @@ class OffsetGuard:
         self._next[tp] = offset + 1
         return None
 
+    def knows(self, tp: Hashable) -> bool:
+        """Whether ``tp`` has a position (else the agent should :meth:`expect` one)."""
+        return tp in self._next
+
+    def expect(self, tp: Hashable, offset: int) -> None:
+        """The partition resumes at ``offset``: a first record past it is a hole."""
+        self._next[tp] = offset
+
     def reset(self) -> None:
         """Forget every position: after a rebalance Faust seeks to the committed offsets, and
-        the first record of each partition sets the position again."""
+        each partition's position is expected afresh."""
         self._next.clear()

@@ -97,6 +97,11 @@ class Settings(BaseSettings):
         description="how often the worker commits input offsets (after flushing its outputs "
         "and state); a crash replays at most this much",
     )
+    session_timeout_seconds: float = Field(
+        60.0,
+        description="how long the group waits for a worker that stopped heartbeating (a crash) "
+        "before its partitions move to the others",
+    )
     standby_replicas: int = Field(
         0,
         description="standby copies of each table partition kept warm on other workers, so a "

@@ -9,10 +9,12 @@ Postgres cluster are kept between runs. It is stopped at the end of the session.
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import shutil
 import signal
 import subprocess
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,7 +24,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from models.events import INPUT_TOPICS
+from models.events import EVENT_TYPE_TOPIC, INPUT_TOPICS
 from tests.database_support import fresh_database
 from tests.parity_support import (
     Results,
@@ -113,7 +115,15 @@ def expected(
 
 
 #: history replay (the simulated events may be older than the live limit)
-BASE_ENV = {"OPSRADAR_PAST_HORIZON_DAYS": "0", "OPSRADAR_LAG_REFRESH_SECONDS": "1"}
+#: (and a killed worker's partitions move after 10 s rather than the default 60 s)
+BASE_ENV = {
+    "OPSRADAR_PAST_HORIZON_DAYS": "0",
+    "OPSRADAR_LAG_REFRESH_SECONDS": "1",
+    "OPSRADAR_SESSION_TIMEOUT_SECONDS": "10",
+}
+#: a worker that commits only when it stops cleanly or loses partitions: the drill, not the
+#: commit timer, decides where the committed offsets stand
+NO_TIMER_COMMITS = {"OPSRADAR_COMMIT_INTERVAL_SECONDS": "3600"}
 
 
 @dataclass
@@ -188,19 +198,48 @@ class Drill:
     async def some_committed(self) -> bool:
         return await self.committed_inputs() > 0
 
-    async def mid_stream(self) -> bool:
-        """True once the group has committed some, not all, of the input records."""
-        return 0 < await self.committed_inputs() < await self.input_records()
+    async def first_half_done(
+        self, event_file: Path, extra: dict[str, str] | None = None, data_dir: Path | None = None
+    ) -> tuple[WorkerProcess, Path]:
+        """Produce the first half of the events and wait until a worker has processed and
+        committed all of it; returns that worker and the second half, not yet produced. The
+        fault then strikes while the second half is in flight: mid-stream by construction,
+        not by catching a moment."""
+        first_half, second_half = split(event_file, self.folder, 2)
+        await self.produce(first_half)
+        worker = self.worker(extra, data_dir=data_dir)
+        await self.wait_drained()
+        return worker, second_half
 
-    async def state_ahead_of_commit(self) -> bool:
-        """True once state was written after the group's last commit, mid-stream: a crash now
-        leaves the changelog ahead of the committed input offsets."""
-        total = await self.input_records()
-        committed, changelog = await self.committed_inputs(), await self.changelog_end()
-        if not 0 < committed < total:
-            return False
-        changelog_again, committed_again = await self.changelog_end(), await self.committed_inputs()
-        return changelog_again > changelog and committed_again == committed
+    async def second_half_in_flight(self, second_half: Path) -> int:
+        """Produce the second half and wait until the worker has written state for some of
+        it; returns the changelog's end before."""
+        changelog = await self.changelog_end()
+        await self.produce(second_half)
+        await wait_for_async(
+            lambda: self._changelog_past(changelog), seconds=120, interval=0.05,
+            what="state written for the second half",
+        )  # fmt: skip
+        return changelog
+
+    async def kill_with_state_ahead(
+        self, event_file: Path, extra: dict[str, str] | None = None, data_dir: Path | None = None
+    ) -> None:
+        """SIGKILL a worker whose saved state is ahead of its committed input offsets: the
+        first half is committed (a clean stop commits), then a worker that never commits by
+        itself processes part of the second half and is killed."""
+        first, second_half = await self.first_half_done(event_file, extra, data_dir)
+        assert first.stop() == 0, first.log_tail()
+        committed = await self.committed_inputs()
+        worker = self.worker({**(extra or {}), **NO_TIMER_COMMITS}, data_dir=data_dir)
+        changelog = await self.second_half_in_flight(second_half)
+        worker.stop(signal.SIGKILL)
+        assert await self.committed_inputs() == committed, "offsets moved: state not ahead"
+        assert await self.changelog_end() > changelog
+        assert committed < await self.input_records()
+
+    async def _changelog_past(self, end: int) -> bool:
+        return await self.changelog_end() > end
 
     async def wait_drained(self, seconds: float = 300) -> None:
         await wait_for_async(
@@ -229,15 +268,24 @@ def drill(private_stack: PrivateStack, unique_suffix: str, tmp_path: Path) -> It
 
 
 def split(event_file: Path, folder: Path, parts: int) -> list[Path]:
-    """The file's events in ``parts`` consecutive files (the file is in event-time order)."""
+    """Each topic's events in ``parts`` consecutive slices, one file per slice, in file order.
+
+    Per topic, because the simulator writes its topics one after another: a split of the
+    file's lines would put whole topics in one part, and a fault in one part would miss them.
+    """
     lines = [line for line in gzip.open(event_file, "rb") if line.strip()]
-    size = -(-len(lines) // parts)
-    paths = []
-    for index in range(parts):
-        path = folder / f"part-{index}.jsonl.gz"
+    by_topic: dict[str, list[int]] = defaultdict(list)
+    for index, line in enumerate(lines):
+        by_topic[EVENT_TYPE_TOPIC[json.loads(line)["event_type"]]].append(index)
+    part_of: dict[int, int] = {}
+    for indexes in by_topic.values():
+        size = -(-len(indexes) // parts)
+        for position, index in enumerate(indexes):
+            part_of[index] = position // size
+    paths = [folder / f"part-{number}.jsonl.gz" for number in range(parts)]
+    for number, path in enumerate(paths):
         with gzip.open(path, "wb") as out:
-            out.writelines(lines[index * size : (index + 1) * size])
-        paths.append(path)
+            out.writelines(line for index, line in enumerate(lines) if part_of[index] == number)
     return paths
 
 

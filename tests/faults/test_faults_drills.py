@@ -11,7 +11,6 @@ import asyncio
 import os
 import re
 import shutil
-import signal
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -29,8 +28,6 @@ pytestmark = pytest.mark.faults
 
 #: How long the Postgres drill keeps the database down; CI runs the 60 s the runbook promises.
 POSTGRES_OUTAGE_SECONDS = float(os.environ.get("OPSRADAR_DRILL_PG_OUTAGE_SECONDS", "60"))
-#: Commits every 5 s: wide enough a window to catch state written after the last commit.
-SLOW_COMMITS = {"OPSRADAR_COMMIT_INTERVAL_SECONDS": "5"}
 
 
 async def _async(check: Callable[[], bool]) -> bool:
@@ -47,15 +44,8 @@ def _metric_rows(database_url: str) -> int:
 async def test_worker_killed_while_its_state_is_ahead_of_its_offsets(
     drill: Drill, event_file: Path, expected: tuple[Results, datetime]
 ) -> None:
-    await drill.produce(event_file)
-    worker = drill.worker(SLOW_COMMITS)
-    await wait_for_async(
-        lambda: drill.state_ahead_of_commit(), seconds=120, interval=0.1,
-        what="state written after the last commit, mid-stream",
-    )  # fmt: skip
-    worker.stop(signal.SIGKILL)
-    assert await drill.committed_inputs() < await drill.input_records(), "killed after the end"
-    worker.start()
+    await drill.kill_with_state_ahead(event_file)
+    drill.worker()
     await drill.wait_drained()
     drill.assert_matches(expected)
 
@@ -99,9 +89,8 @@ async def test_postgres_down_for_a_minute_mid_stream(
 async def test_broker_killed_mid_stream_and_restarted(
     drill: Drill, event_file: Path, expected: tuple[Results, datetime]
 ) -> None:
-    await drill.produce(event_file)
-    worker = drill.worker()
-    await wait_for_async(drill.mid_stream, seconds=120, interval=0.1, what="a commit mid-stream")
+    worker, second_half = await drill.first_half_done(event_file)
+    await drill.second_half_in_flight(second_half)
     drill.stack.run("kill", "kafka")
     drill.stack.run("start", "kafka")
     await drill.wait_drained()
@@ -109,12 +98,6 @@ async def test_broker_killed_mid_stream_and_restarted(
     drill.assert_matches(expected)
 
 
-@pytest.mark.xfail(
-    reason="known: around an eager rebalance Faust can leave a hole in what it hands the agent "
-    "(a record never delivered), so commits stall or the record is lost; 2 of 8 runs differed "
-    "from analyse, 2 of 4 stalled with the offset guard (faust-streaming#527, #221)",
-    strict=False,
-)
 async def test_a_second_worker_joins_and_the_first_leaves(
     drill: Drill, event_file: Path, expected: tuple[Results, datetime]
 ) -> None:
@@ -143,17 +126,11 @@ async def test_restart_without_the_local_state_directory(
     drill: Drill, event_file: Path, expected: tuple[Results, datetime]
 ) -> None:
     data_dir = drill.folder / "rocksdb-worker"
-    rocksdb = {"OPSRADAR_STORE": "rocksdb://", **SLOW_COMMITS}
-    await drill.produce(event_file)
-    worker = drill.worker(rocksdb, data_dir=data_dir)
-    await wait_for_async(
-        lambda: drill.state_ahead_of_commit(), seconds=120, interval=0.1,
-        what="state written after the last commit, mid-stream",
-    )  # fmt: skip
-    worker.stop(signal.SIGKILL)
+    rocksdb = {"OPSRADAR_STORE": "rocksdb://"}
+    await drill.kill_with_state_ahead(event_file, rocksdb, data_dir=data_dir)
     assert any(data_dir.rglob("*")), "the RocksDB store left nothing on disk to delete"
     shutil.rmtree(data_dir)
-    worker.start()
+    worker = drill.worker(rocksdb, data_dir=data_dir)
     await drill.wait_drained()
     drill.assert_matches(expected)
     log_text = worker.log_path.read_text()

@@ -32,3 +32,15 @@ def test_reset_forgets_positions() -> None:
     guard.admit("p0", 9)
     guard.reset()
     assert guard.admit("p0", 30) is None
+
+
+def test_a_hole_at_the_start_of_a_generation_is_refused() -> None:
+    guard = OffsetGuard()
+    assert not guard.knows("p0")
+    guard.expect("p0", 0)
+    assert guard.knows("p0")
+    # records 0..2 were dropped while the partition was paused: the first one handed over is 3
+    assert guard.admit("p0", 3) == 0
+    assert guard.admit("p0", 0) is None
+    guard.expect("p1", 7)
+    assert guard.admit("p1", 7) is None, "the resume position itself is in order"

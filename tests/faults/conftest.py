@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 from models.events import EVENT_TYPE_TOPIC, INPUT_TOPICS
 from tests.database_support import fresh_database
@@ -243,9 +244,17 @@ class Drill:
 
     async def wait_drained(self, seconds: float = 300) -> None:
         await wait_for_async(
-            lambda: drained(self.stack.bootstrap, self.suffix), seconds=seconds,
-            interval=0.5, what="every input and output record committed",
+            self._drained, seconds=seconds, interval=0.5,
+            what="every input and output record committed",
         )  # fmt: skip
+
+    async def _drained(self) -> bool:
+        try:
+            return await drained(self.stack.bootstrap, self.suffix)
+        except KafkaError:
+            # retriable: a fresh broker has not elected the group's coordinator yet, or the
+            # broker the drill killed is still coming back
+            return False
 
     def assert_matches(self, expected: tuple[Results, datetime]) -> None:
         results, cutoff = expected

@@ -556,7 +556,9 @@ AM_PIDFILE="$AM_DIR/alertmanager.pid"
 AM_LOG="$AM_DIR/alertmanager.log"
 AM_CONF="$DEPLOY/alertmanager/alertmanager.yml"
 
-am_running() { pid_matches "$(read_pid "$AM_PIDFILE")" "$AM_CONF" "$AM_DIR/data"; }
+# Matched on the state directory only, not on $AM_CONF: the config path is the checkout's, and a
+# worktree sharing another checkout's stack (OPSRADAR_STACK_DIR) must still see its Alertmanager.
+am_running() { pid_matches "$(read_pid "$AM_PIDFILE")" alertmanager "$AM_DIR/data"; }
 am_healthy() { curl -fsS -o /dev/null "http://$HOST:$AM_PORT/-/ready"; }
 
 am_check() {
@@ -595,7 +597,7 @@ am_up() {
 }
 
 am_wait() { wait_for alertmanager "$AM_LOG" "$AM_PIDFILE" am_healthy; }
-am_down() { stop_pid alertmanager "$AM_PIDFILE" 20 "$AM_CONF" "$AM_DIR/data"; }
+am_down() { stop_pid alertmanager "$AM_PIDFILE" 20 alertmanager "$AM_DIR/data"; }
 
 # ---------------------------------------------------------------------------------------------
 # The demo's opsradar worker: default settings (OPSRADAR_* from the environment), web port 16066,

@@ -190,6 +190,25 @@ class Discharge(_SiteEvent, kw_only=True, frozen=True, tag="discharge"):
     destination: DischargeDestination
 
 
+# v1 additions: cancellations (what HL7 v2 A11, A12 and A13 carry). Each undoes the event it
+# names as if it had not happened; ``ward_code`` is where the patient is after the cancellation.
+
+
+class AdmissionCancelled(_SiteEvent, kw_only=True, frozen=True, tag="admission_cancelled"):
+    spell_ref: PseudonymousRef
+    ward_code: LocalCode
+
+
+class TransferCancelled(_SiteEvent, kw_only=True, frozen=True, tag="transfer_cancelled"):
+    spell_ref: PseudonymousRef
+    ward_code: LocalCode
+
+
+class DischargeCancelled(_SiteEvent, kw_only=True, frozen=True, tag="discharge_cancelled"):
+    spell_ref: PseudonymousRef
+    ward_code: LocalCode
+
+
 class WardCapacity(_SiteEvent, kw_only=True, frozen=True, tag="ward_capacity"):
     ward_code: LocalCode
     beds_open: NonNegativeInt
@@ -299,7 +318,17 @@ class DelayReasonsSitrep(_SitrepEvent, kw_only=True, frozen=True, tag="delay_rea
     counts: dict[DelayReason, NonNegativeInt]
 
 
-BedflowEvent = Admission | Transfer | ReadyForDischarge | DischargeDelay | Discharge | WardCapacity
+BedflowEvent = (
+    Admission
+    | Transfer
+    | ReadyForDischarge
+    | DischargeDelay
+    | Discharge
+    | WardCapacity
+    | AdmissionCancelled
+    | TransferCancelled
+    | DischargeCancelled
+)
 RosteringEvent = (
     RosterPublished | ShiftPlanned | ShiftFilled | ShiftUnfilled | ShiftChanged | AbsenceReported
 )

@@ -22,6 +22,18 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "streams.commands.import_sitrep",
         "turn published NHS sitrep CSVs into events",
     ),
+    "hl7": (
+        "streams.commands.hl7",
+        "convert or listen for HL7 v2 ADT messages (pseudonymised at the edge)",
+    ),
+    "fhir": (
+        "streams.commands.fhir",
+        "convert FHIR R4 Encounter resources to bed-flow events (pseudonymised at the edge)",
+    ),
+    "roster": (
+        "streams.commands.roster",
+        "convert a rostering system's shift export (CSV) to rostering events",
+    ),
     "produce": ("streams.commands.produce", "write event files to their Kafka topics"),
     "worker": ("streams.commands.worker", "run the streaming service (a Faust worker)"),
     "db": ("streams.commands.db", "database schema commands (upgrade)"),

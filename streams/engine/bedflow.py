@@ -12,6 +12,14 @@ sends:
   discharge resent under a new id) changes no count and is counted ``after_close`` instead of
   putting the patient back in a bed. A discharge of a spell never seen counts as a discharge
   (rates of discharges use every discharge) but frees no tracked bed (``unknown_discharges``).
+- **Cancelled** (HL7 v2 A11/A12/A13; a cancellation undoes the event it names from its own
+  ``occurred_at`` on, and hours already evaluated stay as they were): ``admission_cancelled``
+  frees the bed and closes the spell as never admitted (a discharge it already had is taken
+  back out of the discharge counts, and later events for it count ``after_close``);
+  ``discharge_cancelled`` reopens a discharged spell (back in a bed, NCTR and delay reason as
+  before, its discharge taken out of the counts), or adopts one never seen; ``transfer_cancelled``
+  changes no count, since occupancy is per site and a transfer never changed it, but confirms
+  the spell is in a bed (adopting it if never seen).
 - **Expired** (counted ``expired``) when open and silent: ``SILENT_NCTR_DAYS`` after its last
   event for an NCTR or adopted spell, ``SILENT_ADMITTED_DAYS`` for an admitted spell still
   meeting the criteria to reside; and, after a feed gap, every spell last heard of before the
@@ -30,10 +38,13 @@ import msgspec
 
 from models.events import (
     Admission,
+    AdmissionCancelled,
     Discharge,
+    DischargeCancelled,
     DischargeDelay,
     ReadyForDischarge,
     Transfer,
+    TransferCancelled,
     WardCapacity,
 )
 from streams.engine.readings import Reading, ratio
@@ -73,6 +84,15 @@ DOCUMENTATION: Final = "hospital_discharge_documentation"
 TRANSPORT: Final = "hospital_patient_transport"
 
 
+def _take(buckets: dict[int, int], key: int) -> None:
+    """One less in ``buckets[key]``, dropping the bucket at zero."""
+    left = buckets.get(key, 0) - 1
+    if left > 0:
+        buckets[key] = left
+    else:
+        buckets.pop(key, None)
+
+
 def is_hub_reason(reason: str) -> bool:
     """The care transfer hub group: the hospital's referral to the hub, and the hub's own steps."""
     return reason == "hospital_hub_referral" or reason.startswith("hub_")
@@ -85,6 +105,8 @@ class Spell(msgspec.Struct, array_like=True, gc=False):
     # the hour of its discharge (``OPEN`` while in a bed); closed spells are kept a while
     closed_hour: int = OPEN
     adopted: bool = False
+    # closed by an admission_cancelled: it never held a bed (a discharge_cancelled cannot reopen)
+    cancelled: bool = False
 
 
 class BedFlowAgg(msgspec.Struct, kw_only=True):
@@ -212,6 +234,78 @@ class BedFlow:
             add(agg.nctr_discharges, hour, 1)
             if spell.reason is not None:
                 agg.reasons[spell.reason] -= 1
+
+    def admission_cancelled(self, event: AdmissionCancelled, ts: float, hour: int) -> None:
+        agg = self.agg
+        agg.seen = True
+        self._dirty.add(PART)
+        shard, name = self.spells.shard(event.spell_ref)
+        self._dirty.add(name)
+        spell = shard.get(event.spell_ref)
+        if spell is None:
+            # never seen: remembered as cancelled so that its own late events adopt nothing
+            shard[event.spell_ref] = Spell(hour, closed_hour=hour, cancelled=True)
+            return
+        if spell.cancelled:
+            agg.after_close += 1
+            return
+        if spell.closed_hour == OPEN:
+            self._free_bed(spell)
+        else:
+            self._uncount_discharge(spell)
+        spell.closed_hour = max(spell.closed_hour, hour)
+        spell.last_hour = max(spell.last_hour, hour)
+        spell.cancelled = True
+
+    def discharge_cancelled(self, event: DischargeCancelled, ts: float, hour: int) -> None:
+        agg = self.agg
+        agg.seen = True
+        self._dirty.add(PART)
+        shard, name = self.spells.shard(event.spell_ref)
+        spell = shard.get(event.spell_ref)
+        if spell is None or spell.closed_hour == OPEN:
+            self._spell(event.spell_ref, hour)  # already in a bed (or adopted into one)
+            return
+        self._dirty.add(name)
+        if spell.cancelled:
+            agg.after_close += 1
+            return
+        self._uncount_discharge(spell)
+        spell.closed_hour = OPEN
+        spell.last_hour = max(spell.last_hour, hour)
+        agg.occupied += 1
+        if spell.nctr:
+            agg.nctr += 1
+            if spell.reason is not None:
+                agg.reasons[spell.reason] = agg.reasons.get(spell.reason, 0) + 1
+
+    def transfer_cancelled(self, event: TransferCancelled, ts: float, hour: int) -> None:
+        self.agg.seen = True
+        self._dirty.add(PART)
+        self._spell(event.spell_ref, hour)
+
+    def _free_bed(self, spell: Spell) -> None:
+        agg = self.agg
+        agg.occupied -= 1
+        if spell.nctr:
+            agg.nctr -= 1
+            if spell.reason is not None:
+                agg.reasons[spell.reason] -= 1
+
+    def _uncount_discharge(self, spell: Spell) -> None:
+        """Take a closed spell's discharge back out of the buckets that still hold its hour."""
+        agg = self.agg
+        hour = spell.closed_hour
+        if hour not in agg.discharges:
+            return  # purged: older than every window, so no count it made is still read
+        _take(agg.discharges, hour)
+        # UK offsets are whole hours: the hour's start has the discharge's local day and half
+        day, before_noon = local_day_and_before_noon(hour * HOUR)
+        _take(agg.discharges_by_day, day)
+        if before_noon:
+            _take(agg.before_noon, hour)
+        if spell.nctr:
+            _take(agg.nctr_discharges, hour)
 
     def capacity(self, event: WardCapacity, ts: float, hour: int) -> None:
         agg = self.agg
@@ -377,13 +471,8 @@ class BedFlow:
         self._dirty.add(PART)
 
     def _close_silent(self, spell: Spell) -> None:
-        agg = self.agg
-        agg.occupied -= 1
-        agg.stale_spells += 1
-        if spell.nctr:
-            agg.nctr -= 1
-            if spell.reason is not None:
-                agg.reasons[spell.reason] -= 1
+        self.agg.stale_spells += 1
+        self._free_bed(spell)
 
     def confirm_after_gap(self, before_hour: int) -> None:
         self.expire_unconfirmed(before_hour)

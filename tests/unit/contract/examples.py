@@ -37,6 +37,9 @@ _PAYLOADS: Final[dict[str, dict[str, Any]]] = {
     "discharge_delay": {"spell_ref": SPELL, "ward_code": "W12", "reason": "capacity_care_home_p3"},
     "discharge": {"spell_ref": SPELL, "ward_code": "W12", "destination": "usual_residence"},
     "ward_capacity": {"ward_code": "CCU-2", "beds_open": 28, "beds_escalation": 2},
+    "admission_cancelled": {"spell_ref": SPELL, "ward_code": "AMU"},
+    "transfer_cancelled": {"spell_ref": SPELL, "ward_code": "AMU"},
+    "discharge_cancelled": {"spell_ref": SPELL, "ward_code": "W12"},
     # nhs.rostering.v1
     "roster_published": {
         "unit_code": "SAU_1",
@@ -103,6 +106,9 @@ TOPICS: Final[dict[str, str]] = {
         "nhs.bedflow.v1",
     ),
     "ward_capacity": "nhs.bedflow.v1",
+    **dict.fromkeys(
+        ["admission_cancelled", "transfer_cancelled", "discharge_cancelled"], "nhs.bedflow.v1"
+    ),
     **dict.fromkeys(
         ["roster_published", "shift_planned", "shift_filled", "shift_unfilled", "shift_changed"],
         "nhs.rostering.v1",

@@ -155,7 +155,12 @@ class LegitEvents:
                 "from_ward_code": self.ward(),
                 "to_ward_code": self.ward(),
             }
-        if event_type == "ready_for_discharge":
+        if event_type in (
+            "ready_for_discharge",
+            "admission_cancelled",
+            "transfer_cancelled",
+            "discharge_cancelled",
+        ):
             return {"spell_ref": self.ref(), "ward_code": self.ward()}
         if event_type == "discharge_delay":
             return {

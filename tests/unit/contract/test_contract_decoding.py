@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from typing import Any
+from typing import Any, get_args
 
 import msgspec
 import pytest
 
 from models.decoding import MAX_BATCH_EVENTS, RecordDecoder
-from models.events import EVENT_TYPE_TOPIC, INPUT_TOPICS, event_type_of, scope_of
+from models.events import EVENT_TYPE_TOPIC, INPUT_TOPICS, Event, event_type_of, scope_of
 from models.rejection import REASONS, Rejection
 from tests.unit.contract import canaries
 from tests.unit.contract.examples import EVENT_TYPES, NOW, TOPICS, all_examples, example
@@ -29,6 +29,13 @@ def only_rejection(value: bytes | None, decoder: RecordDecoder = ANY_TOPIC) -> R
     assert record.events == []
     assert len(record.rejections) == 1
     return record.rejections[0]
+
+
+def test_the_examples_cover_every_event_type_of_the_contract() -> None:
+    # the canary, fuzz and schema tests plant and mutate EVENT_TYPES: a type added to the
+    # contract without an example would escape all of them
+    contract_types = {cls.__struct_config__.tag for cls in get_args(Event)}
+    assert set(EVENT_TYPES) == contract_types == set(EVENT_TYPE_TOPIC) == set(TOPICS)
 
 
 @pytest.mark.parametrize("event_type", EVENT_TYPES)

@@ -1,0 +1,214 @@
+"""FHIR R4 Encounter -> bed-flow events: status, period, location history, discharge
+disposition; Bundle and NDJSON input; identifying elements never in the output."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import hmac
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from streams.cli import main
+from tests.unit.contract import canaries
+
+pytestmark = pytest.mark.unit
+
+KEY = b"fhir-test-key-0123456789abcdef01"
+
+ENCOUNTER: dict[str, Any] = {
+    "resourceType": "Encounter",
+    "id": "enc-1",
+    "identifier": [
+        {"system": "https://trust.example/Id/hospital-number", "value": "H998877"},
+        {
+            "system": "https://trust.example/Id/visit-number",
+            "type": {"coding": [{"code": "VN"}]},
+            "value": "V0042",
+        },
+    ],
+    "status": "finished",
+    "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IMP"},
+    "priority": {"coding": [{"code": "EM"}]},
+    "serviceType": {"coding": [{"code": "300"}]},
+    "subject": {
+        "reference": "Patient/p1",
+        "display": "CANARYSURNAME, Jo",
+        "identifier": {"system": "https://fhir.nhs.uk/Id/nhs-number", "value": canaries.NHS_NUMBER},
+    },
+    "participant": [{"individual": {"display": canaries.EMAIL}}],
+    "period": {"start": "2026-01-05T08:15:00+00:00", "end": "2026-01-08T11:00:00+00:00"},
+    "location": [
+        {
+            "location": {"reference": "Location/amu", "identifier": {"value": "AMU"}},
+            "status": "completed",
+            "period": {"start": "2026-01-05T08:15:00+00:00", "end": "2026-01-05T20:00:00+00:00"},
+        },
+        {
+            "location": {"reference": "Location/W12"},
+            "status": "completed",
+            "period": {"start": "2026-01-05T20:00:00+00:00", "end": "2026-01-08T11:00:00+00:00"},
+        },
+    ],
+    "hospitalization": {
+        "dischargeDisposition": {"coding": [{"code": "54"}]},
+        "destination": {"display": f"Care home, {canaries.POSTCODE}"},
+    },
+    "serviceProvider": {
+        "identifier": {"system": "https://fhir.nhs.uk/Id/ods-site-code", "value": "RJ122"}
+    },
+}
+
+
+def encounter(**changes: Any) -> dict[str, Any]:
+    resource = copy.deepcopy(ENCOUNTER)
+    resource.update(changes)
+    return resource
+
+
+def run_convert(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, key: bytes = KEY
+) -> tuple[dict[str, Any], list[dict[str, Any]], str]:
+    source = tmp_path / "in.json"
+    source.write_text(content)
+    (tmp_path / "key").write_bytes(key)
+    out = tmp_path / "out.jsonl"
+    code = main(
+        ["fhir", "convert", str(source), "--key-file", str(tmp_path / "key"), "--out", str(out)]
+    )
+    assert code == 0
+    printed = capsys.readouterr()
+    text = out.read_text()
+    return (
+        json.loads(printed.out),
+        [json.loads(x) for x in text.splitlines()],
+        text + printed.out + printed.err,
+    )
+
+
+def test_a_finished_encounter_gives_admission_transfer_and_discharge(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    summary, events, text = run_convert(tmp_path, capsys, json.dumps(ENCOUNTER))
+    assert summary == {"resources": 1, "events": 3, "ignored": 0, "rejected": 0, "reasons": {}}
+    assert [e["event_type"] for e in events] == ["admission", "transfer", "discharge"]
+    admission, transfer, discharge = events
+    assert (admission["ward_code"], admission["admission_method"]) == ("AMU", "emergency")
+    assert (admission["trust_code"], admission["site_code"]) == ("RJ1", "RJ122")
+    assert (transfer["from_ward_code"], transfer["to_ward_code"]) == ("AMU", "W12")
+    assert transfer["occurred_at"].startswith("2026-01-05T20:00:00")
+    assert (discharge["ward_code"], discharge["destination"]) == ("W12", "care_home")
+    expected = hmac.new(KEY, b"V0042", hashlib.sha256).hexdigest()
+    assert {e["spell_ref"] for e in events} == {expected}
+    assert canaries.leaked([text]) == []
+    assert "CANARYSURNAME" not in text and "H998877" not in text
+
+
+def test_bundle_and_ndjson_and_statuses(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    in_progress = encounter(id="enc-2", status="in-progress", identifier=[{"value": "V2"}])
+    del in_progress["period"]["end"]
+    resources = [
+        in_progress,
+        encounter(id="enc-3", status="planned"),
+        encounter(id="enc-4", **{"class": {"code": "AMB"}}),
+        encounter(id="enc-5", status="entered-in-error"),
+        {"resourceType": "Patient", "id": "p1"},
+        encounter(id="enc-6", status="not-a-status"),
+        encounter(id="enc-7", location=[]),
+        encounter(id="enc-8", period={"start": "yesterday"}),
+    ]
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"resource": r} for r in resources],
+    }
+    summary, events, _ = run_convert(tmp_path, capsys, json.dumps(bundle))
+    assert summary == {
+        "resources": 8,
+        "events": 3,
+        "ignored": 3,
+        "rejected": 3,
+        "reasons": {
+            "ignored_class": 1,
+            "ignored_resource": 1,
+            "ignored_status": 1,
+            "invalid_resource": 1,
+            "invalid_status": 1,
+            "no_location": 1,
+        },
+    }
+    # in progress: admitted and moved, not discharged; entered in error: cancelled
+    kinds = [e["event_type"] for e in events]
+    assert kinds == ["admission", "transfer", "admission_cancelled"]
+    ndjson = "\n".join(json.dumps(r) for r in resources) + "\nnot json\n"
+    again, _, _ = run_convert(tmp_path, capsys, ndjson)
+    assert again["resources"] == 9
+    assert again["reasons"]["not_json"] == 1
+
+
+def test_one_visit_one_spell_ref_per_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, first, _ = run_convert(tmp_path, capsys, json.dumps(ENCOUNTER))
+    _, second, _ = run_convert(
+        tmp_path, capsys, json.dumps(ENCOUNTER), key=b"another-key-0123456789abcdef"
+    )
+    assert first[0]["spell_ref"] != second[0]["spell_ref"]
+    assert [e["event_id"] for e in first] != [e["event_id"] for e in second]
+
+
+def _location(code: str, start: str, *, status: str = "completed", kind: str = "") -> dict:
+    entry: dict[str, Any] = {
+        "location": {"identifier": {"value": code}},
+        "status": status,
+        "period": {"start": start},
+    }
+    if kind:
+        system = "http://terminology.hl7.org/CodeSystem/location-physical-type"
+        entry["physicalType"] = {"coding": [{"system": system, "code": kind}]}
+    return entry
+
+
+def test_a_planned_or_reserved_location_is_no_transfer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a PAS lists the bed booked on the next ward before the move (location.status planned or
+    # reserved): the patient is not there yet
+    resource = encounter(
+        status="in-progress",
+        location=[
+            _location("AMU", "2026-01-05T08:15:00+00:00", status="active"),
+            _location("W12", "2026-01-06T10:00:00+00:00", status="planned"),
+            _location("W14", "2026-01-06T11:00:00+00:00", status="reserved"),
+        ],
+    )
+    summary, events, _ = run_convert(tmp_path, capsys, json.dumps(resource))
+    assert summary["events"] == 1, summary
+    assert [(e["event_type"], e["ward_code"]) for e in events] == [("admission", "AMU")]
+
+
+def test_bed_and_room_locations_within_the_ward_are_no_transfers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # UK Core lists the ward, the bay and the bed of one stay as separate locations,
+    # told apart by physicalType (wa ward, ro room, bd bed)
+    at = "2026-01-05T08:15:00+00:00"
+    later = "2026-01-05T20:00:00+00:00"
+    resource = encounter(
+        location=[
+            _location("AMU", at, kind="wa"),
+            _location("AMU-BAY2", at, kind="ro"),
+            _location("AMU-B7", at, kind="bd"),
+            _location("W12", later, kind="wa"),
+            _location("W12-B3", later, kind="bd"),
+        ],
+    )
+    summary, events, _ = run_convert(tmp_path, capsys, json.dumps(resource))
+    assert [e["event_type"] for e in events] == ["admission", "transfer", "discharge"], summary
+    admission, transfer, discharge = events
+    assert admission["ward_code"] == "AMU"
+    assert (transfer["from_ward_code"], transfer["to_ward_code"]) == ("AMU", "W12")
+    assert discharge["ward_code"] == "W12"

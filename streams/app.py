@@ -28,6 +28,7 @@ from typing import Any, cast
 import faust
 import msgspec
 from aiokafka import TopicPartition
+from aiokafka.errors import KafkaError
 from faust.sensors.prometheus import setup_prometheus_sensors
 from prometheus_client import CollectorRegistry
 
@@ -57,6 +58,8 @@ SINK_WITHIN_SECONDS = 0.5
 METRICS_PER_MESSAGE = 1000  # ~200 B each
 UPDATES_PER_MESSAGE = 100  # ~2 kB each with their evidence
 SINKS = ("metrics", "opportunities")
+#: how long an agent waits to learn where a partition resumes before its first record
+RESUME_OFFSET_TIMEOUT_SECONDS = 10.0
 
 _encoder = msgspec.json.Encoder()
 _metrics_decoder = msgspec.json.Decoder(list[MetricPoint])
@@ -152,7 +155,17 @@ def create_app(settings: Settings) -> faust.App:
     async def admit(tp: Any, offset: int) -> int | None:
         """None if the record may be handled, else the offset to seek ``tp`` back to."""
         if not guard.knows(tp):
-            guard.expect(tp, await resume_offset(tp))
+            try:
+                guard.expect(
+                    tp, await asyncio.wait_for(resume_offset(tp), RESUME_OFFSET_TIMEOUT_SECONDS)
+                )
+            except (TimeoutError, KafkaError) as error:
+                # The broker is unreachable or rebalancing: the first record sets the position,
+                # as before this check; the record is never skipped, only left unchecked.
+                log.warning(
+                    "%s: resume offset unknown (%s); not checked for a hole at the start",
+                    tp, type(error).__name__,
+                )  # fmt: skip
         return guard.admit(tp, offset)
 
     store_holder: dict[str, OpportunityStore] = {}

@@ -60,6 +60,8 @@ UPDATES_PER_MESSAGE = 100  # ~2 kB each with their evidence
 SINKS = ("metrics", "opportunities")
 #: how long an agent waits to learn where a partition resumes before its first record
 RESUME_OFFSET_TIMEOUT_SECONDS = 10.0
+#: how long an agent lets Faust's fetch loop settle before seeking back over a hole
+SEEK_SETTLE_SECONDS = 0.05
 
 _encoder = msgspec.json.Encoder()
 _metrics_decoder = msgspec.json.Decoder(list[MetricPoint])
@@ -133,6 +135,11 @@ def create_app(settings: Settings) -> faust.App:
 
     async def seek_back(tp: Any, offset: int, back: int) -> None:
         log.warning("%s: record %d handed over before %d; seeking back to it", tp, offset, back)
+        # Faust's fetch loop records a record as read only after handing it over, so a seek made
+        # while the refused record is still on its way would be undone: the records before it
+        # would then be dropped as already read, and the same record refused for ever. Letting
+        # the loop finish first makes the seek the last word.
+        await asyncio.sleep(SEEK_SETTLE_SECONDS)
         await app.consumer.seek(tp, back)
 
     async def resume_offset(tp: Any) -> int:

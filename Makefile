@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
 .DEFAULT_GOAL := help
-.PHONY: help install up down status lint format test test-unit test-integration test-e2e demo bench schemas clean
+.PHONY: help install up down status lint format test test-unit test-integration test-e2e test-faults demo bench schemas clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -38,8 +38,8 @@ format: install ## apply ruff's formatting and safe fixes
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: install up lint ## everything CI runs: lint, then unit, integration and e2e tests on the real stack
-	CI=$${CI:-true} $(BIN)/pytest -m "unit or integration or e2e"
+test: install up lint ## everything CI runs: lint, then unit, integration, e2e tests and fault drills
+	CI=$${CI:-true} $(BIN)/pytest -m "unit or integration or e2e or faults"
 
 test-unit: install ## the pure tests only (no service needed)
 	$(BIN)/pytest -m unit
@@ -49,6 +49,9 @@ test-integration: install up ## tests that talk to one real service
 
 test-e2e: install up ## the whole pipeline on the real stack
 	$(BIN)/pytest -m e2e
+
+test-faults: install ## fault drills on a private stack they start and stop (.stack/faults)
+	$(BIN)/pytest -m faults
 
 demo: install up ## local stack + worker + simulated trusts; ends with the top opportunities
 	$(BIN)/python -m streams.demo

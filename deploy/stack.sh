@@ -8,6 +8,9 @@
 #   bash deploy/stack.sh install  only install what is missing (packages, Kafka jars)
 #   bash deploy/stack.sh worker   also start one opsradar worker (what `make demo` uses), scraped
 #                                 by Prometheus; `down` stops it with the rest
+#   bash deploy/stack.sh stop|start|kill SERVICE   one service (kafka, postgres, prometheus,
+#                                 alertmanager): stop cleanly, start and wait until healthy, or
+#                                 SIGKILL it (kafka only); what the fault drills (tests/faults) do
 #   bash deploy/stack.sh tls-up   only Kafka and Postgres, with TLS on (see "TLS" below); `down`
 #                                 stops them. OPSRADAR_STACK_TLS=1 turns TLS on for `up` too
 #   bash deploy/stack.sh tls-certs  only generate the TLS certificates (a CA, broker, Postgres)
@@ -811,8 +814,40 @@ cmd_down() {
   cmd_status >/dev/null || true
 }
 
+# One service, for the fault drills: a crash is a SIGKILL of the broker (no controlled shutdown);
+# Postgres is stopped cleanly (pg_ctl) since clients see the same refused connections either way.
+cmd_one() {
+  local action="$1" service="${2:-}"
+  case "$action:$service" in
+    stop:kafka) kafka_down ;;
+    stop:postgres) pg_down ;;
+    stop:prometheus) prom_down ;;
+    stop:alertmanager) am_down ;;
+    start:kafka) kafka_up && kafka_wait ;;
+    start:postgres) pg_up && pg_wait ;;
+    start:prometheus) prom_up && prom_wait ;;
+    start:alertmanager) am_up && am_wait ;;
+    kill:kafka)
+      local pid
+      pid="$(read_pid "$KAFKA_PIDFILE")"
+      kafka_running || die "kafka is not running"
+      kill -KILL "$pid"
+      # The command line vanishes before the sockets close (the kernel frees memory first):
+      # wait for the process and its listener to be gone, or `start` would find the port taken.
+      local deadline=$((SECONDS + 30))
+      while kill -0 "$pid" 2>/dev/null || port_open "$KAFKA_PORT"; do
+        ((SECONDS < deadline)) || die "kafka: pid $pid or its port outlived SIGKILL by 30s"
+        sleep 0.1
+      done
+      rm -f "$KAFKA_PIDFILE"
+      log "kafka: killed (pid $pid)"
+      ;;
+    *) usage ;;
+  esac
+}
+
 usage() {
-  sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
   exit 2
 }
 
@@ -830,6 +865,7 @@ case "${1:-}" in
   status) cmd_status ;;
   install) lock && install_missing ;;
   worker) lock && cmd_up && worker_up && cmd_status ;;
+  stop | start | kill) lock && cmd_one "$1" "${2:-}" ;;
   tls-up) lock && cmd_tls_up ;;
   tls-certs) lock && tls_certs ;;
   *) usage ;;

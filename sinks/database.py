@@ -16,12 +16,17 @@ collapsing repeated keys in Python (last wins): measured 4-6x faster than multi-
 which also fail when a batch holds a key twice (research §7). The same code runs on Postgres
 (``postgresql+asyncpg://``) and SQLite (``sqlite+aiosqlite:///path``): only the dialect's
 ``insert`` differs. The schema must exist (``opsradar db upgrade`` / :func:`sinks.schema.upgrade`).
+
+:func:`write_until_done` retries a failed batch with capped exponential backoff (tenacity) until
+it succeeds: the sink agents call it so that a database outage holds them at the batch instead
+of skipping it.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from types import TracebackType
 from typing import Any, Self
@@ -32,6 +37,7 @@ from sqlalchemy.dialects.postgresql import Insert as PostgresInsert
 from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from tenacity import AsyncRetrying, RetryCallState, stop_never, wait_exponential_jitter
 
 from models.outputs import MetricPoint, Opportunity, OpportunityUpdate, Transition, scope_key
 from sinks.schema import async_url
@@ -41,6 +47,8 @@ from sinks.tables import (
     opportunity_transitions,
     scope_metrics,
 )
+
+log = logging.getLogger(__name__)
 
 _OPPORTUNITY_KEY = ("scope", "kind", "episode")
 _TRANSITION_KEY = ("scope", "kind", "episode", "to_status", "at")
@@ -270,3 +278,44 @@ class OpportunityStore:
         async with self.engine.connect() as conn:
             result = await conn.execute(query)
             return [dict(row) for row in result.mappings()]
+
+
+async def write_until_done(
+    write: Callable[[], Awaitable[int]],
+    *,
+    what: str,
+    on_failure: Callable[[BaseException], None],
+    max_wait_seconds: float = 30.0,
+) -> int:
+    """Run ``write`` until it succeeds, waiting 0.5 s, 1 s, 2 s ... (jittered, at most
+    ``max_wait_seconds``) between attempts; ``on_failure`` sees every failed attempt.
+
+    Every exception is retried, not only connection errors: a batch that can never be written
+    (a schema mismatch) then holds its partition and keeps failing loudly (log, metric, alert)
+    rather than being skipped. Cancelling the caller (worker shutdown) stops the retries.
+    """
+
+    def failed(state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome is not None else None
+        if error is not None:
+            on_failure(error)
+        log.warning(
+            "writing %s failed (attempt %d, %s); retrying in %.1fs",
+            what, state.attempt_number, type(error).__name__,
+            state.upcoming_sleep,
+        )  # fmt: skip
+
+    retrying = AsyncRetrying(
+        stop=stop_never,
+        wait=wait_exponential_jitter(initial=0.5, max=max_wait_seconds, jitter=0.5),
+        before_sleep=failed,
+        reraise=True,
+    )
+    written, attempts = 0, 0
+    async for attempt in retrying:
+        with attempt:
+            attempts += 1
+            written = await write()
+    if attempts > 1:
+        log.info("writing %s succeeded after %d attempts", what, attempts)
+    return written

@@ -121,6 +121,31 @@ class PrometheusExporter:
             ["topic"],
             registry=r,
         )
+        self.redelivered = Counter(
+            "opsradar_events_redelivered",
+            "Events skipped because the saved state already covers their record (redelivered "
+            "after a crash between the state's write and the offset commit)",
+            ["topic"],
+            registry=r,
+        )
+        self.records_failed = Counter(
+            "opsradar_records_failed",
+            "Input records whose processing raised; dead-lettered as processing_failed",
+            ["topic"],
+            registry=r,
+        )
+        self.sink_write_failures = Counter(
+            "opsradar_sink_write_failures",
+            "Failed attempts to write a batch to the database (each is retried)",
+            ["sink"],
+            registry=r,
+        )
+        self.sink_backlog = Gauge(
+            "opsradar_sink_backlog_messages",
+            "Output-topic messages of this worker's partitions not yet written to the database",
+            ["sink"],
+            registry=r,
+        )
         self.after_close = Counter(
             "opsradar_events_after_close",
             "Events for a spell, shift or pathway already closed in event time (no count changed)",
@@ -176,7 +201,15 @@ class PrometheusExporter:
         label = topic_label(topic)
         self.duplicate.labels(label)
         self.late.labels(label)
+        self.redelivered.labels(label)
+        self.records_failed.labels(label)
         self.after_close.labels(label)
+
+    def declare_sink(self, sink: str) -> None:
+        """Create a sink's failure counter and backlog gauge at 0."""
+        label = slug_label("sink", sink)
+        self.sink_write_failures.labels(label)
+        self.sink_backlog.labels(label).set(0)
 
     def count_events(self, topic: str, event_type: str, n: int = 1) -> None:
         self.events.labels(topic_label(topic), slug_label("event_type", event_type)).inc(_count(n))
@@ -189,6 +222,18 @@ class PrometheusExporter:
 
     def count_late(self, topic: str, n: int = 1) -> None:
         self.late.labels(topic_label(topic)).inc(_count(n))
+
+    def count_redelivered(self, topic: str, n: int = 1) -> None:
+        self.redelivered.labels(topic_label(topic)).inc(_count(n))
+
+    def count_failed(self, topic: str, n: int = 1) -> None:
+        self.records_failed.labels(topic_label(topic)).inc(_count(n))
+
+    def count_sink_failure(self, sink: str) -> None:
+        self.sink_write_failures.labels(slug_label("sink", sink)).inc()
+
+    def set_sink_backlog(self, sink: str, messages: int) -> None:
+        self.sink_backlog.labels(slug_label("sink", sink)).set(max(messages, 0))
 
     def count_after_close(self, topic: str, n: int = 1) -> None:
         self.after_close.labels(topic_label(topic)).inc(_count(n))

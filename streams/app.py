@@ -5,19 +5,30 @@
 - ``sink_metrics`` and ``sink_opportunities`` read the output topics and write Postgres (idempotent
   upserts) and the worker's Prometheus gauges.
 
+The consistency rule (README, "Consistency"): a record's outputs are acknowledged by the broker
+before its state is written, and its state is written before its input offset can be committed
+(Faust flushes the producer before every commit). Every agent acks a record itself, only once
+that is done: Faust's own acking (``events()``, ``take_events()``) acks a record whose handler
+raised, which committed failed writes before.
+
 Agents run with ``concurrency=1``: with more, Faust can commit past an in-flight record (faust
 issue #606) and lose it on a crash.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import faust
 import msgspec
+from aiokafka import TopicPartition
+from aiokafka.errors import KafkaError
 from faust.sensors.prometheus import setup_prometheus_sensors
 from prometheus_client import CollectorRegistry
 
@@ -30,10 +41,11 @@ from models.outputs import (
     MetricPoint,
     OpportunityUpdate,
 )
-from sinks.database import OpportunityStore
+from sinks.database import OpportunityStore, write_until_done
 from sinks.prometheus import PrometheusExporter
 from streams.database_security import database_connect_args
 from streams.kafka_security import faust_broker_options
+from streams.offsets import OffsetGuard
 from streams.pipeline import EventPipeline
 from streams.settings import Settings
 
@@ -45,6 +57,11 @@ SINK_WITHIN_SECONDS = 0.5
 # boundaries; its outputs are split so no message nears Kafka's 1 MB default record limit.
 METRICS_PER_MESSAGE = 1000  # ~200 B each
 UPDATES_PER_MESSAGE = 100  # ~2 kB each with their evidence
+SINKS = ("metrics", "opportunities")
+#: how long an agent waits to learn where a partition resumes before its first record
+RESUME_OFFSET_TIMEOUT_SECONDS = 10.0
+#: how long an agent lets Faust's fetch loop settle before seeking back over a hole
+SEEK_SETTLE_SECONDS = 0.05
 
 _encoder = msgspec.json.Encoder()
 _metrics_decoder = msgspec.json.Decoder(list[MetricPoint])
@@ -67,11 +84,14 @@ def create_app(settings: Settings) -> faust.App:
         web_port=settings.web_port,
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=1,
-        table_standby_replicas=0,
+        table_standby_replicas=settings.standby_replicas,
         consumer_auto_offset_reset="earliest",
         key_serializer="raw",
         value_serializer="raw",
-        broker_commit_interval=1.0,
+        broker_commit_interval=settings.commit_interval_seconds,
+        broker_session_timeout=settings.session_timeout_seconds,
+        # a third of the session timeout, as Kafka advises, and never above Faust's 3 s default
+        broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 3),
         producer_linger_ms=5,
     )
     registry = CollectorRegistry(auto_describe=True)
@@ -94,6 +114,12 @@ def create_app(settings: Settings) -> faust.App:
         "scope_state", default=None, key_type=str, value_type=bytes, partitions=partitions
     )
 
+    @scope_table.on_recover
+    async def restored() -> None:
+        # Faust logs the recovery's progress; this says what it ended with (after a lost
+        # state directory, everything comes from the changelog).
+        log.info("scope_state restored from its changelog: %d keys", len(scope_table))
+
     horizon = timedelta(days=settings.past_horizon_days) if settings.past_horizon_days else None
     pipeline = EventPipeline(
         catalogue=load_catalogue(settings.catalogue_file),
@@ -105,6 +131,50 @@ def create_app(settings: Settings) -> faust.App:
         lateness=timedelta(seconds=settings.lateness_seconds),
     )
     sink_scopes: dict[tuple[str, int], set[str]] = defaultdict(set)
+    guard = OffsetGuard()
+
+    async def seek_back(tp: Any, offset: int, back: int) -> None:
+        log.warning("%s: record %d handed over before %d; seeking back to it", tp, offset, back)
+        # Faust's fetch loop records a record as read only after handing it over, so a seek made
+        # while the refused record is still on its way would be undone: the records before it
+        # would then be dropped as already read, and the same record refused for ever. Letting
+        # the loop finish first makes the seek the last word.
+        await asyncio.sleep(SEEK_SETTLE_SECONDS)
+        await app.consumer.seek(tp, back)
+
+    async def resume_offset(tp: Any) -> int:
+        """Where ``tp`` resumes in this generation: its committed offset, else its earliest."""
+        consumer = cast(Any, app.consumer)
+        # Faust keeps the committed offsets it sought to at assignment (or committed since) in
+        # a private map, None for a partition with nothing committed; a partition missing from
+        # it is asked of the broker, on the thread that owns the aiokafka consumer.
+        if tp in consumer._committed_offset:
+            committed = consumer._committed_offset[tp]
+        else:
+            thread = consumer._thread
+            committed = await thread.call_thread(
+                thread._ensure_consumer().committed, TopicPartition(tp.topic, tp.partition)
+            )
+        if committed is not None and committed > 0:
+            return int(committed)
+        return int((await app.consumer.earliest_offsets(tp)).get(tp, 0))
+
+    async def admit(tp: Any, offset: int) -> int | None:
+        """None if the record may be handled, else the offset to seek ``tp`` back to."""
+        if not guard.knows(tp):
+            try:
+                guard.expect(
+                    tp, await asyncio.wait_for(resume_offset(tp), RESUME_OFFSET_TIMEOUT_SECONDS)
+                )
+            except (TimeoutError, KafkaError) as error:
+                # The broker is unreachable or rebalancing: the first record sets the position,
+                # as before this check; the record is never skipped, only left unchecked.
+                log.warning(
+                    "%s: resume offset unknown (%s); not checked for a hole at the start",
+                    tp, type(error).__name__,
+                )  # fmt: skip
+        return guard.admit(tp, offset)
+
     store_holder: dict[str, OpportunityStore] = {}
 
     async def store() -> OpportunityStore:
@@ -116,48 +186,141 @@ def create_app(settings: Settings) -> faust.App:
             store_holder["store"] = opened
         return store_holder["store"]
 
-    @app.agent(input_topic, concurrency=1)
-    async def process_events(stream: Any) -> None:
-        async for event in stream.events():
-            message = event.message
-            outcome = pipeline.process(
-                message.topic, message.partition, message.offset, event.value
-            )
-            for scope, points in outcome.metrics.items():
-                for start in range(0, len(points), METRICS_PER_MESSAGE):
-                    chunk = points[start : start + METRICS_PER_MESSAGE]
+    for contract_topic in wire.values():
+        exporter.declare_topic(contract_topic)
+    for sink in SINKS:
+        exporter.declare_sink(sink)
+
+    async def send_outputs(outcome: Any) -> list[Awaitable[Any]]:
+        """Hand the record's outputs to the producer; the futures resolve once the broker has
+        acknowledged each message."""
+        pending: list[Awaitable[Any]] = []
+        for scope, points in outcome.metrics.items():
+            for start in range(0, len(points), METRICS_PER_MESSAGE):
+                chunk = points[start : start + METRICS_PER_MESSAGE]
+                pending.append(
                     await metrics_topic.send(key=scope.encode(), value=_encoder.encode(chunk))
-            for scope, updates in outcome.updates.items():
-                for start in range(0, len(updates), UPDATES_PER_MESSAGE):
-                    chunk_u = updates[start : start + UPDATES_PER_MESSAGE]
+                )
+        for scope, updates in outcome.updates.items():
+            for start in range(0, len(updates), UPDATES_PER_MESSAGE):
+                chunk_u = updates[start : start + UPDATES_PER_MESSAGE]
+                pending.append(
                     await opportunities_topic.send(
                         key=scope.encode(), value=_encoder.encode(chunk_u)
                     )
-            for letter in outcome.deadletters:
-                await deadletter_topic.send(key=None, value=_encoder.encode(letter))
+                )
+        for letter in outcome.deadletters:
+            pending.append(await deadletter_topic.send(key=None, value=_encoder.encode(letter)))
+        return pending
+
+    @app.agent(input_topic, concurrency=1)
+    async def process_events(stream: Any) -> None:
+        records = stream.noack()
+        async for event in records.events():
+            message = event.message
+            back = await admit(message.tp, message.offset)
+            if back is not None:
+                # not acked: it comes again, in order, after the seek
+                await seek_back(message.tp, message.offset, back)
+                continue
+            outcome = pipeline.process(
+                message.topic, message.partition, message.offset, event.value
+            )
+            pending = await send_outputs(outcome)
+            if pending:
+                try:
+                    await asyncio.gather(*pending)
+                except Exception as error:
+                    # The producer gave up (after its own retries for producer_request_timeout):
+                    # the state must not be written past outputs that are not in Kafka. Stop the
+                    # worker; it resumes from the committed offsets and the saved state.
+                    log.critical("outputs of %s could not be delivered: stopping", message.tp)
+                    await app.crash(error)
+                    return
+            pipeline.save(outcome)
+            await records.ack(event)
+
+    # next output-topic offset to write, per partition and sink, for the backlog gauge
+    next_to_write: dict[str, dict[Any, int]] = {sink: {} for sink in SINKS}
+
+    async def sink_batches(
+        stream: Any, sink: str, write: Callable[[list[Any]], Awaitable[int]]
+    ) -> None:
+        """Write each batch until it succeeds, then ack it: a database outage holds the sink at
+        the batch (its backlog grows) instead of acking unwritten records."""
+        records = stream.noack()
+        async for batch in records.noack_take(SINK_BATCH, within=SINK_WITHIN_SECONDS):
+            events: list[Any] = []
+            holes: dict[Any, tuple[int, int]] = {}
+            for event in batch:
+                tp, offset = event.message.tp, event.message.offset
+                back = None if tp in holes else await admit(tp, offset)
+                if tp in holes or back is not None:
+                    holes.setdefault(tp, (offset, back or 0))
+                    continue
+                events.append(event)
+            if events:
+                await write_until_done(
+                    functools.partial(write, events),
+                    what=f"{len(events)} {sink} messages",
+                    on_failure=lambda _error: exporter.count_sink_failure(sink),
+                    max_wait_seconds=settings.sink_retry_max_seconds,
+                )
+            for event in events:
+                tp = event.message.tp
+                next_to_write[sink][tp] = max(
+                    next_to_write[sink].get(tp, 0), event.message.offset + 1
+                )
+                await records.ack(event)
+            for tp, (offset, back) in holes.items():
+                await seek_back(tp, offset, back)
+
+    async def write_metric_events(events: list[Any]) -> int:
+        points: list[MetricPoint] = []
+        for event in events:
+            points.extend(_metrics_decoder.decode(event.value))
+            sink_scopes[(event.message.topic, event.message.partition)].add(event.key.decode())
+        written = await (await store()).write_metrics(points)
+        for point in points:
+            exporter.observe_metric(point)
+        return written
+
+    async def write_update_events(events: list[Any]) -> int:
+        updates: list[OpportunityUpdate] = []
+        for event in events:
+            updates.extend(_updates_decoder.decode(event.value))
+            sink_scopes[(event.message.topic, event.message.partition)].add(event.key.decode())
+        written = await (await store()).write_updates(updates)
+        for update in updates:
+            exporter.observe_opportunity(update.opportunity)
+        return written
 
     @app.agent(metrics_topic, concurrency=1)
     async def sink_metrics(stream: Any) -> None:
-        async for events in stream.take_events(SINK_BATCH, within=SINK_WITHIN_SECONDS):
-            points: list[MetricPoint] = []
-            for event in events:
-                batch = _metrics_decoder.decode(event.value)
-                points.extend(batch)
-                sink_scopes[(event.message.topic, event.message.partition)].add(event.key.decode())
-            await (await store()).write_metrics(points)
-            for point in points:
-                exporter.observe_metric(point)
+        await sink_batches(stream, "metrics", write_metric_events)
 
     @app.agent(opportunities_topic, concurrency=1)
     async def sink_opportunities(stream: Any) -> None:
-        async for events in stream.take_events(SINK_BATCH, within=SINK_WITHIN_SECONDS):
-            updates: list[OpportunityUpdate] = []
-            for event in events:
-                updates.extend(_updates_decoder.decode(event.value))
-                sink_scopes[(event.message.topic, event.message.partition)].add(event.key.decode())
-            await (await store()).write_updates(updates)
-            for update in updates:
-                exporter.observe_opportunity(update.opportunity)
+        await sink_batches(stream, "opportunities", write_update_events)
+
+    sink_topics = {"metrics": metrics_topic, "opportunities": opportunities_topic}
+
+    @app.timer(interval=settings.lag_refresh_seconds)
+    async def refresh_gauges() -> None:
+        # Event-time lag must grow while feeds are silent, not only when an event arrives.
+        exporter.refresh_lag(_wall_clock())
+        assigned = app.consumer.assignment()
+        for sink, topic in sink_topics.items():
+            name = topic.get_topic_name()
+            backlog = 0
+            for tp in assigned:
+                if tp.topic != name:
+                    continue
+                highwater = app.consumer.highwater(tp)
+                written = next_to_write[sink].get(tp)
+                if highwater is not None and written is not None:
+                    backlog += max(highwater - written, 0)
+            exporter.set_sink_backlog(sink, backlog)
 
     # Faust rebalances eagerly: every partition is revoked, then the new set is assigned. A
     # scope's series must disappear from this worker's /metrics once another worker owns it (or
@@ -174,13 +337,25 @@ def create_app(settings: Settings) -> faust.App:
     async def forget_lost(sender: Any, *args: Any, signal: Any, **_: Any) -> None:
         lost = revoked_pending - set(args[0])
         revoked_pending.clear()
+        for positions in next_to_write.values():
+            for tp in lost:
+                positions.pop(tp, None)
         gone: set[str] = set()
         for tp in lost:
             gone |= pipeline.forget_partition(tp.topic, tp.partition)
             gone |= sink_scopes.pop((tp.topic, tp.partition), set())
+        # Every state is read again from the table, which the recovery that follows brings to
+        # the changelog's latest: a partition kept through a rebalance may have been processed
+        # meanwhile by a worker that held it for one generation.
+        pipeline.reload_states()
+        guard.reset()
         if gone:
             exporter.remove_scopes(gone)
-            log.info("partitions lost in a rebalance: dropped %d scopes", len(gone))
+        if lost:
+            log.info(
+                "partitions lost in a rebalance: %d partitions, dropped %d scopes",
+                len(lost), len(gone),
+            )  # fmt: skip
 
     @app.on_before_shutdown.connect  # type: ignore[arg-type]
     async def close_store(sender: Any, *_args: Any, signal: Any, **_: Any) -> None:

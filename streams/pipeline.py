@@ -1,13 +1,31 @@
-"""One input record's journey through the worker: decode and guard, engine, outputs.
+"""One input record's journey through the worker: decode and guard, engine, outputs, state.
 
 Kept free of Faust so it can be unit-tested with a dict as the table: the agent hands in the
-record and a mapping for scope state, and sends what comes back. State is written to the table
-once per record and part (never per event): a table set costs a changelog send (~100 µs), so
-per-event writes would cap the worker at a few thousand events a second.
+record, sends what comes back, waits until the broker has acknowledged it, and only then calls
+:meth:`EventPipeline.save` (the consistency rule in the README: outputs, then state, then the
+input offset). State is written to the table once per record and part (never per event): a
+table set costs a changelog send (~100 µs), so per-event writes would cap the worker at a few
+thousand events a second.
+
+How a state is laid out in the table, so that a crash in the middle of a save (some keys in the
+changelog, others not) can never be restored:
+
+- each part lives in one of two slots, ``<state>/<part>#0`` and ``<state>/<part>#1``; a save
+  writes a changed part to the slot the index does NOT point at, so the live slot is never
+  overwritten;
+- the index ``<state>`` is written last: it names each part's live slot and the input offset the
+  state covers. All keys of a state go to one changelog partition in the order they were set,
+  so an index in the changelog implies its parts are there too; a save cut short leaves the
+  previous index pointing at the previous, intact slots.
+
+A record the saved state already covers (redelivered after a crash between the state's write
+and the offset commit) is skipped for that state without being counted as a duplicate: its
+outputs were delivered before the state was written.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
@@ -22,17 +40,44 @@ from models.outputs import MetricPoint, OpportunityUpdate, scope_key
 from sinks.prometheus import PrometheusExporter
 from streams.engine import ScopeState
 
-_index_codec = msgspec.msgpack.Decoder(list[str])
+log = logging.getLogger(__name__)
+
+#: dead-letter reason of a record whose processing raised (the record itself is not copied)
+PROCESSING_FAILED = "processing_failed"
+
+
+class StateIndex(msgspec.Struct, frozen=True):
+    """What the index key of a state holds: its parts' live slots and the offsets it covers."""
+
+    slots: dict[str, int] = {}
+    #: ``"<wire topic>/<partition>"`` -> offset of the newest record applied to the state
+    covered: dict[str, int] = {}
+
+
+_index_decoder = msgspec.msgpack.Decoder(StateIndex | list[str])
 _encode = msgspec.msgpack.encode
+
+
+def _part_key(state_key: str, name: str, slot: int | None) -> str:
+    # slot None: the layout before slots (one key per part), still read on restore
+    return f"{state_key}/{name}" if slot is None else f"{state_key}/{name}#{slot}"
+
+
+def _source(topic: str, partition: int) -> str:
+    return f"{topic}/{partition}"
 
 
 @dataclass
 class RecordOutcome:
-    """What one record produced, grouped by the topic it goes to."""
+    """What one record produced, grouped by the topic it goes to, and the states to save."""
 
     metrics: dict[str, list[MetricPoint]] = field(default_factory=lambda: defaultdict(list))
     updates: dict[str, list[OpportunityUpdate]] = field(default_factory=lambda: defaultdict(list))
     deadletters: list[dict[str, object]] = field(default_factory=list)
+    #: table keys of the states this record advanced, and where the record came from
+    touched: list[str] = field(default_factory=list)
+    source: str = ""
+    offset: int = -1
 
 
 class EventPipeline:
@@ -61,15 +106,57 @@ class EventPipeline:
         self._clock = clock
         self._lateness = lateness
         self._states: dict[str, ScopeState] = {}
+        self._indexes: dict[str, StateIndex] = {}
         self.scopes_by_partition: dict[tuple[str, int], set[str]] = defaultdict(set)
 
     def process(self, topic: str, partition: int, offset: int, value: bytes) -> RecordOutcome:
-        now = self._clock()
+        """The record's outputs; never raises for a record (a failure is dead-lettered)."""
         contract_topic = self._contract_topic[topic]
+        outcome = RecordOutcome(source=_source(topic, partition), offset=offset)
+        try:
+            self._process(outcome, topic, contract_topic, partition, value)
+        except Exception as error:
+            # A bug or corrupt state must not stop the partition for good, nor be acked
+            # silently: the record's coordinates go to the dead-letter topic with the reason,
+            # the states it touched are reloaded from their last save (their in-memory copy may
+            # be half-advanced), and the failure is counted and logged.
+            log.exception(
+                "record %s/%d@%d failed (%s); dead-lettered as %s",
+                contract_topic, partition, offset, type(error).__name__, PROCESSING_FAILED,
+            )  # fmt: skip
+            for state_key in outcome.touched:
+                self._states.pop(state_key, None)
+                self._indexes.pop(state_key, None)
+            failed = RecordOutcome(source=outcome.source, offset=offset)
+            failed.deadletters.append(
+                {
+                    "reason": PROCESSING_FAILED,
+                    "topic": contract_topic,
+                    "partition": partition,
+                    "offset": offset,
+                    "event_id": None,
+                    "field": type(error).__name__,
+                }
+            )
+            self._exporter.count_failed(contract_topic)
+            self._exporter.count_rejected(contract_topic, PROCESSING_FAILED, 1)
+            return failed
+        return outcome
+
+    def _process(
+        self,
+        outcome: RecordOutcome,
+        topic: str,
+        contract_topic: str,
+        partition: int,
+        value: bytes,
+    ) -> None:
+        now = self._clock()
         decoded = self._decoders[topic].decode(value, now=now)
-        outcome = RecordOutcome()
         for rejection in decoded.rejections:
-            outcome.deadletters.append(rejection.to_deadletter(contract_topic, partition, offset))
+            outcome.deadletters.append(
+                rejection.to_deadletter(contract_topic, partition, outcome.offset)
+            )
             self._exporter.count_rejected(contract_topic, rejection.reason, 1)
 
         by_scope: dict[str, list[Event]] = defaultdict(list)
@@ -80,7 +167,12 @@ class EventPipeline:
             self.scopes_by_partition[(topic, partition)].add(scope)
             # One state per scope and topic, as in Engine: partitions of different topics are
             # consumed in no fixed order relative to each other.
-            state = self._state_for(f"{scope}@{contract_topic}", events[0])
+            state_key = f"{scope}@{contract_topic}"
+            state = self._state_for(state_key, events[0])
+            if self._index(state_key).covered.get(outcome.source, -1) >= outcome.offset:
+                self._exporter.count_redelivered(contract_topic, len(events))
+                continue
+            outcome.touched.append(state_key)
             before = (state.duplicate, state.late, state.after_close)
             for event in events:
                 for output in state.apply(event):
@@ -96,8 +188,14 @@ class EventPipeline:
             self._exporter.observe_event_time(
                 contract_topic, events[0].trust_code, events[0].site_code, newest, now
             )
-            self._save(f"{scope}@{contract_topic}", state)
-        return outcome
+
+    def save(self, outcome: RecordOutcome) -> None:
+        """Write the states the record advanced, covering its offset. Call only once the
+        record's outputs are acknowledged by the broker."""
+        for state_key in outcome.touched:
+            state = self._states.get(state_key)
+            if state is not None:
+                self._save(state_key, state, outcome.source, outcome.offset)
 
     def forget_partition(self, topic: str, partition: int) -> set[str]:
         """Drop cached state of a partition this worker no longer owns; returns its scopes."""
@@ -105,41 +203,68 @@ class EventPipeline:
         contract_topic = self._contract_topic.get(topic)
         for scope in scopes:
             self._states.pop(f"{scope}@{contract_topic}", None)
+            self._indexes.pop(f"{scope}@{contract_topic}", None)
         return scopes
 
-    def _state_for(self, scope: str, first: Event) -> ScopeState:
-        """``scope`` here is the state's table key: the scope and the topic, ``RJ122@nhs...``."""
-        state = self._states.get(scope)
+    def reload_states(self) -> None:
+        """Forget every cached state: the next record of each reads it from the table."""
+        self._states.clear()
+        self._indexes.clear()
+
+    def _index(self, state_key: str) -> StateIndex:
+        index = self._indexes.get(state_key)
+        if index is None:
+            blob = self._table.get(state_key)
+            decoded = _index_decoder.decode(blob) if blob is not None else StateIndex()
+            if isinstance(decoded, list):  # the layout before slots: parts at "<state>/<part>"
+                index = StateIndex(slots=dict.fromkeys(decoded, -1))
+            else:
+                index = decoded
+            self._indexes[state_key] = index
+        return index
+
+    def _state_for(self, state_key: str, first: Event) -> ScopeState:
+        """``state_key`` is the state's table key: the scope and the topic, ``RJ122@nhs...``."""
+        state = self._states.get(state_key)
         if state is not None:
             return state
         scope_catalogue = self._catalogue.for_scope(first.trust_code, first.site_code)
-        index_blob = self._table.get(scope)
-        if index_blob is None:
+        index = self._index(state_key)
+        if not index.slots:
             state = ScopeState.new(
                 first.trust_code, first.site_code, scope_catalogue, lateness=self._lateness
             )
         else:
-            names = _index_codec.decode(index_blob)
-            parts = {name: self._table[f"{scope}/{name}"] for name in names}
+            parts = {
+                name: self._table[_part_key(state_key, name, None if slot < 0 else slot)]
+                for name, slot in index.slots.items()
+            }
             state = ScopeState.restore(
                 first.trust_code, first.site_code, scope_catalogue, parts, lateness=self._lateness
             )
-        self._states[scope] = state
+        self._states[state_key] = state
         return state
 
-    def _save(self, scope: str, state: ScopeState) -> None:
-        dirty = state.dirty_parts()
-        if not dirty:
-            return
-        index_blob = self._table.get(scope)
-        known = set(_index_codec.decode(index_blob)) if index_blob is not None else set()
-        names = set(known)
-        for name, blob in dirty.items():
+    def _save(self, state_key: str, state: ScopeState, source: str, offset: int) -> None:
+        old = self._index(state_key)
+        slots = dict(old.slots)
+        emptied: list[str] = []
+        for name, blob in state.dirty_parts().items():
+            current = slots.get(name)
             if blob:
-                self._table[f"{scope}/{name}"] = blob
-                names.add(name)
-            elif name in names:  # an empty part: the engine closed every entry it held
-                del self._table[f"{scope}/{name}"]
-                names.discard(name)
-        if names != known:
-            self._table[scope] = _encode(sorted(names))
+                # the slot the index does not point at; a legacy part (-1) moves to slot 0
+                slot = 0 if current is None or current != 0 else 1
+                self._table[_part_key(state_key, name, slot)] = blob
+                slots[name] = slot
+            elif current is not None:  # an empty part: the engine closed every entry it held
+                del slots[name]
+                emptied.append(name)
+        index = StateIndex(slots=slots, covered={**old.covered, source: offset})
+        self._table[state_key] = _encode(index)
+        self._indexes[state_key] = index
+        # only once the index no longer names them: a crash before this leaves dead slots
+        for name in emptied:
+            for stale in (None, 0, 1):
+                key = _part_key(state_key, name, stale)
+                if key in self._table:
+                    del self._table[key]

@@ -92,6 +92,31 @@ class Settings(BaseSettings):
         None, description="per-scope overrides of catalogue defaults"
     )
     log_level: str = Field("info", description="worker log level")
+    commit_interval_seconds: float = Field(
+        1.0,
+        description="how often the worker commits input offsets (after flushing its outputs "
+        "and state); a crash replays at most this much",
+    )
+    session_timeout_seconds: float = Field(
+        60.0,
+        description="how long the group waits for a worker that stopped heartbeating (a crash) "
+        "before its partitions move to the others",
+    )
+    standby_replicas: int = Field(
+        0,
+        description="standby copies of each table partition kept warm on other workers, so a "
+        "failover restores from a near-current copy instead of the whole changelog",
+    )
+    sink_retry_max_seconds: float = Field(
+        30.0,
+        description="longest wait between two attempts to write a failed batch to the database "
+        "(the sink retries for ever, with exponential backoff from 0.5 s)",
+    )
+    lag_refresh_seconds: float = Field(
+        15.0,
+        description="how often the event-time lag and sink backlog gauges are recomputed "
+        "(so silence shows as a growing lag)",
+    )
 
     def __repr_args__(self) -> Any:
         # SecretStr fields print as '**********' already; the database URL may carry a password.

@@ -73,7 +73,7 @@ def isolated_settings(settings: Settings, unique_suffix: str) -> Iterator[Settin
     )
 
 
-TIERS = ("unit", "integration", "e2e")
+TIERS = ("unit", "integration", "e2e", "faults")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -29,6 +29,10 @@ SPEC_ALERTS = {
     "OpsradarRejectRateHigh",
     "OpsradarEventLagHigh",
     "OpsradarWorkerDown",
+    # delivery (README, "Consistency"): a sink held by the database, records that failed
+    "OpsradarSinkWritesFailing",
+    "OpsradarSinkBacklog",
+    "OpsradarRecordsFailing",
     "OpsradarFeedGap",
 }
 ROUTING_SEVERITIES = {"warning", "critical", "page"}

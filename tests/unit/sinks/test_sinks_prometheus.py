@@ -67,6 +67,27 @@ def test_declared_topics_start_at_zero(exporter: PrometheusExporter) -> None:
     assert value(exporter, "opsradar_events_after_close_total", topic="nhs.rostering.v1") == 0
 
 
+def test_delivery_series_start_at_zero_and_count(exporter: PrometheusExporter) -> None:
+    topic = "nhs.referrals.v1"
+    exporter.declare_topic(topic)
+    exporter.declare_sink("metrics")
+    assert value(exporter, "opsradar_events_redelivered_total", topic=topic) == 0
+    assert value(exporter, "opsradar_records_failed_total", topic=topic) == 0
+    assert value(exporter, "opsradar_sink_write_failures_total", sink="metrics") == 0
+    assert value(exporter, "opsradar_sink_backlog_messages", sink="metrics") == 0
+    exporter.count_redelivered(topic, 4)
+    exporter.count_failed(topic)
+    exporter.count_sink_failure("metrics")
+    exporter.count_sink_failure("metrics")
+    exporter.set_sink_backlog("metrics", 120)
+    assert value(exporter, "opsradar_events_redelivered_total", topic=topic) == 4
+    assert value(exporter, "opsradar_records_failed_total", topic=topic) == 1
+    assert value(exporter, "opsradar_sink_write_failures_total", sink="metrics") == 2
+    assert value(exporter, "opsradar_sink_backlog_messages", sink="metrics") == 120
+    with pytest.raises(ValueError, match="sink"):
+        exporter.count_sink_failure("Metrics DB")
+
+
 def test_counters_refuse_negative_counts(exporter: PrometheusExporter) -> None:
     with pytest.raises(ValueError, match="only goes up"):
         exporter.count_events("nhs.bedflow.v1", "admission", -1)

@@ -1,0 +1,186 @@
+"""The worker's record pipeline keeps state so that a crash anywhere gives the same outputs.
+
+A crash is simulated by cutting the table's write log at some point (what reached the changelog)
+and redelivering records from an earlier offset (what was committed): the outputs of the first
+run up to the crash plus those of the restarted run must equal a run without a crash, and no
+redelivered event may count as a duplicate.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import msgspec
+import pytest
+from prometheus_client import CollectorRegistry
+
+from models.catalogue import load_catalogue
+from models.events import BEDFLOW_TOPIC
+from sinks.prometheus import PrometheusExporter
+from streams.pipeline import PROCESSING_FAILED, EventPipeline, RecordOutcome
+from tests.worker_support import envelope
+
+pytestmark = pytest.mark.unit
+
+START = datetime(2026, 3, 2, tzinfo=UTC)
+CATALOGUE = load_catalogue()
+
+
+class LoggedTable(dict[str, bytes]):
+    """A table that remembers every set and delete in order, like a changelog."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.log: list[tuple[str, bytes | None]] = []
+
+    def __setitem__(self, key: str, value: bytes) -> None:
+        self.log.append((key, value))
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self.log.append((key, None))
+        super().__delitem__(key)
+
+
+def _restored(log: list[tuple[str, bytes | None]]) -> dict[str, bytes]:
+    """The table a restart rebuilds from a changelog holding ``log``."""
+    table: dict[str, bytes] = {}
+    for key, value in log:
+        if value is None:
+            table.pop(key, None)
+        else:
+            table[key] = value
+    return table
+
+
+def _records(hours: int = 40) -> list[bytes]:
+    """One site's bed flow: capacity every hour and a few admissions, one event per record."""
+    events: list[dict[str, Any]] = []
+    for hour in range(hours):
+        at = START + timedelta(hours=hour)
+        events.append(envelope("RZ6", "RZ6A1", "ward_capacity", at, ward_code="W1", beds_open=20))
+        events += [
+            envelope("RZ6", "RZ6A1", "admission", at + timedelta(minutes=10 + i),
+                     spell_ref=uuid.uuid4().hex, ward_code="W1", specialty_code="300",
+                     admission_method="emergency")
+            for i in range(2)
+        ]  # fmt: skip
+    return [msgspec.json.encode(event) for event in events]
+
+
+def _pipeline(table: dict[str, bytes]) -> tuple[EventPipeline, CollectorRegistry]:
+    registry = CollectorRegistry()
+    pipeline = EventPipeline(
+        catalogue=CATALOGUE,
+        topics={BEDFLOW_TOPIC: BEDFLOW_TOPIC},
+        past_horizon=None,
+        table=table,
+        exporter=PrometheusExporter(registry),
+        clock=lambda: START + timedelta(days=30),
+        lateness=timedelta(hours=2),
+    )
+    return pipeline, registry
+
+
+def _outputs(outcome: RecordOutcome) -> list[Any]:
+    return [p for ps in outcome.metrics.values() for p in ps] + [
+        u for us in outcome.updates.values() for u in us
+    ]
+
+
+def _run(pipeline: EventPipeline, records: list[bytes], first: int = 0) -> Iterator[list[Any]]:
+    for offset in range(first, len(records)):
+        outcome = pipeline.process(BEDFLOW_TOPIC, 0, offset, records[offset])
+        yield _outputs(outcome)
+        pipeline.save(outcome)
+
+
+def _counter(registry: CollectorRegistry, name: str) -> float:
+    return registry.get_sample_value(name, {"topic": BEDFLOW_TOPIC}) or 0.0
+
+
+RECORDS = _records()
+STRAIGHT = [o for outs in _run(_pipeline({})[0], RECORDS) for o in outs]
+
+
+def test_the_straight_run_emits_outputs() -> None:
+    assert len(STRAIGHT) > 40
+
+
+@pytest.mark.parametrize("crash_at", [5, 31, 62, 100])
+@pytest.mark.parametrize("written", ["none", "part", "all_but_index", "all"])
+def test_crash_in_a_save_restores_a_consistent_state(crash_at: int, written: str) -> None:
+    """The worker dies while saving record ``crash_at``: the changelog holds none, some, all but
+    the index, or all of that save's writes; the committed offset is two records back."""
+    table = LoggedTable()
+    pipeline, _ = _pipeline(table)
+    before: list[Any] = []
+    for offset, outs in enumerate(_run(pipeline, RECORDS[:crash_at])):
+        before += outs
+        assert offset < crash_at
+    # the crashed record's outputs were delivered (they always are before its save starts)
+    crashed = pipeline.process(BEDFLOW_TOPIC, 0, crash_at, RECORDS[crash_at])
+    before += _outputs(crashed)
+    mark = len(table.log)
+    pipeline.save(crashed)
+    save_log = table.log[mark:]
+    keep = {"none": 0, "part": 1, "all_but_index": len(save_log) - 1, "all": len(save_log)}
+    changelog = table.log[:mark] + save_log[: keep[written]]
+
+    restarted, registry = _pipeline(_restored(changelog))
+    committed = crash_at - 2
+    after = [o for outs in _run(restarted, RECORDS, first=committed) for o in outs]
+
+    def key(output: Any) -> Any:
+        return msgspec.json.encode(output)
+
+    # outputs up to the crash may be emitted again (the sinks are idempotent), none may be lost
+    assert {key(o) for o in before + after} == {key(o) for o in STRAIGHT}
+    tail = [key(o) for o in after if key(o) not in {key(b) for b in before}]
+    assert tail == [key(o) for o in STRAIGHT[len(before) :]]
+    assert _counter(registry, "opsradar_events_duplicate_total") == 0
+    assert _counter(registry, "opsradar_events_late_total") == 0
+
+
+def test_a_redelivered_record_the_state_covers_is_skipped_not_counted_as_duplicate() -> None:
+    table: dict[str, bytes] = {}
+    pipeline, _ = _pipeline(table)
+    list(_run(pipeline, RECORDS[:30]))
+    restarted, registry = _pipeline(dict(table))
+    redelivered = list(_run(restarted, RECORDS[:30], first=20))
+    assert redelivered == [[]] * 10
+    assert _counter(registry, "opsradar_events_redelivered_total") == 10
+    assert _counter(registry, "opsradar_events_duplicate_total") == 0
+
+
+def test_a_record_whose_processing_raises_is_dead_lettered_with_a_reason() -> None:
+    table: dict[str, bytes] = {}
+    pipeline, _ = _pipeline(table)
+    list(_run(pipeline, RECORDS[:10]))
+    # a corrupt state: its index names a part that is not in the table
+    for key in [k for k in table if "/" in k]:
+        del table[key]
+    restarted, registry = _pipeline(table)
+    outcome = restarted.process(BEDFLOW_TOPIC, 0, 10, RECORDS[10])
+    assert outcome.deadletters == [
+        {
+            "reason": PROCESSING_FAILED,
+            "topic": BEDFLOW_TOPIC,
+            "partition": 0,
+            "offset": 10,
+            "event_id": None,
+            "field": "KeyError",
+        }
+    ]
+    assert not outcome.metrics and not outcome.updates and not outcome.touched
+    assert _counter(registry, "opsradar_records_failed_total") == 1
+    assert (
+        registry.get_sample_value(
+            "opsradar_events_rejected_total",
+            {"topic": BEDFLOW_TOPIC, "reason": PROCESSING_FAILED},
+        )
+        == 1
+    )

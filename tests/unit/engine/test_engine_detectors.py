@@ -105,14 +105,15 @@ def test_a_broken_run_restarts_the_persistence_clock() -> None:
 def test_emerging_when_beyond_three_sigma_of_the_baseline_for_a_day_then_lapses() -> None:
     d = Driver()
     d.feed(share(0.15), times=24 * 10)
-    # under 0.35, > 80% of it, and far beyond 3 sigma (floor 0.035), but only for 12 hours:
-    # how a 7-day mean moves by chance, not a warning
-    d.feed(share(0.30), times=12)
+    # under 0.35, within reach of it (> 90%), and far beyond 3 sigma (floor 0.035), but only for
+    # 12 hours: how a 7-day mean moves by chance, not a warning
+    assert 0.33 >= 0.35 * LC.emerging_min_fraction
+    d.feed(share(0.33), times=12)
     d.feed(share(0.15), times=12)
     assert d.log == [] and d.state.status is None
-    d.feed(share(0.30), times=24)
+    d.feed(share(0.33), times=24)
     assert d.log == []
-    d.feed(share(0.30))  # the 25th evaluation in a row: the rule held for 24 h
+    d.feed(share(0.33))  # the 25th evaluation in a row: the rule held for 24 h
     assert [s[:2] for s in d.log] == [(None, "emerging")]
     evidence = d.updates[-1].opportunity.evidence["conditions"][0]
     assert evidence["emerging_rule"] is True
@@ -131,8 +132,8 @@ def test_emerging_when_the_trend_projects_a_breach_within_7_days_for_a_day() -> 
         hours += 1
         d.feed(share(0.20 + 0.013 * hours / 24))  # +0.013/day: 0.35 within 7 days of 0.259
     assert [s[:2] for s in d.log] == [(None, "emerging")]
-    # within reach (>= 0.28, 80% of 0.35) and projecting a breach since 0.28: 24 h later
-    reached = math.ceil(0.08 / 0.013 * 24)
+    # within reach (the catalogue's fraction of 0.35) and projecting a breach since: 24 h later
+    reached = math.ceil((0.35 * LC.emerging_min_fraction - 0.20) / 0.013 * 24)
     assert hours == reached + 24
     trend = d.updates[-1].opportunity.evidence["conditions"][0]["trend_per_day"]
     assert trend == pytest.approx(0.013, rel=0.15)

@@ -62,6 +62,8 @@ SINKS = ("metrics", "opportunities")
 RESUME_OFFSET_TIMEOUT_SECONDS = 10.0
 #: how long an agent lets Faust's fetch loop settle before seeking back over a hole
 SEEK_SETTLE_SECONDS = 0.05
+#: how long a partition sought back may go without its missing record before it is sought again
+RESEEK_AFTER_SECONDS = 1.0
 
 _encoder = msgspec.json.Encoder()
 _metrics_decoder = msgspec.json.Decoder(list[MetricPoint])
@@ -132,6 +134,8 @@ def create_app(settings: Settings) -> faust.App:
     )
     sink_scopes: dict[tuple[str, int], set[str]] = defaultdict(set)
     guard = OffsetGuard()
+    #: (partition, offset) sought back to whose record has not come yet, and their watchers
+    reseeking: dict[tuple[Any, int], asyncio.Future[None]] = {}
 
     async def seek_back(tp: Any, offset: int, back: int) -> None:
         log.warning("%s: record %d handed over before %d; seeking back to it", tp, offset, back)
@@ -141,6 +145,23 @@ def create_app(settings: Settings) -> faust.App:
         # the loop finish first makes the seek the last word.
         await asyncio.sleep(SEEK_SETTLE_SECONDS)
         await app.consumer.seek(tp, back)
+        if (tp, back) not in reseeking:
+            reseeking[(tp, back)] = asyncio.ensure_future(reseek_until_admitted(tp, back))
+
+    async def reseek_until_admitted(tp: Any, back: int) -> None:
+        """Seek ``tp`` back again while its missing record has not come. On a starved event
+        loop the fetch loop can still record a refused record as read after the seek: the
+        records from ``back`` are then dropped as already read, and with no later record left
+        to refuse (and seek again) the partition would wait for ever."""
+        try:
+            while guard.expected(tp) == back:
+                await asyncio.sleep(RESEEK_AFTER_SECONDS)
+                if guard.expected(tp) != back:
+                    break
+                log.warning("%s: record %d has not come again; seeking back again", tp, back)
+                await app.consumer.seek(tp, back)
+        finally:
+            reseeking.pop((tp, back), None)
 
     async def resume_offset(tp: Any) -> int:
         """Where ``tp`` resumes in this generation: its committed offset, else its earliest."""

@@ -36,6 +36,10 @@ class OffsetGuard:
         self._next[tp] = offset + 1
         return None
 
+    def expected(self, tp: Hashable) -> int | None:
+        """The offset the next record of ``tp`` must not go past (None: no position yet)."""
+        return self._next.get(tp)
+
     def knows(self, tp: Hashable) -> bool:
         """Whether ``tp`` has a position (else the agent should :meth:`expect` one)."""
         return tp in self._next

@@ -44,3 +44,11 @@ def test_a_hole_at_the_start_of_a_generation_is_refused() -> None:
     assert guard.admit("p0", 0) is None
     guard.expect("p1", 7)
     assert guard.admit("p1", 7) is None, "the resume position itself is in order"
+
+
+def test_the_guard_says_which_offset_a_partition_waits_for() -> None:
+    guard = OffsetGuard()
+    assert guard.expected("p0") is None
+    guard.expect("p0", 20)
+    assert guard.admit("p0", 25) == 20 and guard.expected("p0") == 20  # still waiting for 20
+    assert guard.admit("p0", 20) is None and guard.expected("p0") == 21

@@ -41,6 +41,7 @@ def _metric_rows(database_url: str) -> int:
     return int(row[0]) if row else 0
 
 
+@pytest.mark.restart_drill
 async def test_worker_killed_while_its_state_is_ahead_of_its_offsets(
     drill: Drill, event_file: Path, expected: tuple[Results, datetime]
 ) -> None:
@@ -122,6 +123,7 @@ async def test_a_second_worker_joins_and_the_first_leaves(
     drill.assert_matches(expected)
 
 
+@pytest.mark.restart_drill
 async def test_restart_without_the_local_state_directory(
     drill: Drill, event_file: Path, expected: tuple[Results, datetime]
 ) -> None:

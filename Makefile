@@ -38,8 +38,8 @@ format: install ## apply ruff's formatting and safe fixes
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: install up lint ## everything CI runs: lint, then unit, integration, e2e tests and fault drills (not the restart drills: README)
-	CI=$${CI:-true} $(BIN)/pytest -m "unit or integration or e2e or (faults and not restart_drill)"
+test: install up lint ## everything CI runs: lint, then unit, integration, e2e tests and fault drills
+	CI=$${CI:-true} $(BIN)/pytest -m "unit or integration or e2e or faults"
 
 test-unit: install ## the pure tests only (no service needed)
 	$(BIN)/pytest -m unit
@@ -50,7 +50,7 @@ test-integration: install up ## tests that talk to one real service
 test-e2e: install up ## the whole pipeline on the real stack
 	$(BIN)/pytest -m e2e
 
-test-faults: install ## every fault drill, the restart drills included, on a private stack they start and stop (.stack/faults)
+test-faults: install ## fault drills on a private stack they start and stop (.stack/faults)
 	$(BIN)/pytest -m faults
 
 demo: install up ## local stack + worker + simulated trusts; ends with the top opportunities

@@ -44,7 +44,8 @@ from models.outputs import (
 from sinks.database import OpportunityStore, write_until_done
 from sinks.prometheus import PrometheusExporter
 from streams.database_security import database_connect_args
-from streams.kafka_security import faust_broker_options
+from streams.holes import HoleReader, MissingRecord
+from streams.kafka_security import aiokafka_options, faust_broker_options
 from streams.offsets import OffsetGuard
 from streams.pipeline import EventPipeline
 from streams.settings import Settings
@@ -60,10 +61,6 @@ UPDATES_PER_MESSAGE = 100  # ~2 kB each with their evidence
 SINKS = ("metrics", "opportunities")
 #: how long an agent waits to learn where a partition resumes before its first record
 RESUME_OFFSET_TIMEOUT_SECONDS = 10.0
-#: how long an agent lets Faust's fetch loop settle before seeking back over a hole
-SEEK_SETTLE_SECONDS = 0.05
-#: how long a partition sought back may go without its missing record before it is sought again
-RESEEK_AFTER_SECONDS = 1.0
 
 _encoder = msgspec.json.Encoder()
 _metrics_decoder = msgspec.json.Decoder(list[MetricPoint])
@@ -134,34 +131,25 @@ def create_app(settings: Settings) -> faust.App:
     )
     sink_scopes: dict[tuple[str, int], set[str]] = defaultdict(set)
     guard = OffsetGuard()
-    #: (partition, offset) sought back to whose record has not come yet, and their watchers
-    reseeking: dict[tuple[Any, int], asyncio.Future[None]] = {}
 
-    async def seek_back(tp: Any, offset: int, back: int) -> None:
-        log.warning("%s: record %d handed over before %d; seeking back to it", tp, offset, back)
-        # Faust's fetch loop records a record as read only after handing it over, so a seek made
-        # while the refused record is still on its way would be undone: the records before it
-        # would then be dropped as already read, and the same record refused for ever. Letting
-        # the loop finish first makes the seek the last word.
-        await asyncio.sleep(SEEK_SETTLE_SECONDS)
-        await app.consumer.seek(tp, back)
-        if (tp, back) not in reseeking:
-            reseeking[(tp, back)] = asyncio.ensure_future(reseek_until_admitted(tp, back))
+    holes = HoleReader(
+        bootstrap=settings.kafka_bootstrap, client_options=aiokafka_options(settings)
+    )
 
-    async def reseek_until_admitted(tp: Any, back: int) -> None:
-        """Seek ``tp`` back again while its missing record has not come. On a starved event
-        loop the fetch loop can still record a refused record as read after the seek: the
-        records from ``back`` are then dropped as already read, and with no later record left
-        to refuse (and seek again) the partition would wait for ever."""
-        try:
-            while guard.expected(tp) == back:
-                await asyncio.sleep(RESEEK_AFTER_SECONDS)
-                if guard.expected(tp) != back:
-                    break
-                log.warning("%s: record %d has not come again; seeking back again", tp, back)
-                await app.consumer.seek(tp, back)
-        finally:
-            reseeking.pop((tp, back), None)
+    async def read_hole(tp: Any, *, start: int, end: int) -> list[MissingRecord]:
+        """The records of ``tp`` from ``start`` to ``end`` that Faust did not hand over, read
+        from the broker; once the record at ``end`` is acked Faust may commit past them all."""
+        log.warning(
+            "%s: record %d handed over before %d; reading %d-%d from the broker",
+            tp, end, start, start, end - 1,
+        )  # fmt: skip
+        missing = await holes.read(topic=tp.topic, partition=tp.partition, start=start, end=end)
+        # Faust commits an offset only past a run of acked ones; these were never handed over,
+        # so they are entered as Faust enters a compacted gap (a private method: check it on
+        # any Faust upgrade; the restart drills fail without it).
+        await cast(Any, app.consumer)._add_gap(tp, start, end - 1)
+        guard.expect(tp, end)
+        return missing
 
     async def resume_offset(tp: Any) -> int:
         """Where ``tp`` resumes in this generation: its committed offset, else its earliest."""
@@ -181,7 +169,7 @@ def create_app(settings: Settings) -> faust.App:
         return int((await app.consumer.earliest_offsets(tp)).get(tp, 0))
 
     async def admit(tp: Any, offset: int) -> int | None:
-        """None if the record may be handled, else the offset to seek ``tp`` back to."""
+        """None if the record may be handled, else the first offset of the hole before it."""
         if not guard.knows(tp):
             try:
                 guard.expect(
@@ -234,6 +222,24 @@ def create_app(settings: Settings) -> faust.App:
             pending.append(await deadletter_topic.send(key=None, value=_encoder.encode(letter)))
         return pending
 
+    async def handle(topic: str, partition: int, offset: int, value: bytes) -> bool:
+        """Process one input record: outputs acknowledged by the broker, then its state saved.
+        False if the outputs could not be delivered (the worker is stopping)."""
+        outcome = pipeline.process(topic, partition, offset, value)
+        pending = await send_outputs(outcome)
+        if pending:
+            try:
+                await asyncio.gather(*pending)
+            except Exception as error:
+                # The producer gave up (after its own retries for producer_request_timeout):
+                # the state must not be written past outputs that are not in Kafka. Stop the
+                # worker; it resumes from the committed offsets and the saved state.
+                log.critical("outputs of %s-%d could not be delivered: stopping", topic, partition)
+                await app.crash(error)
+                return False
+        pipeline.save(outcome)
+        return True
+
     @app.agent(input_topic, concurrency=1)
     async def process_events(stream: Any) -> None:
         records = stream.noack()
@@ -241,76 +247,69 @@ def create_app(settings: Settings) -> faust.App:
             message = event.message
             back = await admit(message.tp, message.offset)
             if back is not None:
-                # not acked: it comes again, in order, after the seek
-                await seek_back(message.tp, message.offset, back)
-                continue
-            outcome = pipeline.process(
-                message.topic, message.partition, message.offset, event.value
-            )
-            pending = await send_outputs(outcome)
-            if pending:
-                try:
-                    await asyncio.gather(*pending)
-                except Exception as error:
-                    # The producer gave up (after its own retries for producer_request_timeout):
-                    # the state must not be written past outputs that are not in Kafka. Stop the
-                    # worker; it resumes from the committed offsets and the saved state.
-                    log.critical("outputs of %s could not be delivered: stopping", message.tp)
-                    await app.crash(error)
-                    return
-            pipeline.save(outcome)
+                for missing in await read_hole(message.tp, start=back, end=message.offset):
+                    if not await handle(
+                        missing.topic, missing.partition, missing.offset, missing.value or b""
+                    ):
+                        return
+                guard.admit(message.tp, message.offset)
+            value = event.value if event.value is not None else b""  # a tombstone: malformed
+            if not await handle(message.topic, message.partition, message.offset, value):
+                return
             await records.ack(event)
 
     # next output-topic offset to write, per partition and sink, for the backlog gauge
     next_to_write: dict[str, dict[Any, int]] = {sink: {} for sink in SINKS}
 
     async def sink_batches(
-        stream: Any, sink: str, write: Callable[[list[Any]], Awaitable[int]]
+        stream: Any, sink: str, write: Callable[[list[MissingRecord]], Awaitable[int]]
     ) -> None:
         """Write each batch until it succeeds, then ack it: a database outage holds the sink at
         the batch (its backlog grows) instead of acking unwritten records."""
         records = stream.noack()
         async for batch in records.noack_take(SINK_BATCH, within=SINK_WITHIN_SECONDS):
-            events: list[Any] = []
-            holes: dict[Any, tuple[int, int]] = {}
+            to_write: list[MissingRecord] = []
             for event in batch:
-                tp, offset = event.message.tp, event.message.offset
-                back = None if tp in holes else await admit(tp, offset)
-                if tp in holes or back is not None:
-                    holes.setdefault(tp, (offset, back or 0))
-                    continue
-                events.append(event)
-            if events:
+                message = event.message
+                back = await admit(message.tp, message.offset)
+                if back is not None:
+                    to_write.extend(await read_hole(message.tp, start=back, end=message.offset))
+                    guard.admit(message.tp, message.offset)
+                to_write.append(
+                    MissingRecord(
+                        topic=message.topic, partition=message.partition, offset=message.offset,
+                        key=event.key, value=event.value,
+                    )
+                )  # fmt: skip
+            if to_write:
                 await write_until_done(
-                    functools.partial(write, events),
-                    what=f"{len(events)} {sink} messages",
+                    functools.partial(write, to_write),
+                    what=f"{len(to_write)} {sink} messages",
                     on_failure=lambda _error: exporter.count_sink_failure(sink),
                     max_wait_seconds=settings.sink_retry_max_seconds,
                 )
-            for event in events:
+            for event in batch:
                 tp = event.message.tp
                 next_to_write[sink][tp] = max(
                     next_to_write[sink].get(tp, 0), event.message.offset + 1
                 )
                 await records.ack(event)
-            for tp, (offset, back) in holes.items():
-                await seek_back(tp, offset, back)
 
-    async def write_metric_events(events: list[Any]) -> int:
+    async def write_metric_events(messages: list[MissingRecord]) -> int:
         points: list[MetricPoint] = []
-        for event in events:
-            points.extend(_metrics_decoder.decode(event.value))
-            sink_scopes[(event.message.topic, event.message.partition)].add(event.key.decode())
+        for message in messages:
+            points.extend(_metrics_decoder.decode(message.value or b"[]"))
+            sink_scopes[(message.topic, message.partition)].add((message.key or b"").decode())
         written = await (await store()).write_metrics(points)
         for point in points:
             exporter.observe_metric(point)
         return written
 
-    async def write_update_events(events: list[Any]) -> int:
+    async def write_update_events(messages: list[MissingRecord]) -> int:
         updates: list[OpportunityUpdate] = []
-        for event in events:
-            updates.extend(_updates_decoder.decode(event.value))
-            sink_scopes[(event.message.topic, event.message.partition)].add(event.key.decode())
+        for message in messages:
+            updates.extend(_updates_decoder.decode(message.value or b"[]"))
+            sink_scopes[(message.topic, message.partition)].add((message.key or b"").decode())
         written = await (await store()).write_updates(updates)
         for update in updates:
             exporter.observe_opportunity(update.opportunity)
@@ -380,6 +379,7 @@ def create_app(settings: Settings) -> faust.App:
 
     @app.on_before_shutdown.connect  # type: ignore[arg-type]
     async def close_store(sender: Any, *_args: Any, signal: Any, **_: Any) -> None:
+        await holes.stop()
         if "store" in store_holder:
             await store_holder.pop("store").__aexit__(None, None, None)
 

@@ -1,4 +1,4 @@
-"""Holes in what Faust hands an agent: seen, and filled by seeking back.
+"""Holes in what Faust hands an agent: seen here, filled from the broker (:mod:`streams.holes`).
 
 Around a rebalance Faust's consumer can hand a stream a partition's records with a hole (an
 offset never delivered in this generation: a delivery abandoned when the flow was suspended, then
@@ -12,9 +12,9 @@ partition resumes (:meth:`OffsetGuard.expect`: the committed offset, or the earl
 its first record.
 
 An agent asks :meth:`OffsetGuard.admit` for every record: a record at or before the next
-expected offset (in order, or a redelivery after a seek back) is admitted; a record past it is
-refused, and the agent seeks the partition back to the expected offset so the missing records
-are fetched again. Pure bookkeeping, no Faust: the agent does the seek.
+expected offset (in order, or a redelivery) is admitted; a record past it is refused with the
+first offset of the hole, and the agent reads the missing records from the broker itself
+(:mod:`streams.holes`), handles them, and then the refused record. Pure bookkeeping, no Faust.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ class OffsetGuard:
         self._next: dict[Hashable, int] = {}
 
     def admit(self, tp: Hashable, offset: int) -> int | None:
-        """None if the record may be handled; else the offset to seek ``tp`` back to."""
+        """None if the record may be handled; else the first offset of the hole before it."""
         expected = self._next.get(tp)
         if expected is not None and offset > expected:
             return expected

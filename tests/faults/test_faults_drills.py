@@ -22,7 +22,7 @@ import pytest
 from models.events import BEDFLOW_TOPIC
 from tests.faults.conftest import Drill, event_lag, events_processed, split
 from tests.parity_support import Results, sync_url
-from tests.worker_support import wait_for_async
+from tests.worker_support import REPO, wait_for_async
 
 pytestmark = pytest.mark.faults
 
@@ -121,6 +121,31 @@ async def test_a_second_worker_joins_and_the_first_leaves(
     await drill.wait_drained()
     assert second.process is not None and second.process.poll() is None, second.log_tail()
     drill.assert_matches(expected)
+
+
+DROPPING = Path(__file__).parent / "dropping"
+
+
+async def test_records_faust_drops_are_read_from_the_broker(
+    drill: Drill, event_file: Path, expected: tuple[Results, datetime]
+) -> None:
+    """Faust's consumer drops the first record of every partition and one record in 50, as it
+    does by itself around recovery and rebalances (``dropping/sitecustomize.py``): every agent
+    reads what it was not handed from the broker, and the group commits to the end."""
+    worker = drill.worker(
+        {"PYTHONPATH": f"{DROPPING}{os.pathsep}{REPO}", "OPSRADAR_DRILL_DROP_EVERY": "50"}
+    )
+    await drill.produce(event_file)
+    await drill.wait_drained()
+    drill.assert_matches(expected)
+    holes = re.findall(
+        r"topic='([^']+)', partition=\d+\): record \d+ handed over before \d+; reading",
+        worker.log_path.read_text(),
+    )
+    # the input topics, and the output topics the sinks read, each lost records
+    assert any("bedflow" in tp for tp in holes) and any("metrics" in tp for tp in holes), (
+        worker.log_tail()
+    )
 
 
 @pytest.mark.restart_drill

@@ -16,7 +16,7 @@ def test_in_order_and_redelivered_records_are_admitted() -> None:
     assert [guard.admit("p0", offset) for offset in (3, 4, 5)] == [None, None, None]
 
 
-def test_a_hole_is_refused_with_the_offset_to_seek_back_to() -> None:
+def test_a_hole_is_refused_with_its_first_offset() -> None:
     guard = OffsetGuard()
     guard.admit("p0", 9)
     assert guard.admit("p0", 12) == 10

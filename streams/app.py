@@ -18,18 +18,24 @@ issue #606) and lose it on a crash.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
+import time
+import weakref
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import faust
+import faust.streams as faust_streams
 import msgspec
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
+from faust.events import Event
 from faust.sensors.prometheus import setup_prometheus_sensors
+from faust.types.tuples import Message
 from prometheus_client import CollectorRegistry
 
 from models.catalogue import load_catalogue
@@ -47,11 +53,14 @@ from streams.database_security import database_connect_args
 from streams.holes import HoleReader, MissingRecord
 from streams.kafka_security import aiokafka_options, faust_broker_options
 from streams.offsets import OffsetGuard
-from streams.pipeline import EventPipeline
+from streams.pipeline import EventPipeline, RecordOutcome
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
 
+#: input records handled between two deliveries and saves (fewer when fewer have come)
+WORKER_BATCH = 500
+WORKER_BATCH_WITHIN_SECONDS = 0.1
 SINK_BATCH = 2000
 SINK_WITHIN_SECONDS = 0.5
 # A record replaying months of history (a trust's waiting list) passes thousands of hour
@@ -61,6 +70,9 @@ UPDATES_PER_MESSAGE = 100  # ~2 kB each with their evidence
 SINKS = ("metrics", "opportunities")
 #: how long an agent waits to learn where a partition resumes before its first record
 RESUME_OFFSET_TIMEOUT_SECONDS = 10.0
+#: how long an agent must have had nothing to do, while the broker holds records of one of its
+#: partitions past the last one handed over, before that partition is sought back to them
+TAIL_HOLE_AFTER_SECONDS = 5.0
 
 _encoder = msgspec.json.Encoder()
 _metrics_decoder = msgspec.json.Decoder(list[MetricPoint])
@@ -69,6 +81,19 @@ _updates_decoder = msgspec.json.Decoder(list[OpportunityUpdate])
 
 def _wall_clock() -> datetime:
     return datetime.now(UTC)
+
+
+@contextlib.contextmanager
+def handling(event: Any) -> Iterator[None]:
+    """Make ``event`` the one Faust thinks is being handled. A table write goes to the
+    changelog partition of that event (``faust.streams.current_event()``), and a batch saves
+    its states after its loop, when Faust's iteration has moved on. Faust keeps it in a private
+    context variable: check this on any Faust upgrade (the worker tests fail without it)."""
+    token = faust_streams._current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        faust_streams._current_event.reset(token)
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -136,20 +161,47 @@ def create_app(settings: Settings) -> faust.App:
         bootstrap=settings.kafka_bootstrap, client_options=aiokafka_options(settings)
     )
 
-    async def read_hole(tp: Any, *, start: int, end: int) -> list[MissingRecord]:
-        """The records of ``tp`` from ``start`` to ``end`` that Faust did not hand over, read
-        from the broker; once the record at ``end`` is acked Faust may commit past them all."""
-        log.warning(
-            "%s: record %d handed over before %d; reading %d-%d from the broker",
-            tp, end, start, start, end - 1,
+    def as_event(record: MissingRecord) -> Any:
+        """A record read from the broker, as Faust would have handed it over: current while
+        the states it advanced are written, and acked through the consumer (as Faust acks a
+        record an agent acks) so that the commit moves past it."""
+        message = Message(
+            topic=record.topic, partition=record.partition, offset=record.offset,
+            timestamp=0.0, timestamp_type=0, headers=None, key=record.key, value=record.value,
+            checksum=None,
         )  # fmt: skip
+        return Event(app, record.key, record.value, None, message)
+
+    async def read_missing(tp: Any, *, start: int, end: int) -> list[Any]:
+        """The records of ``tp`` from ``start`` to ``end`` that Faust did not hand over, read
+        from the broker, as events; the guard then expects ``end``."""
         missing = await holes.read(topic=tp.topic, partition=tp.partition, start=start, end=end)
-        # Faust commits an offset only past a run of acked ones; these were never handed over,
-        # so they are entered as Faust enters a compacted gap (a private method: check it on
-        # any Faust upgrade; the restart drills fail without it).
-        await cast(Any, app.consumer)._add_gap(tp, start, end - 1)
         guard.expect(tp, end)
-        return missing
+        return [as_event(record) for record in missing]
+
+    async def with_holes_filled(batch: list[Any]) -> list[Any]:
+        """The batch with, before any record that shows a hole, the records the hole held."""
+        ordered: list[Any] = []
+        for event in batch:
+            tp, offset = event.message.tp, event.message.offset
+            back = await admit(tp, offset)
+            if back is not None:
+                log.warning(
+                    "%s: record %d handed over before %d; reading %d-%d from the broker",
+                    tp, offset, back, back, offset - 1,
+                )  # fmt: skip
+                ordered += await read_missing(tp, start=back, end=offset)
+                guard.admit(tp, offset)
+            ordered.append(event)
+        return ordered
+
+    async def ack_all(records: Any, events: list[Any], handed_over: list[Any]) -> None:
+        delivered = {id(event) for event in handed_over}
+        for event in events:
+            if id(event) in delivered:
+                await records.ack(event)
+            else:
+                app.consumer.ack(event.message)
 
     async def resume_offset(tp: Any) -> int:
         """Where ``tp`` resumes in this generation: its committed offset, else its earliest."""
@@ -170,6 +222,11 @@ def create_app(settings: Settings) -> faust.App:
 
     async def admit(tp: Any, offset: int) -> int | None:
         """None if the record may be handled, else the first offset of the hole before it."""
+        await learn_resume_offset(tp)
+        return guard.admit(tp, offset)
+
+    async def learn_resume_offset(tp: Any) -> None:
+        """Tell the guard where ``tp`` resumes, once per generation."""
         if not guard.knows(tp):
             try:
                 guard.expect(
@@ -182,7 +239,21 @@ def create_app(settings: Settings) -> faust.App:
                     "%s: resume offset unknown (%s); not checked for a hole at the start",
                     tp, type(error).__name__,
                 )  # fmt: skip
-        return guard.admit(tp, offset)
+
+    #: per agent, since when it has had nothing to do (None: handling a batch)
+    idle_since: dict[str, float | None] = dict.fromkeys(("events", *SINKS), time.monotonic())
+
+    #: held by an agent while it handles a batch, and by the tail filler (never both)
+    agent_locks = {agent: asyncio.Lock() for agent in idle_since}
+
+    @contextlib.asynccontextmanager
+    async def busy(agent: str) -> AsyncIterator[None]:
+        async with agent_locks[agent]:
+            idle_since[agent] = None
+            try:
+                yield
+            finally:
+                idle_since[agent] = time.monotonic()
 
     store_holder: dict[str, OpportunityStore] = {}
 
@@ -200,33 +271,42 @@ def create_app(settings: Settings) -> faust.App:
     for sink in SINKS:
         exporter.declare_sink(sink)
 
-    async def send_outputs(outcome: Any) -> list[Awaitable[Any]]:
-        """Hand the record's outputs to the producer; the futures resolve once the broker has
-        acknowledged each message."""
+    async def send_outputs(outcomes: list[RecordOutcome]) -> list[Awaitable[Any]]:
+        """Hand a batch's outputs to the producer, each scope's in record order and in as few
+        messages as fit; the futures resolve once the broker has acknowledged each message."""
+        metrics: dict[str, list[MetricPoint]] = defaultdict(list)
+        updates: dict[str, list[OpportunityUpdate]] = defaultdict(list)
+        for outcome in outcomes:
+            for scope, points in outcome.metrics.items():
+                metrics[scope] += points
+            for scope, scope_updates in outcome.updates.items():
+                updates[scope] += scope_updates
         pending: list[Awaitable[Any]] = []
-        for scope, points in outcome.metrics.items():
+        for scope, points in metrics.items():
             for start in range(0, len(points), METRICS_PER_MESSAGE):
                 chunk = points[start : start + METRICS_PER_MESSAGE]
                 pending.append(
                     await metrics_topic.send(key=scope.encode(), value=_encoder.encode(chunk))
                 )
-        for scope, updates in outcome.updates.items():
-            for start in range(0, len(updates), UPDATES_PER_MESSAGE):
-                chunk_u = updates[start : start + UPDATES_PER_MESSAGE]
+        for scope, scope_updates in updates.items():
+            for start in range(0, len(scope_updates), UPDATES_PER_MESSAGE):
+                chunk_u = scope_updates[start : start + UPDATES_PER_MESSAGE]
                 pending.append(
                     await opportunities_topic.send(
                         key=scope.encode(), value=_encoder.encode(chunk_u)
                     )
                 )
-        for letter in outcome.deadletters:
-            pending.append(await deadletter_topic.send(key=None, value=_encoder.encode(letter)))
+        for outcome in outcomes:
+            for letter in outcome.deadletters:
+                pending.append(await deadletter_topic.send(key=None, value=_encoder.encode(letter)))
         return pending
 
-    async def handle(topic: str, partition: int, offset: int, value: bytes) -> bool:
-        """Process one input record: outputs acknowledged by the broker, then its state saved.
-        False if the outputs could not be delivered (the worker is stopping)."""
-        outcome = pipeline.process(topic, partition, offset, value)
-        pending = await send_outputs(outcome)
+    stopping = {"now": False}
+
+    async def delivered(outcomes: list[RecordOutcome]) -> bool:
+        """Send a batch's outputs and wait until the broker has acknowledged them all. False if
+        they could not be delivered (the worker is stopping)."""
+        pending = await send_outputs(outcomes)
         if pending:
             try:
                 await asyncio.gather(*pending)
@@ -234,66 +314,82 @@ def create_app(settings: Settings) -> faust.App:
                 # The producer gave up (after its own retries for producer_request_timeout):
                 # the state must not be written past outputs that are not in Kafka. Stop the
                 # worker; it resumes from the committed offsets and the saved state.
-                log.critical("outputs of %s-%d could not be delivered: stopping", topic, partition)
+                log.critical(
+                    "outputs of %d records could not be delivered: stopping", len(outcomes)
+                )
                 await app.crash(error)
                 return False
-        pipeline.save(outcome)
         return True
 
     @app.agent(input_topic, concurrency=1)
     async def process_events(stream: Any) -> None:
+        """Records in batches (as many as have come, up to ``WORKER_BATCH``): each is run
+        through the pipeline in order; then the batch's outputs are delivered, the states it
+        advanced are saved once each, and only then are its records acked."""
         records = stream.noack()
-        async for event in records.events():
+        async for batch in records.noack_take(WORKER_BATCH, within=WORKER_BATCH_WITHIN_SECONDS):
+            async with busy("events"):
+                events = await with_holes_filled(batch)
+                if await process_in_order(events):
+                    await ack_all(records, events, batch)
+                elif stopping["now"]:
+                    return
+
+    async def process_in_order(events: list[Any]) -> bool:
+        """Run the events through the pipeline, deliver their outputs, then save the states
+        they advanced. False if they may not be acked: the worker is stopping, or a rebalance
+        dropped the cached states meanwhile (the records then come again from the committed
+        offsets, onto the states as last saved)."""
+        generation = pipeline.generation
+        outcomes: list[RecordOutcome] = []
+        last_of_source: dict[str, Any] = {}
+        for event in events:
             message = event.message
-            back = await admit(message.tp, message.offset)
-            if back is not None:
-                for missing in await read_hole(message.tp, start=back, end=message.offset):
-                    if not await handle(
-                        missing.topic, missing.partition, missing.offset, missing.value or b""
-                    ):
-                        return
-                guard.admit(message.tp, message.offset)
+            last_of_source[f"{message.topic}/{message.partition}"] = event
             value = event.value if event.value is not None else b""  # a tombstone: malformed
-            if not await handle(message.topic, message.partition, message.offset, value):
-                return
-            await records.ack(event)
+            outcomes.append(
+                pipeline.process(message.topic, message.partition, message.offset, value)
+            )
+        if not await delivered(outcomes):
+            return False
+        if pipeline.generation != generation:
+            log.info("a rebalance interrupted a batch of %d records: not acked", len(events))
+            return False
+        pipeline.save(writing_for=lambda source: handling(last_of_source[source]))
+        return True
 
     # next output-topic offset to write, per partition and sink, for the backlog gauge
     next_to_write: dict[str, dict[Any, int]] = {sink: {} for sink in SINKS}
 
-    async def sink_batches(
-        stream: Any, sink: str, write: Callable[[list[MissingRecord]], Awaitable[int]]
-    ) -> None:
+    async def sink_batches(stream: Any, sink: str) -> None:
         """Write each batch until it succeeds, then ack it: a database outage holds the sink at
         the batch (its backlog grows) instead of acking unwritten records."""
         records = stream.noack()
         async for batch in records.noack_take(SINK_BATCH, within=SINK_WITHIN_SECONDS):
-            to_write: list[MissingRecord] = []
-            for event in batch:
-                message = event.message
-                back = await admit(message.tp, message.offset)
-                if back is not None:
-                    to_write.extend(await read_hole(message.tp, start=back, end=message.offset))
-                    guard.admit(message.tp, message.offset)
-                to_write.append(
-                    MissingRecord(
-                        topic=message.topic, partition=message.partition, offset=message.offset,
-                        key=event.key, value=event.value,
-                    )
-                )  # fmt: skip
-            if to_write:
-                await write_until_done(
-                    functools.partial(write, to_write),
-                    what=f"{len(to_write)} {sink} messages",
-                    on_failure=lambda _error: exporter.count_sink_failure(sink),
-                    max_wait_seconds=settings.sink_retry_max_seconds,
+            async with busy(sink):
+                events = await with_holes_filled(batch)
+                await write_in_order(events, sink)
+                await ack_all(records, events, batch)
+
+    async def write_in_order(events: list[Any], sink: str) -> None:
+        """Write the events' records to Postgres, retrying until it takes them."""
+        if events:
+            to_write = [
+                MissingRecord(
+                    topic=e.message.topic, partition=e.message.partition,
+                    offset=e.message.offset, key=e.key, value=e.value,
                 )
-            for event in batch:
-                tp = event.message.tp
-                next_to_write[sink][tp] = max(
-                    next_to_write[sink].get(tp, 0), event.message.offset + 1
-                )
-                await records.ack(event)
+                for e in events
+            ]  # fmt: skip
+            await write_until_done(
+                functools.partial(sink_writers[sink], to_write),
+                what=f"{len(to_write)} {sink} messages",
+                on_failure=lambda _error: exporter.count_sink_failure(sink),
+                max_wait_seconds=settings.sink_retry_max_seconds,
+            )
+        for event in events:
+            tp = event.message.tp
+            next_to_write[sink][tp] = max(next_to_write[sink].get(tp, 0), event.message.offset + 1)
 
     async def write_metric_events(messages: list[MissingRecord]) -> int:
         points: list[MetricPoint] = []
@@ -315,13 +411,18 @@ def create_app(settings: Settings) -> faust.App:
             exporter.observe_opportunity(update.opportunity)
         return written
 
+    sink_writers: dict[str, Callable[[list[MissingRecord]], Awaitable[int]]] = {
+        "metrics": write_metric_events,
+        "opportunities": write_update_events,
+    }
+
     @app.agent(metrics_topic, concurrency=1)
     async def sink_metrics(stream: Any) -> None:
-        await sink_batches(stream, "metrics", write_metric_events)
+        await sink_batches(stream, "metrics")
 
     @app.agent(opportunities_topic, concurrency=1)
     async def sink_opportunities(stream: Any) -> None:
-        await sink_batches(stream, "opportunities", write_update_events)
+        await sink_batches(stream, "opportunities")
 
     sink_topics = {"metrics": metrics_topic, "opportunities": opportunities_topic}
 
@@ -341,6 +442,59 @@ def create_app(settings: Settings) -> faust.App:
                 if highwater is not None and written is not None:
                     backlog += max(highwater - written, 0)
             exporter.set_sink_backlog(sink, backlog)
+
+    agent_of_topic = {name: "events" for name in wire} | {
+        topic.get_topic_name(): sink for sink, topic in sink_topics.items()
+    }
+
+    @app.timer(interval=TAIL_HOLE_AFTER_SECONDS / 2)
+    async def fill_tail_holes() -> None:
+        """A hole at the end of a partition has no later record to show it: its records (and
+        the partition's commit) would wait for the partition's next record, which for a quiet
+        feed may be hours. When an agent has had nothing to do for a while although the broker
+        holds records of one of its partitions past the last one handed over, they are read
+        from the broker and handled as the agent would, holding the agent's lock."""
+        if app.in_recovery:
+            return
+        now = time.monotonic()
+        quiet = [
+            tp
+            for tp in app.consumer.assignment()
+            if tp.topic in agent_of_topic  # not a changelog: recovery reads those
+            and (since := idle_since[agent_of_topic[tp.topic]]) is not None
+            and now - since >= TAIL_HOLE_AFTER_SECONDS
+        ]
+        if not quiet:
+            return
+        try:
+            ends = await asyncio.wait_for(
+                holes.end_offsets([(tp.topic, tp.partition) for tp in quiet]),
+                RESUME_OFFSET_TIMEOUT_SECONDS,
+            )
+        except (TimeoutError, KafkaError):
+            return  # the broker is away: the next tick asks again
+        for tp in quiet:
+            agent = agent_of_topic[tp.topic]
+            highwater = ends.get((tp.topic, tp.partition), 0)
+            if not highwater:
+                continue
+            await learn_resume_offset(tp)
+            async with busy(agent):
+                expected = guard.expected(tp)
+                if expected is None or expected >= highwater:
+                    continue
+                log.warning(
+                    "%s: records %d-%d are in the log but were never handed over; reading them",
+                    tp, expected, highwater - 1,
+                )  # fmt: skip
+                events = await read_missing(tp, start=expected, end=highwater)
+                if agent == "events":
+                    if not await process_in_order(events):
+                        continue
+                else:
+                    await write_in_order(events, agent)
+                for event in events:
+                    app.consumer.ack(event.message)
 
     # Faust rebalances eagerly: every partition is revoked, then the new set is assigned. A
     # scope's series must disappear from this worker's /metrics once another worker owns it (or
@@ -369,6 +523,10 @@ def create_app(settings: Settings) -> faust.App:
         # meanwhile by a worker that held it for one generation.
         pipeline.reload_states()
         guard.reset()
+        now = time.monotonic()
+        for agent, since in idle_since.items():
+            if since is not None:
+                idle_since[agent] = now
         if gone:
             exporter.remove_scopes(gone)
         if lost:

@@ -101,6 +101,16 @@ class HoleReader:
                     last_progress = loop.time()
         return records
 
+    async def end_offsets(self, partitions: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        """The broker's end offset of each (topic, partition): asked of the broker, not of
+        Faust's consumer, which knows none for a partition it has stopped fetching."""
+        if not partitions:
+            return {}
+        async with self._lock:
+            consumer = await self._started()
+            ends = await consumer.end_offsets([TopicPartition(t, p) for t, p in partitions])
+        return {(tp.topic, tp.partition): int(end) for tp, end in ends.items()}
+
     async def stop(self) -> None:
         if self._consumer is not None:
             await self._consumer.stop()

@@ -1,11 +1,12 @@
 """One input record's journey through the worker: decode and guard, engine, outputs, state.
 
-Kept free of Faust so it can be unit-tested with a dict as the table: the agent hands in the
-record, sends what comes back, waits until the broker has acknowledged it, and only then calls
-:meth:`EventPipeline.save` (the consistency rule in the README: outputs, then state, then the
-input offset). State is written to the table once per record and part (never per event): a
-table set costs a changelog send (~100 µs), so per-event writes would cap the worker at a few
-thousand events a second.
+Kept free of Faust so it can be unit-tested with a dict as the table: the agent hands in a batch
+of records one by one, sends what comes back, waits until the broker has acknowledged it, and
+only then calls :meth:`EventPipeline.save` (the consistency rule in the README: outputs, then
+state, then the input offsets). States live in memory between saves, as in Kafka Streams' record
+cache: a save writes each state the batch advanced once, however many of its records touched it
+(a table set costs a changelog send, ~100 µs). Until then the events each state applied are
+kept, so a record that fails part-way can put its states back to where the batch had them.
 
 How a state is laid out in the table, so that a crash in the middle of a save (some keys in the
 changelog, others not) can never be restored:
@@ -28,6 +29,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, MutableMapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -80,6 +82,18 @@ class RecordOutcome:
     offset: int = -1
 
 
+@dataclass
+class _Unsaved:
+    """What a state applied since it was last saved."""
+
+    #: ``"<wire topic>/<partition>"`` -> newest offset applied (the index's ``covered`` to save)
+    covered: dict[str, int]
+    #: the events, in order: replayed onto the saved state if a later record fails part-way
+    events: list[Event] = field(default_factory=list)
+    #: where the newest of them came from: its partition is the state's changelog partition
+    source: str = ""
+
+
 class EventPipeline:
     """Decodes records, runs each scope's engine state and keeps that state in a table."""
 
@@ -107,6 +121,10 @@ class EventPipeline:
         self._lateness = lateness
         self._states: dict[str, ScopeState] = {}
         self._indexes: dict[str, StateIndex] = {}
+        self._unsaved: dict[str, _Unsaved] = {}
+        #: bumped whenever cached states are dropped: a batch processed across a change must
+        #: not be acked (its records come again from the committed offsets)
+        self.generation = 0
         self.scopes_by_partition: dict[tuple[str, int], set[str]] = defaultdict(set)
 
     def process(self, topic: str, partition: int, offset: int, value: bytes) -> RecordOutcome:
@@ -125,8 +143,7 @@ class EventPipeline:
                 contract_topic, partition, offset, type(error).__name__, PROCESSING_FAILED,
             )  # fmt: skip
             for state_key in outcome.touched:
-                self._states.pop(state_key, None)
-                self._indexes.pop(state_key, None)
+                self._put_back(state_key)
             failed = RecordOutcome(source=outcome.source, offset=offset)
             failed.deadletters.append(
                 {
@@ -163,13 +180,14 @@ class EventPipeline:
         for event in decoded.events:
             by_scope[scope_key(event.trust_code, event.site_code)].append(event)
 
+        applied: dict[str, list[Event]] = {}
         for scope, events in by_scope.items():
             self.scopes_by_partition[(topic, partition)].add(scope)
             # One state per scope and topic, as in Engine: partitions of different topics are
             # consumed in no fixed order relative to each other.
             state_key = f"{scope}@{contract_topic}"
             state = self._state_for(state_key, events[0])
-            if self._index(state_key).covered.get(outcome.source, -1) >= outcome.offset:
+            if self._covered(state_key).get(outcome.source, -1) >= outcome.offset:
                 self._exporter.count_redelivered(contract_topic, len(events))
                 continue
             outcome.touched.append(state_key)
@@ -181,6 +199,7 @@ class EventPipeline:
                     else:
                         outcome.updates[scope].append(output)
                 self._exporter.count_events(contract_topic, event_type_of(event), 1)
+            applied[state_key] = events
             self._exporter.count_duplicate(contract_topic, state.duplicate - before[0])
             self._exporter.count_late(contract_topic, state.late - before[1])
             self._exporter.count_after_close(contract_topic, state.after_close - before[2])
@@ -188,14 +207,54 @@ class EventPipeline:
             self._exporter.observe_event_time(
                 contract_topic, events[0].trust_code, events[0].site_code, newest, now
             )
+        # only once the whole record went through: a failure leaves no trace of it
+        for state_key, events in applied.items():
+            unsaved = self._unsaved.get(state_key)
+            if unsaved is None:
+                unsaved = self._unsaved[state_key] = _Unsaved(covered=self._covered(state_key))
+            unsaved.events.extend(events)
+            unsaved.covered = {**unsaved.covered, outcome.source: outcome.offset}
+            unsaved.source = outcome.source
 
-    def save(self, outcome: RecordOutcome) -> None:
-        """Write the states the record advanced, covering its offset. Call only once the
-        record's outputs are acknowledged by the broker."""
-        for state_key in outcome.touched:
-            state = self._states.get(state_key)
-            if state is not None:
-                self._save(state_key, state, outcome.source, outcome.offset)
+    def _covered(self, state_key: str) -> dict[str, int]:
+        """The offsets the state in memory covers, saved or not."""
+        unsaved = self._unsaved.get(state_key)
+        return unsaved.covered if unsaved is not None else self._index(state_key).covered
+
+    def _put_back(self, state_key: str) -> None:
+        """After a failure part-way through a record: the state as the batch had it before
+        the record, from its last save and the events applied since (the engine is
+        deterministic, so replaying them gives the same state; their outputs went already)."""
+        self._states.pop(state_key, None)
+        self._indexes.pop(state_key, None)
+        unsaved = self._unsaved.get(state_key)
+        if unsaved is None or not unsaved.events:
+            return
+        state = self._state_for(state_key, unsaved.events[0])
+        for event in unsaved.events:
+            state.apply(event)
+
+    def save(
+        self, *, writing_for: Callable[[str], AbstractContextManager[object]] | None = None
+    ) -> int:
+        """Write every state advanced since the last save, each once, covering the newest
+        offset it applied. Call only once the outputs of those records are acknowledged by the
+        broker. ``writing_for(source)`` is entered around the writes of the states last
+        advanced by a record of ``source`` (``"<wire topic>/<partition>"``): Faust sends a
+        table write to the changelog partition of the record being handled. Returns how many
+        states were written."""
+        by_source: dict[str, list[str]] = defaultdict(list)
+        for state_key, unsaved in self._unsaved.items():
+            by_source[unsaved.source].append(state_key)
+        for source, state_keys in by_source.items():
+            with writing_for(source) if writing_for is not None else nullcontext():
+                for state_key in state_keys:
+                    state = self._states.get(state_key)
+                    if state is not None:
+                        self._save(state_key, state, self._unsaved[state_key].covered)
+        saved = len(self._unsaved)
+        self._unsaved.clear()
+        return saved
 
     def forget_partition(self, topic: str, partition: int) -> set[str]:
         """Drop cached state of a partition this worker no longer owns; returns its scopes."""
@@ -204,12 +263,16 @@ class EventPipeline:
         for scope in scopes:
             self._states.pop(f"{scope}@{contract_topic}", None)
             self._indexes.pop(f"{scope}@{contract_topic}", None)
+            self._unsaved.pop(f"{scope}@{contract_topic}", None)
+        self.generation += 1
         return scopes
 
     def reload_states(self) -> None:
         """Forget every cached state: the next record of each reads it from the table."""
         self._states.clear()
         self._indexes.clear()
+        self._unsaved.clear()
+        self.generation += 1
 
     def _index(self, state_key: str) -> StateIndex:
         index = self._indexes.get(state_key)
@@ -245,7 +308,7 @@ class EventPipeline:
         self._states[state_key] = state
         return state
 
-    def _save(self, state_key: str, state: ScopeState, source: str, offset: int) -> None:
+    def _save(self, state_key: str, state: ScopeState, covered: dict[str, int]) -> None:
         old = self._index(state_key)
         slots = dict(old.slots)
         emptied: list[str] = []
@@ -259,7 +322,7 @@ class EventPipeline:
             elif current is not None:  # an empty part: the engine closed every entry it held
                 del slots[name]
                 emptied.append(name)
-        index = StateIndex(slots=slots, covered={**old.covered, source: offset})
+        index = StateIndex(slots=slots, covered=covered)
         self._table[state_key] = _encode(index)
         self._indexes[state_key] = index
         # only once the index no longer names them: a crash before this leaves dead slots

@@ -129,9 +129,11 @@ DROPPING = Path(__file__).parent / "dropping"
 async def test_records_faust_drops_are_read_from_the_broker(
     drill: Drill, event_file: Path, expected: tuple[Results, datetime]
 ) -> None:
-    """Faust's consumer drops the first record of every partition and one record in 50, as it
-    does by itself around recovery and rebalances (``dropping/sitecustomize.py``): every agent
-    reads what it was not handed from the broker, and the group commits to the end."""
+    """Faust's consumer drops the first record of every partition, one record in 50 and the
+    last record of a partition when fetched, as it does by itself around recovery and
+    rebalances (``dropping/sitecustomize.py``): every agent reads what it was not handed from
+    the broker, a partition left with its tail missing has it read when its agent is idle, and
+    the group commits to the end."""
     worker = drill.worker(
         {"PYTHONPATH": f"{DROPPING}{os.pathsep}{REPO}", "OPSRADAR_DRILL_DROP_EVERY": "50"}
     )
@@ -146,6 +148,7 @@ async def test_records_faust_drops_are_read_from_the_broker(
     assert any("bedflow" in tp for tp in holes) and any("metrics" in tp for tp in holes), (
         worker.log_tail()
     )
+    assert "never handed over; reading them" in worker.log_path.read_text(), "no tail was lost"
 
 
 @pytest.mark.restart_drill

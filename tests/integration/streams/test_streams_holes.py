@@ -46,5 +46,7 @@ async def test_a_range_is_read_in_order_and_nothing_past_its_end(
         tail = await reader.read(topic=topic, partition=1, start=28, end=30)
         assert [r.offset for r in tail] == [28, 29]
         assert await reader.read(topic=topic, partition=1, start=5, end=5) == []
+        ends = await reader.end_offsets([(topic, 0), (topic, 1)])
+        assert ends == {(topic, 0): 1, (topic, 1): 30}
     finally:
         await reader.stop()

@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry
 from models.catalogue import load_catalogue
 from models.events import BEDFLOW_TOPIC
 from sinks.prometheus import PrometheusExporter
+from streams.engine import ScopeState
 from streams.pipeline import PROCESSING_FAILED, EventPipeline, RecordOutcome
 from tests.worker_support import envelope
 
@@ -95,7 +96,7 @@ def _run(pipeline: EventPipeline, records: list[bytes], first: int = 0) -> Itera
     for offset in range(first, len(records)):
         outcome = pipeline.process(BEDFLOW_TOPIC, 0, offset, records[offset])
         yield _outputs(outcome)
-        pipeline.save(outcome)
+        pipeline.save()
 
 
 def _counter(registry: CollectorRegistry, name: str) -> float:
@@ -125,7 +126,7 @@ def test_crash_in_a_save_restores_a_consistent_state(crash_at: int, written: str
     crashed = pipeline.process(BEDFLOW_TOPIC, 0, crash_at, RECORDS[crash_at])
     before += _outputs(crashed)
     mark = len(table.log)
-    pipeline.save(crashed)
+    pipeline.save()
     save_log = table.log[mark:]
     keep = {"none": 0, "part": 1, "all_but_index": len(save_log) - 1, "all": len(save_log)}
     changelog = table.log[:mark] + save_log[: keep[written]]
@@ -184,3 +185,50 @@ def test_a_record_whose_processing_raises_is_dead_lettered_with_a_reason() -> No
         )
         == 1
     )
+
+
+def _batched(pipeline: EventPipeline, records: list[bytes], batch: int) -> list[Any]:
+    """As the worker runs: records processed in batches, the states saved after each batch."""
+    outputs: list[Any] = []
+    for start in range(0, len(records), batch):
+        for offset in range(start, min(start + batch, len(records))):
+            outputs += _outputs(pipeline.process(BEDFLOW_TOPIC, 0, offset, records[offset]))
+        pipeline.save()
+    return outputs
+
+
+def test_a_batch_saves_each_state_once_and_restores_the_same() -> None:
+    per_record, batched = LoggedTable(), LoggedTable()
+    list(_run(_pipeline(per_record)[0], RECORDS))
+    assert _batched(_pipeline(batched)[0], RECORDS, batch=40) == STRAIGHT
+    # each part written once per batch of 40 records, not once per record (7x fewer here)
+    assert len(batched.log) * 5 < len(per_record.log)
+    restarted, registry = _pipeline(_restored(batched.log))
+    assert list(_run(restarted, RECORDS[:60], first=50)) == [[]] * 10
+    assert _counter(registry, "opsradar_events_redelivered_total") == 10
+
+
+def test_a_record_failing_mid_batch_leaves_the_states_where_the_batch_had_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Record 10 of a batch raises in the engine: it is dead-lettered, and the records before
+    it in the same batch (never saved) still count, so the outputs are a run without it."""
+    failing = 10
+    records = list(RECORDS)
+    poisoned = msgspec.json.decode(records[failing])
+    poisoned["ward_code"] = "BOOM"
+    records[failing] = msgspec.json.encode(poisoned)
+    apply = ScopeState.apply
+
+    def apply_or_raise(state: ScopeState, event: Any) -> list[Any]:
+        if getattr(event, "ward_code", None) == "BOOM":
+            apply(state, event)  # half-advances the state, then fails
+            raise RuntimeError("engine bug")
+        return apply(state, event)
+
+    monkeypatch.setattr(ScopeState, "apply", apply_or_raise)
+    pipeline, registry = _pipeline({})
+    outputs = _batched(pipeline, records, batch=40)
+    without = _batched(_pipeline({})[0], records[:failing] + records[failing + 1 :], batch=40)
+    assert outputs == without
+    assert _counter(registry, "opsradar_records_failed_total") == 1

@@ -237,7 +237,12 @@ class Rostering:
         purge_before(agg.changes_by_day, day_cutoff)
         purge_before(agg.planned_by_day, day_cutoff)
         ended_before = hour - ENDED_SHIFT_KEEP_HOURS
-        self.shifts.remove_where(lambda shift: shift.start_hour + shift.hours < ended_before)
+        # every planned shift, weeks ahead, is scanned once a day: inline, not a call per shift
+        for index, shard in enumerate(self.shifts.shards):
+            self.shifts.drop(
+                index,
+                [ref for ref, s in shard.items() if s.start_hour + s.hours < ended_before],
+            )
 
     def confirm_after_gap(self, before_hour: int) -> None:
         """Nothing to confirm: a shift is dropped two days after it ended anyway."""

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 NAME = "analyse"
 HELP = "run the engine offline over event files"
 DEFAULT_DB = "sqlite+aiosqlite:///opsradar.sqlite"
-WRITE_BATCH = 20_000
+WRITE_BATCH = 100_000
 PROGRESS_MIN_BYTES = 20_000_000
 
 

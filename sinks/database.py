@@ -16,9 +16,10 @@ collapsing repeated keys in Python (last wins): measured 4-6x faster than multi-
 which also fail when a batch holds a key twice (research §7). Metric points, two or three rows per
 input event, go through :class:`_CompiledUpsert`: the statement is compiled once and each row is
 bound as a plain tuple, because SQLAlchemy's per-row parameter building and type processing cost
-more than SQLite's own insert (two thirds of ``analyse``'s writing time). The same code runs on
-Postgres (``postgresql+asyncpg://``) and SQLite (``sqlite+aiosqlite:///path``): only the
-dialect's ``insert`` differs. The schema must exist (``opsradar db upgrade`` /
+more than SQLite's own insert (two thirds of ``analyse``'s writing time); on Postgres a batch of
+them is one ``INSERT ... SELECT FROM unnest(arrays)`` (one statement, one round trip). The
+same code runs on Postgres (``postgresql+asyncpg://``) and SQLite (``sqlite+aiosqlite:///path``):
+only the dialect's ``insert`` differs. The schema must exist (``opsradar db upgrade`` /
 :func:`sinks.schema.upgrade`).
 
 :func:`write_until_done` retries a failed batch with capped exponential backoff (tenacity) until
@@ -35,8 +36,9 @@ from datetime import UTC, date, datetime
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import Table, event, func, select
+from sqlalchemy import Table, bindparam, cast, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import Insert as PostgresInsert
 from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 from sqlalchemy.engine import URL, Dialect
@@ -152,10 +154,13 @@ class _CompiledUpsert:
     """An upsert compiled once for one dialect, executed with rows given as DB-API parameters.
 
     ``conn.execute(stmt, dicts)`` builds and type-processes every row in Python (~10 µs a row);
-    here a row is one tuple (or dict, for a named paramstyle) in ``columns`` order, passed
-    through the same bind processors as SQLAlchemy would apply (the UTC datetime of
-    ``UtcDateTime``, SQLite's text form of it), memoised per distinct value where the column's
-    values repeat (every metric point of an evaluation shares its ``evaluated_at``).
+    here a row is one tuple in ``columns`` order, passed through the same bind processors as
+    SQLAlchemy would apply (the UTC datetime of ``UtcDateTime``, SQLite's text form of it),
+    memoised per distinct value where the column's values repeat (every metric point of an
+    evaluation shares its ``evaluated_at``).
+
+    ``columnar``: the statement takes one array per column (Postgres ``unnest``), so a batch is
+    one statement and one round trip instead of one execution per row.
     """
 
     def __init__(
@@ -164,10 +169,13 @@ class _CompiledUpsert:
         table: Table,
         columns: Sequence[str],
         dialect: Dialect,
+        *,
+        columnar: bool = False,
     ) -> None:
         compiled = stmt.compile(dialect=dialect, column_keys=list(columns))
         self.sql = compiled.string
         self.named = compiled.positiontup is None
+        self.columnar = columnar
         order = list(columns) if self.named else list(compiled.positiontup or ())
         if sorted(order) != sorted(columns):
             raise ValueError(f"compiled upsert binds {order}, expected {list(columns)}")
@@ -195,11 +203,18 @@ class _CompiledUpsert:
 
         return bound
 
-    def parameters(self, rows: Iterable[Sequence[Any]]) -> list[Any]:
-        """``rows`` (tuples in ``columns`` order, already bound) as the driver's parameters."""
-        if self.named:
-            return [dict(zip(self.columns, row, strict=True)) for row in rows]
-        return list(rows)
+    async def execute(self, conn: AsyncConnection, rows: Sequence[Sequence[Any]]) -> None:
+        """Send ``rows`` (tuples in ``columns`` order, already bound), the keys distinct."""
+        if self.columnar:
+            arrays = [list(column) for column in zip(*rows, strict=True)]
+            values: Any = dict(zip(self.columns, arrays, strict=True)) if self.named else arrays
+            await conn.exec_driver_sql(self.sql, tuple(values) if not self.named else values)
+        elif self.named:
+            await conn.exec_driver_sql(
+                self.sql, [dict(zip(self.columns, row, strict=True)) for row in rows]
+            )
+        else:
+            await conn.exec_driver_sql(self.sql, list(rows))
 
 
 class OpportunityStore:
@@ -259,7 +274,26 @@ class OpportunityStore:
         raise ValueError(f"unsupported database dialect {self.dialect!r}")
 
     def _metric_upsert(self) -> _CompiledUpsert:
+        columnar = self.dialect == "postgresql"
         stmt = self._insert(scope_metrics)
+        if columnar:
+            # INSERT ... SELECT FROM unnest(one array per column): a batch in one statement.
+            # The keys of a batch are distinct (metric_rows), which ON CONFLICT DO UPDATE needs.
+            # the arrays of the column types without a length: an explicit cast to varchar(8)
+            # would truncate a longer value silently, where the insert rejects it
+            arrays = (
+                func.unnest(
+                    *[
+                        cast(bindparam(name), ARRAY(type(scope_metrics.c[name].type)()))
+                        for name in _METRIC_COLUMNS
+                    ]
+                )
+                .table_valued(*_METRIC_COLUMNS)
+                .render_derived()
+            )
+            stmt = stmt.from_select(
+                list(_METRIC_COLUMNS), select(*[arrays.c[name] for name in _METRIC_COLUMNS])
+            )
         stmt = stmt.on_conflict_do_update(
             index_elements=list(_METRIC_KEY),
             set_={
@@ -269,10 +303,13 @@ class OpportunityStore:
                 "sample_size": stmt.excluded.sample_size,
             },
         )
-        return _CompiledUpsert(stmt, scope_metrics, _METRIC_COLUMNS, self.engine.dialect)
+        return _CompiledUpsert(
+            stmt, scope_metrics, _METRIC_COLUMNS, self.engine.dialect, columnar=columnar
+        )
 
-    def metric_parameters(self, points: Iterable[MetricPoint]) -> list[Any]:
-        """The driver's parameters for ``points``: one row per key, the last point of each."""
+    def metric_rows(self, points: Iterable[MetricPoint]) -> list[tuple[Any, ...]]:
+        """The bound rows of ``points`` in the upsert's column order: one row per key, the last
+        point of each."""
         upsert = self._metrics
         when = upsert.memoised("evaluated_at")
         value = upsert.processor("value")
@@ -286,18 +323,17 @@ class OpportunityStore:
             at = when(p.evaluated_at)
             row = (scope, p.metric, at, p.trust_code, p.site_code, value(p.value), p.sample_size)
             kept[(scope, p.metric, at)] = row
-        rows = kept.values()
         if order != list(range(len(order))):
-            rows = [tuple(row[i] for i in order) for row in rows]  # type: ignore[assignment]
-        return upsert.parameters(rows)
+            return [tuple(row[i] for i in order) for row in kept.values()]
+        return list(kept.values())
 
     async def write_metrics(self, points: Sequence[MetricPoint]) -> int:
         """Upsert metric points; returns the number of rows sent (after collapsing repeats)."""
-        rows = self.metric_parameters(points)
+        rows = self.metric_rows(points)
         if not rows:
             return 0
         async with self.engine.begin() as conn:
-            await conn.exec_driver_sql(self._metrics.sql, rows)
+            await self._metrics.execute(conn, rows)
         return len(rows)
 
     async def write_updates(self, updates: Sequence[OpportunityUpdate]) -> int:

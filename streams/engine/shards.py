@@ -31,6 +31,10 @@ class ShardedMap(Generic[E]):
     def _index(self, ref: str) -> int:
         return zlib.crc32(ref.encode()) % self.count
 
+    def index(self, ref: str) -> int:
+        """The shard that holds (or would hold) ``ref``."""
+        return zlib.crc32(ref.encode()) % self.count
+
     def shard(self, ref: str) -> tuple[dict[str, E], str]:
         """The dict holding ``ref`` and its part name (one hash for a get-then-put)."""
         index = zlib.crc32(ref.encode()) % self.count

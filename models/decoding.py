@@ -48,7 +48,7 @@ from models.rejection import (
     WRONG_TYPE,
     Rejection,
 )
-from models.validation import check_event
+from models.validation import ClockBounds, check_event_within, clock_bounds
 
 __all__ = ["MAX_BATCH_EVENTS", "DecodedRecord", "RecordDecoder", "Rejection"]
 
@@ -149,6 +149,17 @@ class RecordDecoder:
         self._types = frozenset(
             name for name, owner in EVENT_TYPE_TOPIC.items() if topic is None or owner == topic
         )
+        self._bounds: tuple[datetime, ClockBounds] | None = None
+
+    def _clock(self, now: datetime) -> ClockBounds:
+        """The clock rules' bounds for ``now``; computed again only when ``now`` changes."""
+        cached = self._bounds
+        if cached is None or cached[0] is not now:
+            bounds = clock_bounds(
+                now, past_horizon=self.past_horizon, future_limit=self.future_limit
+            )
+            cached = self._bounds = (now, bounds)
+        return cached[1]
 
     def decode(self, value: bytes | None, *, now: datetime) -> DecodedRecord:
         """Judge a record value: one event object, or a JSON array of 1 to 10,000 of them.
@@ -160,6 +171,9 @@ class RecordDecoder:
         record = DecodedRecord(events=[], rejections=[])
         if value is None:
             record.rejections.append(Rejection(INVALID_JSON))
+            return record
+        if value[:1] == b"{":  # the common case, one event: no copy of the value to strip it
+            self._judge(value, now, record)
             return record
         start = len(value) - len(value.lstrip(_WHITESPACE))
         if value[start : start + 1] != b"[":
@@ -222,9 +236,7 @@ class RecordDecoder:
             value = getattr(event, name)
             if value is not None and value.isdecimal():
                 return _rejection(guard.find_in_token(name, value) or NUMERIC_REF, name, event)
-        broken = check_event(
-            event, now=now, past_horizon=self.past_horizon, future_limit=self.future_limit
-        )
+        broken = check_event_within(event, self._clock(now))
         if broken is not None:
             return _rejection(broken[0], broken[1], event)
         return None

@@ -6,8 +6,9 @@ between two timestamps, "now"), so the published schemas list them as exceptions
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Final
+from typing import Any, Final, NamedTuple
 
 from models.events import AmbulanceHandover, Event, RosterPublished, ShiftPlanned
 from models.rejection import BAD_INTERVAL, FUTURE_TIME, SITE_NOT_IN_TRUST, TOO_OLD
@@ -25,6 +26,49 @@ CROSS_FIELD_RULES: tuple[str, ...] = (
 )
 
 
+class ClockBounds(NamedTuple):
+    """The clock rules for one ``now``, as the two instants an ``occurred_at`` must lie within."""
+
+    latest: datetime
+    #: None: no bound beyond ``EARLIEST_OCCURRED_AT`` (no past horizon, or one before year 1)
+    oldest: datetime | None
+
+
+def clock_bounds(
+    now: datetime, *, past_horizon: timedelta | None, future_limit: timedelta
+) -> ClockBounds:
+    """``occurred_at - now > future_limit`` is ``occurred_at > now + future_limit`` and
+    ``now - occurred_at > past_horizon`` is ``occurred_at < now - past_horizon`` (datetime
+    arithmetic is exact), so a decoder computes them once per ``now``, not once per event."""
+    oldest: datetime | None = None
+    if past_horizon is not None:
+        try:
+            oldest = now - past_horizon
+        except OverflowError:  # before year 1: no event is older
+            oldest = None
+    return ClockBounds(latest=now + future_limit, oldest=oldest)
+
+
+def _shift_interval(event: ShiftPlanned) -> bool:
+    return event.ends_at <= event.starts_at
+
+
+def _roster_interval(event: RosterPublished) -> bool:
+    return event.period_end < event.period_start
+
+
+def _handover_interval(event: AmbulanceHandover) -> bool:
+    return event.arrived_at > event.occurred_at
+
+
+#: event type -> (its interval rule: True when broken, the field named)
+_INTERVAL_RULES: Final[dict[type, tuple[Callable[[Any], bool], str]]] = {
+    ShiftPlanned: (_shift_interval, "ends_at"),
+    RosterPublished: (_roster_interval, "period_end"),
+    AmbulanceHandover: (_handover_interval, "arrived_at"),
+}
+
+
 def check_event(
     event: Event,
     *,
@@ -33,18 +77,22 @@ def check_event(
     future_limit: timedelta,
 ) -> tuple[str, str] | None:
     """(reason, field) for the first rule the event breaks, or None."""
+    bounds = clock_bounds(now, past_horizon=past_horizon, future_limit=future_limit)
+    return check_event_within(event, bounds)
+
+
+def check_event_within(event: Event, bounds: ClockBounds) -> tuple[str, str] | None:
+    """:func:`check_event` with the clock rules' bounds computed beforehand."""
     if event.site_code is not None and not event.site_code.startswith(event.trust_code):
         return SITE_NOT_IN_TRUST, "site_code"
-    if isinstance(event, ShiftPlanned) and event.ends_at <= event.starts_at:
-        return BAD_INTERVAL, "ends_at"
-    if isinstance(event, RosterPublished) and event.period_end < event.period_start:
-        return BAD_INTERVAL, "period_end"
-    if isinstance(event, AmbulanceHandover) and event.arrived_at > event.occurred_at:
-        return BAD_INTERVAL, "arrived_at"
-    if event.occurred_at - now > future_limit:
+    interval = _INTERVAL_RULES.get(type(event))
+    if interval is not None and interval[0](event):
+        return BAD_INTERVAL, interval[1]
+    occurred_at = event.occurred_at
+    if occurred_at > bounds.latest:
         return FUTURE_TIME, "occurred_at"
-    if event.occurred_at < EARLIEST_OCCURRED_AT:
+    if occurred_at < EARLIEST_OCCURRED_AT:
         return TOO_OLD, "occurred_at"
-    if past_horizon is not None and now - event.occurred_at > past_horizon:
+    if bounds.oldest is not None and occurred_at < bounds.oldest:
         return TOO_OLD, "occurred_at"
     return None

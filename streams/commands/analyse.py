@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 NAME = "analyse"
 HELP = "run the engine offline over event files"
 DEFAULT_DB = "sqlite+aiosqlite:///opsradar.sqlite"
-WRITE_BATCH = 20_000
+WRITE_BATCH = 100_000
 PROGRESS_MIN_BYTES = 20_000_000
 
 
@@ -98,6 +98,9 @@ def merged_events(
     """Every file's events, k-way merged by ``occurred_at`` (stable: file order breaks ties)."""
     tiebreak = itertools.count()
     streams = [_reordered(_decoded(path, counts, now), buffer, tiebreak) for path in paths]
+    if len(streams) == 1:
+        yield from streams[0]  # what merging one stream yields, without a comparison per event
+        return
     yield from heapq.merge(*streams, key=lambda event: event.occurred_at)
 
 
@@ -131,22 +134,28 @@ def _summary_entry(opportunity: Opportunity) -> dict[str, Any]:
 
 
 class _Sink:
-    """Batches outputs to the database writer (``sinks.database.OpportunityStore``)."""
+    """Batches outputs to the database writer (``sinks.database.OpportunityStore``) and keeps
+    the latest snapshot of each episode for the summary."""
 
     def __init__(self, store: Any) -> None:
         self.store = store
         self.metrics: list[MetricPoint] = []
         self.updates: list[OpportunityUpdate] = []
+        self.episodes: dict[tuple[str, str | None, str, int], Opportunity] = {}
 
     async def add(self, outputs: list[Any]) -> None:
         from models.outputs import MetricPoint
 
+        metrics, updates, episodes = self.metrics, self.updates, self.episodes
         for output in outputs:
-            if isinstance(output, MetricPoint):
-                self.metrics.append(output)
+            # exact types: the engine emits these two and no subclass
+            if type(output) is MetricPoint:
+                metrics.append(output)
             else:
-                self.updates.append(output)
-        if len(self.metrics) + len(self.updates) >= WRITE_BATCH:
+                updates.append(output)
+                o = output.opportunity
+                episodes[(o.trust_code, o.site_code, o.kind, o.episode)] = o
+        if len(metrics) + len(updates) >= WRITE_BATCH:
             await self.drain()
 
     async def drain(self) -> None:
@@ -163,19 +172,11 @@ async def _analyse(args: argparse.Namespace, paths: list[Path]) -> dict[str, Any
     from contextlib import AsyncExitStack
 
     from models.catalogue import load_catalogue
-    from models.outputs import OpportunityUpdate
     from streams.engine import Engine
 
     engine = Engine(load_catalogue(args.config), timedelta(hours=args.lateness_hours))
     counts = _Counts()
-    episodes: dict[tuple[str, str | None, str, int], Opportunity] = {}
     now = datetime.now(UTC)  # only the contract's "not in the future" rule reads the clock
-
-    def keep(outputs: list[Any]) -> None:
-        for output in outputs:
-            if isinstance(output, OpportunityUpdate):
-                o = output.opportunity
-                episodes[(o.trust_code, o.site_code, o.kind, o.episode)] = o
 
     async with AsyncExitStack() as stack:
         store = None
@@ -188,14 +189,12 @@ async def _analyse(args: argparse.Namespace, paths: list[Path]) -> dict[str, Any
         ):
             outputs = engine.process(event)
             if outputs:
-                keep(outputs)
                 await sink.add(outputs)
             if index % 10_000 == 0:
                 progress.update(10_000)
-        outputs = engine.flush()
-        keep(outputs)
-        await sink.add(outputs)
+        await sink.add(engine.flush())
         await sink.drain()
+    episodes = sink.episodes
     totals = engine.counters
     return {
         "events": {

@@ -80,6 +80,18 @@ def _signals(
     return Signals(triggered=triggered, emerging=emerging or ahead, clear=not relaxed, ahead=ahead)
 
 
+#: (id of a kind's spec, sitrep) -> (the spec, the metrics it reads): ``KindSpec.metrics``
+#: builds its tuple anew at every call; the spec is kept to check the id was not reused
+_METRICS: dict[tuple[int, bool], tuple[KindSpec, tuple[str, ...]]] = {}
+
+
+def _metrics_of(spec: KindSpec, sitrep: bool) -> tuple[str, ...]:
+    entry = _METRICS.get((id(spec), sitrep))
+    if entry is None or entry[0] is not spec:
+        entry = _METRICS[(id(spec), sitrep)] = (spec, spec.metrics(sitrep))
+    return entry[1]
+
+
 def evaluate_kind(
     spec: KindSpec,
     *,
@@ -103,6 +115,18 @@ def evaluate_kind(
     day = int(ts // DAY)
     # An open episode reports baselines and trends in its evidence: compute them in full.
     full = state.status is not None
+    inputs: tuple[Any, ...] | None = None
+    if not full and cache is not None and quality is None:
+        # Most boundaries of a quiet kind see the readings of the hour before (a waiting list
+        # moves once a day, a sparse feed not at all): the same inputs judge the same.
+        inputs = (day, mode, *[readings.get(metric) for metric in _metrics_of(spec, sitrep)])
+        quiet = cache.quiet
+        if quiet is not None and quiet[0] == inputs:
+            _break(state)
+            if quiet[1] is not None:
+                record(state.stats, quiet[1], day, lc)
+                cache.recorded(day)
+            return []
     judged = [
         judge(
             c.for_source(sitrep),
@@ -141,6 +165,8 @@ def evaluate_kind(
     signals = _signals(spec, judged, gates, leading, lc.emerging_min_fraction)
     if signals is None:
         _break(state)
+        if inputs is not None and cache is not None:
+            cache.quiet = (inputs, None)
         return []
     usable = [j for j in judged if j.evaluable]
     if quality is not None:
@@ -172,6 +198,8 @@ def evaluate_kind(
         cache.recorded(day)
     if state.status is None and not (signals.triggered or signals.emerging):
         _break(state)  # the common case, quiet: what ``transition`` would do, without a copy
+        if inputs is not None and cache is not None:
+            cache.quiet = (inputs, usable)
         return []
     moved = transition(state, signals=signals, spec=spec, lc=lc, mode=mode, ts=ts, at=at)
     if moved.state.status is None:  # nothing opened

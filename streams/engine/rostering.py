@@ -19,6 +19,8 @@ cancelled shift re-planned by a stale message) changes no count and is counted `
 
 from __future__ import annotations
 
+import heapq
+import math
 from datetime import UTC, datetime
 from typing import Final
 
@@ -76,6 +78,24 @@ class Rostering:
         self.agg = RosteringAgg()
         self.shifts: ShardedMap[Shift] = ShardedMap("shifts", SHIFT_SHARDS, Shift, dirty)
         self._dirty = dirty
+        # The refs of the shifts by the hour they end in (floor of start + length): the daily
+        # sweep reads only the hours that fell out, not the weeks of shifts planned ahead. Never
+        # persisted: built from the map at the first sweep (after a restore too), then kept as
+        # shifts are planned. A ref may sit in an hour it no longer ends in (re-planned): the
+        # sweep checks each shift it finds. Popped in order from ``_ending_hours`` (a heap).
+        self._ending: dict[int, set[str]] | None = None
+        self._ending_hours: list[int] = []
+
+    def _ends_in(self, ref: str, shift: Shift) -> None:
+        ending = self._ending
+        if ending is None:
+            return
+        hour = math.floor(shift.start_hour + shift.hours)
+        refs = ending.get(hour)
+        if refs is None:
+            refs = ending[hour] = set()
+            heapq.heappush(self._ending_hours, hour)
+        refs.add(ref)
 
     def _plan(self, shift: Shift, sign: int) -> None:
         agg = self.agg
@@ -114,6 +134,7 @@ class Rostering:
             self._fill(shift, 1)
         self._plan(shift, 1)
         self.shifts.put(event.shift_ref, shift)
+        self._ends_in(event.shift_ref, shift)
 
     def filled(self, event: ShiftFilled, ts: float, hour: int) -> None:
         self.agg.seen = True
@@ -236,8 +257,28 @@ class Rostering:
         day_cutoff = hour // 24 - MONTH_DAYS - 1
         purge_before(agg.changes_by_day, day_cutoff)
         purge_before(agg.planned_by_day, day_cutoff)
-        ended_before = hour - ENDED_SHIFT_KEEP_HOURS
-        self.shifts.remove_where(lambda shift: shift.start_hour + shift.hours < ended_before)
+        self._drop_ended(hour - ENDED_SHIFT_KEEP_HOURS)
+
+    def _drop_ended(self, ended_before: int) -> None:
+        """Drop the shifts that ended before the hour ``ended_before`` (start + length below
+        it, i.e. the floor of it below it: ``ended_before`` is whole)."""
+        if self._ending is None:
+            self._ending = {}
+            self._ending_hours = []
+            for shard in self.shifts.shards:
+                for ref, entry in shard.items():
+                    self._ends_in(ref, entry)
+        ending, hours, shifts = self._ending, self._ending_hours, self.shifts
+        due: dict[int, set[str]] = {}
+        while hours and hours[0] < ended_before:
+            for ref in ending.pop(heapq.heappop(hours)):
+                index = shifts.index(ref)
+                shift = shifts.shards[index].get(ref)
+                if shift is not None and shift.start_hour + shift.hours < ended_before:
+                    due.setdefault(index, set()).add(ref)
+        # the order of deletion leaves the shards' order (their encoding) as a scan's would
+        for index, refs in due.items():
+            shifts.drop(index, list(refs))
 
     def confirm_after_gap(self, before_hour: int) -> None:
         """Nothing to confirm: a shift is dropped two days after it ended anyway."""

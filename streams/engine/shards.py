@@ -31,6 +31,10 @@ class ShardedMap(Generic[E]):
     def _index(self, ref: str) -> int:
         return zlib.crc32(ref.encode()) % self.count
 
+    def index(self, ref: str) -> int:
+        """The shard that holds (or would hold) ``ref``."""
+        return zlib.crc32(ref.encode()) % self.count
+
     def shard(self, ref: str) -> tuple[dict[str, E], str]:
         """The dict holding ``ref`` and its part name (one hash for a get-then-put)."""
         index = zlib.crc32(ref.encode()) % self.count
@@ -65,13 +69,18 @@ class ShardedMap(Generic[E]):
         """Drop every entry for which ``stale(entry)`` is true; the number dropped."""
         dropped = 0
         for index, shard in enumerate(self.shards):
-            refs = [ref for ref, entry in shard.items() if stale(entry)]
-            for ref in refs:
-                del shard[ref]
-            if refs:
-                self._dirty.add(self._names[index])
-                dropped += len(refs)
+            dropped += self.drop(index, [ref for ref, entry in shard.items() if stale(entry)])
         return dropped
+
+    def drop(self, index: int, refs: list[str]) -> int:
+        """Drop ``refs`` (all in shard ``index``); the number dropped. For a sweep that picks
+        its entries with an inline test, a call per entry being most of a sweep's cost."""
+        shard = self.shards[index]
+        for ref in refs:
+            del shard[ref]
+        if refs:
+            self._dirty.add(self._names[index])
+        return len(refs)
 
     def owns(self, part: str) -> bool:
         return part.startswith(self.prefix + "/")

@@ -10,7 +10,7 @@ once a day rather than at every hourly evaluation.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from models.catalogue import Condition, Lifecycle
 from streams.engine.readings import Reading
@@ -73,6 +73,12 @@ class PastCache:
         self.entries: dict[
             str, tuple[int, DayStats, tuple[float, float] | None, list[tuple[float, float]]]
         ] = {}
+        #: the last evaluation of the kind, when it was quiet (no episode, nothing triggered or
+        #: emerging): its inputs (day, mode, the readings of its metrics) and the conditions it
+        #: recorded (None: it could not be evaluated, nothing recorded). A judgement reads only
+        #: the readings and the days before ``day``, so the same inputs on the same day judge
+        #: the same: ``detectors.evaluate_kind`` then only records again.
+        self.quiet: tuple[tuple[Any, ...], list[Judged] | None] | None = None
 
     def get(
         self, name: str, stats: DayStats, day: int, lc: Lifecycle

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from sinks.database import OpportunityStore
 from tests import sinks_support as scenarios
@@ -47,3 +48,37 @@ async def test_a_batch_that_breaks_a_constraint_writes_nothing(
             [scenarios.OpportunityUpdate(opportunity=o) for o in (good, bad)]
         )
     assert await writer_store.top_opportunities() == []
+
+
+async def test_a_metric_batch_with_a_value_too_long_for_its_column_writes_nothing(
+    writer_store: OpportunityStore,
+) -> None:
+    """A batch of metric points is one statement over arrays: a site code longer than the
+    column's 8 characters fails the whole batch (it is not cut to fit, which would merge two
+    scopes' keys) and leaves no row of it."""
+    good = scenarios.metric_stream("RX1", "RX101", "bed_occupancy_ratio", hours=3)
+    bad = scenarios.metric_stream("RX1", "RX101LONGER", "bed_occupancy_ratio", hours=1)
+    with pytest.raises(Exception, match="character varying"):
+        await writer_store.write_metrics(good + bad)
+    rows = await scenarios.table_rows(writer_store.engine)
+    assert rows["scope_metrics"] == []
+
+
+@pytest.mark.parametrize("driver", ["asyncpg", "psycopg_async"])
+async def test_metric_points_round_trip_with_either_async_driver(
+    database_url: str, driver: str
+) -> None:
+    """The metric upsert is compiled per dialect: positional ($1) for asyncpg, named for
+    psycopg; both write the same rows, and a second write of the same points changes none."""
+    writer = make_url(scenarios.as_role(database_url, scenarios.WRITER))
+    url = writer.set(drivername=f"postgresql+{driver}")
+    points = scenarios.metric_stream("RX1", "RX101", "bed_occupancy_ratio") + (
+        scenarios.metric_stream("RX1", None, "nctr_share_of_occupied")
+    )
+    async with OpportunityStore(url) as store:
+        assert await store.write_metrics(points) == len(points)
+        first = await scenarios.table_rows(store.engine)
+        assert await store.write_metrics(points) == len(points)
+        assert await scenarios.table_rows(store.engine) == first
+    stored = {(row[0], row[1], row[2]) for row in first["scope_metrics"]}
+    assert len(stored) == len(points)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, get_args
 
 import msgspec
@@ -257,6 +257,32 @@ def test_future_limit_is_configurable() -> None:
     assert only_rejection(value).reason == "future_time"
     lenient = RecordDecoder(None, past_horizon=None, future_limit=timedelta(hours=2))
     assert lenient.decode(value, now=NOW).events
+
+
+def test_the_clock_rules_hold_at_their_exact_bounds_for_every_now_a_decoder_sees() -> None:
+    """The decoder computes ``now + future_limit`` and ``now - past_horizon`` once per ``now``:
+    an event exactly at a bound passes, one microsecond beyond it does not, and a later ``now``
+    (the worker's clock moves between records) moves the bounds with it."""
+    decoder = RecordDecoder(None, past_horizon=timedelta(days=90))
+    limit, horizon = timedelta(hours=1), timedelta(days=90)
+    tick = timedelta(microseconds=1)
+
+    def verdict(occurred_at: datetime, now: datetime) -> str | None:
+        value = encode(example("admission", occurred_at=occurred_at.isoformat()))
+        rejections = decoder.decode(value, now=now).rejections
+        return rejections[0].reason if rejections else None
+
+    for now in (NOW, NOW + timedelta(minutes=7, microseconds=3)):
+        assert verdict(now + limit, now) is None
+        assert verdict(now + limit + tick, now) == "future_time"
+        assert verdict(now - horizon, now) is None
+        assert verdict(now - horizon - tick, now) == "too_old"
+
+
+def test_a_past_horizon_reaching_before_year_one_rejects_nothing_more() -> None:
+    decoder = RecordDecoder(None, past_horizon=timedelta(days=999_999))
+    value = encode(example("admission", occurred_at="1970-01-01T00:00:00Z"))
+    assert decoder.decode(value, now=NOW).events
 
 
 @pytest.mark.parametrize("topic", INPUT_TOPICS)

@@ -12,10 +12,10 @@ Otherwise the point is dropped. At the end of input (``ScopeState.flush``, which
 calls) every series whose last point is older than the domain's last evaluated boundary gets a
 closing point there (its held value), so a table ends where the data ends, as the open episodes'
 final snapshots do. A series is a step function: a point holds until the next point of
-the same series (README, "scope_metrics"). Sitrep points are not filtered: a sitrep scope is
+the same series (README, "Metric rows: one per change"). Sitrep points are not filtered: a sitrep scope is
 evaluated once per report date with new data, which already scales with its input.
 
-The last emitted (value, sample) of each series lives in the domain's part ``emitted/<domain>``,
+The last emitted (value, sample, hour) of each series lives in the domain's part ``emitted/<domain>``,
 so a restored state drops exactly the points the uninterrupted one drops (worker and ``analyse``
 give the same rows).
 """

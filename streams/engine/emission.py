@@ -11,13 +11,13 @@ the point evaluated at an hour boundary is emitted when
 Otherwise the point is dropped. At the end of input (``ScopeState.flush``, which only ``analyse``
 calls) every series whose last point is older than the domain's last evaluated boundary gets a
 closing point there (its held value), so a table ends where the data ends, as the open episodes'
-final snapshots do. A series is a step function: a point holds until the next point of
-the same series (README, "Metric rows: one per change"). Sitrep points are not filtered: a sitrep scope is
-evaluated once per report date with new data, which already scales with its input.
+final snapshots do. A series is a step function: a point holds until the next point of the same
+series (README, "Metric rows: one per change"). Sitrep points are not filtered: a sitrep scope
+is evaluated once per report date with new data, which already scales with its input.
 
-The last emitted (value, sample, hour) of each series lives in the domain's part ``emitted/<domain>``,
-so a restored state drops exactly the points the uninterrupted one drops (worker and ``analyse``
-give the same rows).
+The last emitted (value, sample, hour) of each series lives in the domain's part
+``emitted/<domain>``, so a restored state drops exactly the points the uninterrupted one drops
+(worker and ``analyse`` give the same rows).
 """
 
 from __future__ import annotations

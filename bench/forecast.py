@@ -80,6 +80,8 @@ def simulated(trusts: int, days: int, seed: int, end: date) -> dict[str, float]:
     for point in points:
         hour = int(point.evaluated_at.timestamp() // 3600)
         series[(point.trust_code, point.site_code or "")][point.metric][hour] = point.value
+    for metrics in series.values():
+        _hold(metrics)
     model, naive, inside, total = [], [], 0, 0
     for metrics in series.values():
         actual = metrics["bed_occupancy_ratio"]
@@ -113,6 +115,18 @@ def _daily(rows: pd.DataFrame) -> list[float]:
     counts = counts[~counts.index.duplicated()]
     calendar = pd.date_range(counts.index.min(), counts.index.max(), freq="D")
     return [float(v) for v in counts.reindex(calendar)]
+
+
+def _hold(metrics: dict[str, dict[int, float]]) -> None:
+    """Every hour of a scope's series from their points: a point holds until the next point of
+    its series (the engine emits a metric when it changes: streams/engine/emission.py), the last
+    one up to the scope's last evaluated hour."""
+    last = max(max(values) for values in metrics.values())
+    for values in metrics.values():
+        first = min(values)
+        held = values[first]
+        for hour in range(first, last + 1):
+            held = values.setdefault(hour, held)
 
 
 def real() -> dict[str, Any]:

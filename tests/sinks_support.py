@@ -8,13 +8,13 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import msgspec
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from models.outputs import MetricPoint, Opportunity, OpportunityUpdate, Status, Transition
 from sinks.database import OpportunityStore
-from sinks.tables import opportunities, opportunity_transitions, scope_metrics
+from sinks.tables import UtcDateTime, opportunities, opportunity_transitions, scope_metrics
 
 #: the roles the migrations create, with their local-stack passwords (login, password)
 WRITER = ("opsradar_writer", "opsradar_writer")
@@ -430,3 +430,101 @@ async def scenario_national_summary(store: OpportunityStore) -> None:
     for batch in batches(updates, 100):
         await store.write_updates(batch)
     await check_national_summary(store.engine, truth)
+
+
+#: "the value of each series at :t" on step rows (README, "scope_metrics"): a point holds until
+#: the next point of its series
+VALUE_AT = """
+SELECT scope, metric, value, sample_size FROM (
+    SELECT scope, metric, value, sample_size, evaluated_at AS valid_from,
+           LEAD(evaluated_at) OVER (PARTITION BY scope, metric ORDER BY evaluated_at)
+               AS valid_until
+    FROM scope_metrics
+) AS steps
+WHERE valid_from <= :t AND (valid_until > :t OR valid_until IS NULL)
+"""
+
+
+def _quality(h: int) -> int:
+    # warming_up, ok, gap, recovering, ok again
+    return 0 if h < 10 else 1 if h < 40 else 2 if h < 50 else 3 if h < 60 else 1
+
+
+def hourly_and_on_change(hours: int = 71) -> tuple[list[MetricPoint], list[MetricPoint]]:
+    """The same two series of a site domain written as before (every hour, at RX101) and under
+    the emission rule (``streams.engine.emission``, at RX102), with analyse's closing points."""
+    from streams.engine.emission import Emission
+    from streams.engine.evidence import ScopeIds
+    from streams.engine.readings import Reading
+
+    first = int(T0.timestamp() // 3600)  # T0 is a midnight: hours 0, 24, 48 are heartbeats
+    emission = Emission("emitted/bed_flow", set())
+    ids = ScopeIds("RX1", "RX102", "test")
+    hourly: list[MetricPoint] = []
+    on_change: list[MetricPoint] = []
+    for h in range(hours):
+        readings = {
+            "data_quality_bed_flow": Reading(_quality(h), 0),
+            "occupied_beds": Reading(10 + h // 6, 10 + h // 6),
+        }
+        when = T0 + h * HOUR
+        hourly += [
+            MetricPoint(
+                trust_code="RX1",
+                site_code="RX101",
+                metric=name,
+                evaluated_at=when,
+                value=float(reading.value),
+                sample_size=reading.sample,
+            )
+            for name, reading in sorted(readings.items())
+        ]
+        on_change += emission.points(ids, readings, first + h, when)
+    on_change += emission.closing(ids, first + hours - 1, T0 + (hours - 1) * HOUR)
+    return hourly, on_change
+
+
+def _aware(value: Any) -> Any:
+    """A view's timestamp as an aware UTC datetime (SQLite returns a view's columns as text)."""
+    if isinstance(value, str) and value[:1].isdigit():
+        value = datetime.fromisoformat(value)
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value
+
+
+async def scenario_step_semantics(store: OpportunityStore) -> None:
+    """The analyst views answer the same on hourly rows and on the rows the emission rule keeps:
+    ``scope_data_quality``, ``open_opportunities.data_quality``, the value of every series at
+    every hour (``VALUE_AT``) and the plain rows at each midnight (the heartbeat)."""
+    hourly, on_change = hourly_and_on_change()
+    assert len(on_change) < len(hourly) / 3
+    await store.write_metrics(hourly + on_change)
+    sites = ("RX101", "RX102")
+    await store.write_updates(
+        [OpportunityUpdate(opportunity=opportunity(site=site, at=T0 + 70 * HOUR)) for site in sites]
+    )
+    at = bindparam("t", type_=UtcDateTime())
+
+    def by_scope(rows: Sequence[Any], *columns: str) -> dict[str, set[tuple[Any, ...]]]:
+        out: dict[str, set[tuple[Any, ...]]] = {site: set() for site in sites}
+        for row in rows:
+            out[row["scope"]].add(tuple(_aware(row[c]) for c in columns))
+        return out
+
+    async with store.engine.connect() as conn:
+        quality = (await conn.execute(text("SELECT * FROM scope_data_quality"))).mappings().all()
+        got = by_scope(quality, "domain", "data_quality", "evaluated_at")
+        assert got["RX101"] == got["RX102"] == {("bed_flow", "ok", T0 + 70 * HOUR)}
+        open_rows = (await conn.execute(text("SELECT * FROM open_opportunities"))).mappings()
+        assert by_scope(open_rows.all(), "data_quality") == {site: {("ok",)} for site in sites}
+        for h in range(71):
+            query = text(VALUE_AT).bindparams(at)
+            rows = (await conn.execute(query, {"t": T0 + h * HOUR})).mappings().all()
+            got = by_scope(rows, "metric", "value", "sample_size")
+            assert got["RX101"] == got["RX102"] and len(got["RX101"]) == 2, h
+        for day in range(3):
+            query = text("SELECT * FROM scope_metrics WHERE evaluated_at = :t").bindparams(at)
+            rows = (await conn.execute(query, {"t": T0 + day * 24 * HOUR})).mappings().all()
+            got = by_scope(rows, "metric", "value", "sample_size")
+            assert got["RX101"] == got["RX102"] and len(got["RX101"]) == 2, day

@@ -5,7 +5,9 @@ its entity map), its data quality and the kinds it drives.
   site, evaluated at every event-time hour boundary from its first event on. Its head part
   (``bedflow`` / ``rostering`` / ``referrals`` / ``ed``)
   holds the clock, the data-quality state and the aggregates; its entity map is sharded
-  (``spells/NNN`` ...), its data-quality profile is ``quality_profile/<domain>``.
+  (``spells/NNN`` ...), its data-quality profile is ``quality_profile/<domain>``, its emission
+  filter's last points ``emitted/<domain>`` (``streams.engine.emission``: a metric point goes out
+  when it changes, and at each 00:00 UTC heartbeat).
 - ``SitrepDomain``: the national aggregates of a scope, evaluated per report date; it drives the
   bed-flow and ED kinds only at a trust scope (a site's are its events').
 
@@ -27,6 +29,8 @@ from streams.engine import bedflow, ed, referrals, rostering
 from streams.engine.bedflow import BedFlow, BedFlowAgg
 from streams.engine.detectors import evaluate_kind
 from streams.engine.ed import EdAgg, EdFlow
+from streams.engine.emission import PREFIX as EMITTED_PREFIX
+from streams.engine.emission import Emission
 from streams.engine.evidence import ScopeIds
 from streams.engine.forecast import ForecastState, OccupancyForecast
 from streams.engine.lifecycle import KindState, Mode
@@ -185,6 +189,7 @@ class EventDomain:
         # occupancy forecasts 24 h / 72 h ahead, from the site's own flows (streams.engine.forecast)
         self.forecast_part = FORECAST_PREFIX + name
         self.forecast = OccupancyForecast(self.forecast_part, dirty) if name == "bed_flow" else None
+        self.emission = Emission(EMITTED_PREFIX + name, dirty)
 
     def started(self, hour: int) -> None:
         """An event of this domain at ``hour``: the clock runs from the boundary after it."""
@@ -201,6 +206,14 @@ class EventDomain:
                 self.next_hour += 1
         return out
 
+    def closing_points(self) -> list[Output]:
+        """End of input: every metric's held value at the last evaluated boundary
+        (``Emission.closing``)."""
+        if self.next_hour is None:
+            return []
+        last = self.next_hour - 1
+        return list(self.emission.closing(self.ids, last, at(last * HOUR)))
+
     def _evaluate_hour(self, hour: int) -> list[Output]:
         ts = hour * HOUR
         when = at(ts)
@@ -213,7 +226,7 @@ class EventDomain:
             learning = moved.status in ("ok", "warming_up")
             readings.update(self._forecast(hour, readings, learning=learning))
         readings[f"data_quality_{self.name}"] = Reading(CODES[moved.status], 0)
-        out = points(self.ids, readings, when)
+        out: list[Output] = list(self.emission.points(self.ids, readings, hour, when))
         modes: dict[str, Mode] = dict.fromkeys(self.kinds.order, "hourly")
         out.extend(
             self.kinds.detect(

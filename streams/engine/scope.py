@@ -83,6 +83,7 @@ from streams.engine.domains import (
     SitrepDomain,
     domain_of_head,
 )
+from streams.engine.emission import PREFIX as EMITTED_PREFIX
 from streams.engine.evidence import ScopeIds
 from streams.engine.lifecycle import KindState
 from streams.engine.quality import PROFILE_PART
@@ -124,7 +125,7 @@ CORE: Final = "core"
 
 # PART NAMES: core | bedflow | rostering | referrals | ed (a domain's head: clock, data quality,
 #             aggregates) | quality_profile/<domain> | sitrep | detector/<kind> |
-#             forecast/bed_flow (occupancy forecasts) |
+#             forecast/bed_flow (occupancy forecasts) | emitted/<domain> (last emitted points) |
 #             spells/NNN (32) | shifts/NNN (32) | pathways/NNN (256) | attendances/NNN (32) |
 #             dedupe/<hour>/<n> (16)
 
@@ -400,7 +401,8 @@ class ScopeState:
         return out
 
     def flush(self, until: datetime | None = None) -> list[Output]:
-        """End of input: evaluate the remaining boundaries, then emit current open snapshots.
+        """End of input: evaluate the remaining boundaries, then emit each metric's held value at
+        its domain's last boundary (``streams.engine.emission``) and current open snapshots.
 
         Without ``until``: the hour boundary closing the hour of the last event, and every
         pending sitrep date — never beyond the data (no wall clock). With ``until``: the hour
@@ -425,6 +427,8 @@ class ScopeState:
                     if day * DAY <= limit:
                         out.extend(self._sitrep.evaluate(day))
         self._dirty.add(CORE)
+        for domain in self.domains.values():
+            out.extend(domain.closing_points())
         for kinds in self._all_kinds():
             out.extend(kinds.open_snapshots(self._dirty))
         return out
@@ -454,6 +458,8 @@ class ScopeState:
                 parts[name] = self._encoder.encode(domain.quality.profile)
             elif name.startswith(FORECAST_PREFIX):
                 parts[name] = self.domain(name.split("/", 1)[1]).encode_forecast(self._encoder)
+            elif name.startswith(EMITTED_PREFIX):
+                parts[name] = self.domain(name.split("/", 1)[1]).emission.encode(self._encoder)
             else:
                 domain = self.domain(_ENTITY_PREFIXES[name.split("/", 1)[0] + "/"])
                 parts[name] = domain.entities.encode(name, self._encoder)
@@ -497,6 +503,8 @@ class ScopeState:
                 state.domain(name.split("/", 1)[1]).decode_profile(data)
             elif name.startswith(FORECAST_PREFIX):
                 state.domain(name.split("/", 1)[1]).decode_forecast(data)
+            elif name.startswith(EMITTED_PREFIX):
+                state.domain(name.split("/", 1)[1]).emission.decode(data)
             else:
                 prefix = name.split("/", 1)[0] + "/"
                 if prefix not in _ENTITY_PREFIXES:

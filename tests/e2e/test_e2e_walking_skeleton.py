@@ -84,6 +84,18 @@ def _occupancy_at_boundaries(
     return expected
 
 
+def _kept(expected: dict[datetime, float]) -> set[datetime]:
+    """The boundaries with a row under the emission rule (streams/engine/emission.py): the
+    first, a change (the ratio's sample is the open beds, which move with the ratio here), and
+    00:00 UTC."""
+    kept, previous = set(), None
+    for boundary in sorted(expected):
+        if expected[boundary] != previous or boundary.astimezone(UTC).hour == 0:
+            kept.add(boundary)
+        previous = expected[boundary]
+    return kept
+
+
 def _prometheus_value(prometheus_url: str, query: str) -> float | None:
     url = f"{prometheus_url}/api/v1/query?" + urllib.parse.urlencode({"query": query})
     with urllib.request.urlopen(url, timeout=5) as response:
@@ -115,14 +127,19 @@ async def test_bed_flow_event_reaches_postgres_and_prometheus(
         async with engine.connect() as conn:
             result = await conn.execute(query, {"site": SITE})
             found = {r.evaluated_at.astimezone(UTC): r.value for r in result}
-        return found if set(expected) <= set(found) else None
+        return found if kept <= set(found) else None
 
+    kept = _kept(expected)
+    assert kept != set(expected)  # the stream has an hour where occupancy holds
     try:
         found = await wait_for_async(rows, seconds=90, what="bed_occupancy_ratio rows in Postgres")
     finally:
         await engine.dispose()
+    # a row per change (and midnight); read as steps they give every boundary's occupancy
+    assert {b for b in found if b <= max(expected)} == kept
     for boundary, value in expected.items():
-        assert found[boundary] == pytest.approx(value), boundary
+        held = found[max(b for b in found if b <= boundary)]
+        assert held == pytest.approx(value), boundary
 
     latest = expected[max(expected)]
     labels = f'metric="bed_occupancy_ratio",site="{SITE}",test="{unique_suffix}"'

@@ -37,6 +37,12 @@ async def test_national_summary_suppresses_small_counts(writer_store: Opportunit
     await scenarios.scenario_national_summary(writer_store)
 
 
+async def test_the_views_read_step_rows_as_they_read_hourly_rows(
+    writer_store: OpportunityStore,
+) -> None:
+    await scenarios.scenario_step_semantics(writer_store)
+
+
 async def test_a_batch_that_breaks_a_constraint_writes_nothing(
     writer_store: OpportunityStore,
 ) -> None:

@@ -21,10 +21,9 @@ from models.events import (
     TransferCancelled,
     WardCapacity,
 )
-from models.outputs import MetricPoint
 from streams.engine import Engine
 from tests.unit.engine import builders as b
-from tests.unit.engine.engine_support import CATALOGUE
+from tests.unit.engine.engine_support import CATALOGUE, values_at
 
 pytestmark = pytest.mark.unit
 
@@ -70,10 +69,7 @@ def _readings(events: list[Event], hours: float) -> tuple[dict[str, float], Engi
     for event in [*events, tick]:
         out.extend(engine.process(event))
     when = b.T0 + _h(hours)
-    values = {
-        p.metric: p.value for p in out if isinstance(p, MetricPoint) and p.evaluated_at == when
-    }
-    return values, engine
+    return values_at(out, when), engine
 
 
 def test_a_cancelled_admission_frees_the_bed_and_its_later_events_adopt_nothing() -> None:

@@ -12,6 +12,7 @@ from models.events import (
     AppointmentOutcome,
     Discharge,
     DischargeDelay,
+    Event,
     PathwayClosed,
     PathwayValidated,
     ReadyForDischarge,
@@ -23,7 +24,7 @@ from models.events import (
     ShiftPlanned,
     ShiftUnfilled,
 )
-from streams.engine import ALL_METRICS, ScopeState
+from streams.engine import ALL_METRICS, Output, ScopeState
 from streams.engine.readings import Reading
 from tests.unit.engine import builders as b
 from tests.unit.engine.engine_support import CATALOGUE, run, series, value_at
@@ -106,8 +107,14 @@ def test_before_noon_weekend_ratio_and_discharges_per_nctr_patient() -> None:
 def test_rostering_rates_lead_time_and_short_notice() -> None:
     state = ScopeState.new(b.TRUST, b.SITE, SCOPE)
     s = b.Stream()
+    # every output kept: a metric's point holds until its next one (streams.engine.emission)
+    out: list[Output] = []
+
+    def apply(event: Event) -> None:
+        out.extend(state.apply(event))
+
     for k in range(4):
-        state.apply(
+        apply(
             s.add(
                 RosterPublished,
                 b.T0 + _at(k),
@@ -119,7 +126,7 @@ def test_rostering_rates_lead_time_and_short_notice() -> None:
     starts = b.T0 + _at(10)
     for index in range(10):
         ref = f"dd{index:014x}"
-        state.apply(
+        apply(
             s.add(
                 ShiftPlanned,
                 b.T0 + _at(5),
@@ -132,13 +139,11 @@ def test_rostering_rates_lead_time_and_short_notice() -> None:
         )
     for index in range(8):
         source = "agency" if index < 2 else "bank"
-        state.apply(
-            s.add(ShiftFilled, b.T0 + _at(6), shift_ref=f"dd{index:014x}", fill_source=source)
-        )
+        apply(s.add(ShiftFilled, b.T0 + _at(6), shift_ref=f"dd{index:014x}", fill_source=source))
     # a refill replaces the first fill; a change; one short-notice absence, one with notice
-    state.apply(s.add(ShiftFilled, b.T0 + _at(6.5), shift_ref=f"dd{1:014x}", fill_source="bank"))
-    state.apply(s.add(ShiftChanged, b.T0 + _at(7), shift_ref=f"dd{3:014x}", change="swap"))
-    state.apply(
+    apply(s.add(ShiftFilled, b.T0 + _at(6.5), shift_ref=f"dd{1:014x}", fill_source="bank"))
+    apply(s.add(ShiftChanged, b.T0 + _at(7), shift_ref=f"dd{3:014x}", change="swap"))
+    apply(
         s.add(
             AbsenceReported,
             b.T0 + _at(8),
@@ -148,7 +153,7 @@ def test_rostering_rates_lead_time_and_short_notice() -> None:
             reason_category="sickness",
         )
     )
-    state.apply(
+    apply(
         s.add(
             AbsenceReported,
             b.T0 + _at(8),
@@ -159,8 +164,8 @@ def test_rostering_rates_lead_time_and_short_notice() -> None:
         )
     )
     for index in (8, 9):
-        state.apply(s.add(ShiftUnfilled, starts, shift_ref=f"dd{index:014x}"))
-    out = state.advance_to(b.T0 + _at(11))
+        apply(s.add(ShiftUnfilled, starts, shift_ref=f"dd{index:014x}"))
+    out.extend(state.advance_to(b.T0 + _at(11)))
     when = b.T0 + _at(11)
     assert value_at(out, "roster_lead_time_median_days", when) == pytest.approx(30 + 15 - 1.5 / 24)
     assert value_at(out, "planned_shifts_7d", when) == 10

@@ -22,12 +22,11 @@ from models.events import (
     Transfer,
     WardCapacity,
 )
-from models.outputs import MetricPoint
 from streams.engine import Engine
 from streams.engine.detectors import KindState, ScopeIds, evaluate_kind
 from streams.engine.readings import Reading
 from tests.unit.engine import builders as b
-from tests.unit.engine.engine_support import CATALOGUE, run, series, transitions
+from tests.unit.engine.engine_support import CATALOGUE, run, series, transitions, value_at
 
 pytestmark = pytest.mark.unit
 
@@ -42,9 +41,9 @@ def _process(engine: Engine, events: list[Event]) -> list[object]:
 
 
 def _at(out: list[object], metric: str, hours: float) -> float:
-    when = b.T0 + timedelta(hours=hours)
-    points = [p for p in out if isinstance(p, MetricPoint) and p.metric == metric]
-    return next(p.value for p in points if p.evaluated_at == when)
+    value = value_at(out, metric, b.T0 + timedelta(hours=hours))
+    assert value is not None
+    return value
 
 
 @pytest.mark.parametrize(

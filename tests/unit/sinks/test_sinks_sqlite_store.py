@@ -50,3 +50,7 @@ async def test_empty_batches_write_nothing(store: OpportunityStore) -> None:
     assert await store.write_metrics([]) == 0
     assert await store.write_updates([]) == 0
     assert await store.top_opportunities() == []
+
+
+async def test_the_views_read_step_rows_as_they_read_hourly_rows(store: OpportunityStore) -> None:
+    await scenarios.scenario_step_semantics(store)

@@ -54,7 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import orjson
 import psycopg
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from figures import percentile
 
@@ -363,6 +363,40 @@ def _evaluation_rows(database_url: str, since: datetime) -> dict[tuple[str, str,
     return out
 
 
+async def _output_times(
+    bootstrap: str, topic: str, since: datetime
+) -> dict[tuple[str, str, datetime], float]:
+    """When the worker produced the last metrics message of each (scope, topic, evaluated_at)
+    since ``since`` (the messages' broker timestamps, epoch seconds): splits the latency into
+    the worker's part and the sink's."""
+    topic_of = {m: REFERRALS_TOPIC for m in REFERRAL_METRICS} | {
+        m: ROSTERING_TOPIC for m in ROSTERING_METRICS
+    }
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+        enable_auto_commit=False, group_id=None, max_partition_fetch_bytes=8 * 1024 * 1024,
+    )  # fmt: skip
+    await consumer.start()
+    out: dict[tuple[str, str, datetime], float] = {}
+    try:
+        quiet = 0
+        while quiet < 3:
+            batch = await consumer.getmany(timeout_ms=1000, max_records=2000)
+            quiet = 0 if batch else quiet + 1
+            for messages in batch.values():
+                for message in messages:
+                    for point in orjson.loads(message.value):
+                        kind = topic_of.get(point["metric"])
+                        at = datetime.fromisoformat(point["evaluated_at"])
+                        if kind is None or at < since:
+                            continue
+                        key = (message.key.decode(), kind, at.astimezone(UTC))
+                        out[key] = max(out.get(key, 0.0), message.timestamp / 1000)
+    finally:
+        await consumer.stop()
+    return out
+
+
 async def _delete_topics(bootstrap: str, names: list[str]) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
@@ -477,6 +511,17 @@ def run(
                     _wait_caught_up(bootstrap, group, [*inputs, metrics_topic], 600)
                 )
                 written = _evaluation_rows(database_url, load_end)
+                try:
+                    produced = asyncio.run(_output_times(bootstrap, metrics_topic, load_end))
+                    to_output = [
+                        produced[key] - sent_at
+                        for key, sent_at in closed.items()
+                        if key in produced
+                    ]
+                    result["p99_event_to_output_s"] = percentile(to_output, 99)
+                    result["p50_event_to_output_s"] = percentile(to_output, 50)
+                except Exception as error:  # a diagnostic: never lose the run for it
+                    _log(f"no output timestamps: {error!r}")
                 latencies = [
                     written[key] - sent_at for key, sent_at in closed.items() if key in written
                 ]
@@ -511,6 +556,13 @@ def run(
                     assert restored.process is not None and restored.process.poll() is None
                     time.sleep(0.2)
                 result["national_restore_s"] = time.perf_counter() - started
+                try:
+                    changelog = f"{group}-scope_state-changelog"
+                    result["national_changelog_records"] = asyncio.run(
+                        group_lag(bootstrap, group, [changelog])
+                    )[1]
+                except Exception as error:  # a diagnostic: never lose the run for it
+                    _log(f"no changelog size: {error!r}")
                 assert restored.process is not None
                 rss = Path(f"/proc/{restored.process.pid}/status").read_text()
                 result["national_rss_after_restore_mb"] = next(

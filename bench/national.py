@@ -22,10 +22,13 @@ fresh topic suffix, consumer group, data directory and database), then:
    Latency of an evaluation: the database's ``clock_timestamp()`` when the last of its metric
    rows was inserted (a column this bench adds to ``scope_metrics``, default
    ``clock_timestamp()``) minus the wall time the record holding the closing event was sent.
+   ``p99_event_to_output_s`` stops instead at the broker timestamp of the evaluation's last
+   metrics message (the worker's part; the rest is the sink's).
 3. **RSS**: the worker process's resident set, sampled every second; the peak (``VmHWM``) is
    ``national_rss_mb``.
 4. **Restore**: the worker stops, its data directory is deleted, and a new worker of the same
-   group starts: from its start to its log line ``scope_state restored from its changelog``.
+   group starts: from its start to its log line ``scope_state restored from its changelog``
+   (``national_changelog_records``: the changelog it read).
 
 The topics and the database are deleted at the end.
 """

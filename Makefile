@@ -56,8 +56,8 @@ test-faults: install ## fault drills on a private stack they start and stop (.st
 demo: install up ## local stack + worker + simulated trusts; ends with the top opportunities
 	$(BIN)/python -m streams.demo
 
-bench: install up ## throughput, each figure beside a baseline measured in the same run
-	$(BIN)/python bench/run_all.py
+bench: install up ## every benchmark beside its same-run baseline; writes bench/results.json (BENCH_ARGS=--quick: minutes)
+	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
 
 schemas: install ## regenerate the published JSON Schemas in schemas/
 	$(BIN)/opsradar schema --out schemas

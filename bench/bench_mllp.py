@@ -1,8 +1,8 @@
 """MLLP messages acknowledged per second end to end, and ``hl7 convert`` events per second.
 
-Run: ``.venv/bin/python bench/bench_mllp.py [--messages N] [--connections C]`` with the local
-stack up. Starts ``opsradar hl7 listen`` on a free port against the real broker (a topic suffix
-of its own), sends N A01/A02/A03 messages over C MLLP connections (each waits for its ACK, as
+Run: ``.venv/bin/python bench/bench_mllp.py [--messages N] [--connections C] [--json OUT]`` with
+the local stack up. Starts ``opsradar hl7 listen`` on a free port against the real broker (a topic
+suffix of its own), sends N A01/A02/A03 messages over C MLLP connections (each waits for its ACK, as
 integration engines do in original mode) and times from the first send to the last ACK: every
 AA means the message's record was acknowledged by the broker. The baseline in the same run is
 ``hl7 convert`` on the same messages (parse, map, pseudonymise, guard, write; no network).
@@ -19,6 +19,7 @@ import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -65,12 +66,9 @@ def blocks(messages: int, connections: int) -> list[bytes]:
     return [lanes[lane][i] for i in range(len(lanes[0])) for lane in range(connections)]
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--messages", type=int, default=12_000)
-    parser.add_argument("--connections", type=int, default=4)
-    args = parser.parse_args()
-    data = blocks(args.messages, args.connections)
+def measure(messages: int = 12_000, connections: int = 4) -> dict[str, Any]:
+    """MLLP messages acknowledged per second, and ``hl7 convert`` events per second."""
+    data = blocks(messages, connections)
     with tempfile.TemporaryDirectory() as tmp:
         key = Path(tmp) / "key"
         key.write_bytes(uuid.uuid4().bytes * 2)
@@ -89,21 +87,30 @@ def main() -> int:
         )
         try:
             started = time.perf_counter()
-            codes = asyncio.run(hl7_support.send_all(listener.port, data, args.connections))
+            codes = asyncio.run(hl7_support.send_all(listener.port, data, connections))
             mllp_seconds = time.perf_counter() - started
         finally:
             listener.stop()
-    print(
-        json.dumps(
-            {
-                "messages": len(data),
-                "acknowledged_aa": codes.count("AA"),
-                "connections": args.connections,
-                "mllp_messages_per_s": round(len(data) / mllp_seconds),
-                "convert_events_per_s": round(stats.events / convert_seconds),
-            }
-        )
-    )
+    return {
+        "mllp_messages": len(data),
+        "mllp_acknowledged_aa": codes.count("AA"),
+        "mllp_connections": connections,
+        "mllp_messages_per_s": len(data) / mllp_seconds,
+        "hl7_convert_events_per_s": stats.events / convert_seconds,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=12_000)
+    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--json", help="write the figures here")
+    args = parser.parse_args()
+    figures = measure(args.messages, args.connections)
+    text = json.dumps(figures, indent=2)
+    if args.json:
+        Path(args.json).write_text(text + "\n")
+    print(text)
     return 0
 
 

@@ -14,8 +14,8 @@ records:
 4. a real ``opsradar worker`` (decode + guard + engine + changelogged state + output topics +
    Postgres and Prometheus sinks) consumes the same topics.
 
-Faust apps are timed from their first committed offset to the moment their consumer group has
-committed every input record. Finally ``opsradar analyse`` on the same file (decode + engine +
+Faust apps are timed from their ``[^Worker]: Ready`` log line to the moment their consumer group
+has committed every input record. Finally ``opsradar analyse`` on the same file (decode + engine +
 SQLite; the process's wall time, its start included), beside ``orjson.loads`` of every line of
 that file. Prints events/s and each ratio; ``--json`` writes the figures.
 """
@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -87,15 +88,24 @@ async def _raw_consume(bootstrap: str, topics: list[str], expect_events: int) ->
         await consumer.stop()
 
 
-async def _group_seconds(bootstrap: str, group: str, topics: list[str]) -> float:
-    started: float | None = None
+async def _drained_at(bootstrap: str, group: str, topics: list[str]) -> datetime:
+    """The wall-clock time the group has committed every record of ``topics``."""
     while True:
         behind, total = await group_lag(bootstrap, group, topics)
-        if started is None and behind < total:
-            started = time.perf_counter()  # the first commit: the app is assigned and running
-        if behind == 0 and started is not None:
-            return time.perf_counter() - started
-        await asyncio.sleep(0.2)
+        if total > 0 and behind == 0:
+            return datetime.now().astimezone()
+        await asyncio.sleep(0.1)
+
+
+def _ready_at(log_path: Path) -> datetime:
+    """When the Faust app logged ``[^Worker]: Ready``: its recovery done, its fetcher started,
+    so it handles records from then on (its group's first commit can come after the last
+    record when the app is fast, so that is no start mark)."""
+    for line in log_path.read_text(errors="replace").splitlines():
+        if "[^Worker]: Ready" in line:
+            # Faust logs local time without a zone
+            return datetime.strptime(line[1:24], "%Y-%m-%d %H:%M:%S,%f").astimezone()
+    raise RuntimeError(f"{log_path} has no Ready line")
 
 
 def _faust_rate(
@@ -112,10 +122,10 @@ def _faust_rate(
     process.start()
     try:
         topics = [f"{t}{suffix}" for t in INPUT_TOPICS]
-        seconds = asyncio.run(_group_seconds(settings.kafka_bootstrap, app_id, topics))
+        done = asyncio.run(_drained_at(settings.kafka_bootstrap, app_id, topics))
     finally:
         process.close()
-    return count / seconds
+    return count / (done - _ready_at(process.log_path)).total_seconds()
 
 
 def _run_mode(

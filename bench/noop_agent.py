@@ -22,28 +22,13 @@ from faust.worker import Worker
 
 from models.decoding import RecordDecoder
 from models.events import INPUT_TOPICS
-from streams.kafka_security import faust_broker_options
+from streams.app import faust_app_options
 from streams.settings import Settings, get_settings
 
 
 def create_app(settings: Settings) -> faust.App:
-    app = faust.App(
-        settings.app_id,
-        **faust_broker_options(settings),
-        store="memory://",
-        datadir=str(settings.data_dir),
-        web_bind=settings.web_host,
-        web_host=settings.web_host,
-        web_port=settings.web_port,
-        topic_partitions=settings.topic_partitions,
-        topic_replication_factor=1,
-        consumer_auto_offset_reset="earliest",
-        key_serializer="raw",
-        value_serializer="raw",
-        broker_commit_interval=settings.commit_interval_seconds,
-        broker_session_timeout=settings.session_timeout_seconds,
-        broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 3),
-    )
+    # the worker's own Faust settings, with a store of nothing to keep
+    app = faust.App(settings.app_id, **(faust_app_options(settings) | {"store": "memory://"}))
     wire = {settings.topic(name): name for name in INPUT_TOPICS}
     horizon = timedelta(days=settings.past_horizon_days) if settings.past_horizon_days else None
     decoders = {w: RecordDecoder(c, past_horizon=horizon) for w, c in wire.items()}

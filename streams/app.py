@@ -96,28 +96,33 @@ def handling(event: Any) -> Iterator[None]:
         faust_streams._current_event.reset(token)
 
 
+def faust_app_options(settings: Settings) -> dict[str, Any]:
+    """The ``faust.App`` settings of the worker (the benchmarks' decode-only agent takes them
+    too, so the two differ only in what their agents do)."""
+    return {
+        **faust_broker_options(settings),
+        "store": settings.store,
+        "datadir": str(settings.data_dir),
+        "web_bind": settings.web_host,
+        "web_host": settings.web_host,
+        "web_port": settings.web_port,
+        "topic_partitions": settings.topic_partitions,
+        "topic_replication_factor": 1,
+        "table_standby_replicas": settings.standby_replicas,
+        "consumer_auto_offset_reset": "earliest",
+        "key_serializer": "raw",
+        "value_serializer": "raw",
+        "broker_commit_interval": settings.commit_interval_seconds,
+        "broker_session_timeout": settings.session_timeout_seconds,
+        # a third of the session timeout, as Kafka advises, and never above Faust's 3 s default
+        "broker_heartbeat_interval": min(3.0, settings.session_timeout_seconds / 3),
+        "producer_linger_ms": 5,
+    }
+
+
 def create_app(settings: Settings) -> faust.App:
     """Build the worker's app from settings; nothing here reads the environment."""
-    app = faust.App(
-        settings.app_id,
-        **faust_broker_options(settings),
-        store=settings.store,
-        datadir=str(settings.data_dir),
-        web_bind=settings.web_host,
-        web_host=settings.web_host,
-        web_port=settings.web_port,
-        topic_partitions=settings.topic_partitions,
-        topic_replication_factor=1,
-        table_standby_replicas=settings.standby_replicas,
-        consumer_auto_offset_reset="earliest",
-        key_serializer="raw",
-        value_serializer="raw",
-        broker_commit_interval=settings.commit_interval_seconds,
-        broker_session_timeout=settings.session_timeout_seconds,
-        # a third of the session timeout, as Kafka advises, and never above Faust's 3 s default
-        broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 3),
-        producer_linger_ms=5,
-    )
+    app = faust.App(settings.app_id, **faust_app_options(settings))
     registry = CollectorRegistry(auto_describe=True)
     setup_prometheus_sensors(app, registry=registry, name_prefix="opsradar")
     exporter = PrometheusExporter(registry)
@@ -374,16 +379,9 @@ def create_app(settings: Settings) -> faust.App:
     async def write_in_order(events: list[Any], sink: str) -> None:
         """Write the events' records to Postgres, retrying until it takes them."""
         if events:
-            to_write = [
-                MissingRecord(
-                    topic=e.message.topic, partition=e.message.partition,
-                    offset=e.message.offset, key=e.key, value=e.value,
-                )
-                for e in events
-            ]  # fmt: skip
             await write_until_done(
-                functools.partial(sink_writers[sink], to_write),
-                what=f"{len(to_write)} {sink} messages",
+                functools.partial(sink_writers[sink], events),
+                what=f"{len(events)} {sink} messages",
                 on_failure=lambda _error: exporter.count_sink_failure(sink),
                 max_wait_seconds=settings.sink_retry_max_seconds,
             )
@@ -391,27 +389,31 @@ def create_app(settings: Settings) -> faust.App:
             tp = event.message.tp
             next_to_write[sink][tp] = max(next_to_write[sink].get(tp, 0), event.message.offset + 1)
 
-    async def write_metric_events(messages: list[MissingRecord]) -> int:
-        points: list[MetricPoint] = []
-        for message in messages:
-            points.extend(_metrics_decoder.decode(message.value or b"[]"))
-            sink_scopes[(message.topic, message.partition)].add((message.key or b"").decode())
+    def decoded_outputs(events: list[Any], decoder: msgspec.json.Decoder[list[Any]]) -> list[Any]:
+        """Every output the events' records carry; each record's scope noted for its partition."""
+        outputs: list[Any] = []
+        for event in events:
+            outputs.extend(decoder.decode(event.value or b"[]"))
+            sink_scopes[(event.message.topic, event.message.partition)].add(
+                (event.key or b"").decode()
+            )
+        return outputs
+
+    async def write_metric_events(events: list[Any]) -> int:
+        points: list[MetricPoint] = decoded_outputs(events, _metrics_decoder)
         written = await (await store()).write_metrics(points)
         for point in points:
             exporter.observe_metric(point)
         return written
 
-    async def write_update_events(messages: list[MissingRecord]) -> int:
-        updates: list[OpportunityUpdate] = []
-        for message in messages:
-            updates.extend(_updates_decoder.decode(message.value or b"[]"))
-            sink_scopes[(message.topic, message.partition)].add((message.key or b"").decode())
+    async def write_update_events(events: list[Any]) -> int:
+        updates: list[OpportunityUpdate] = decoded_outputs(events, _updates_decoder)
         written = await (await store()).write_updates(updates)
         for update in updates:
             exporter.observe_opportunity(update.opportunity)
         return written
 
-    sink_writers: dict[str, Callable[[list[MissingRecord]], Awaitable[int]]] = {
+    sink_writers: dict[str, Callable[[list[Any]], Awaitable[int]]] = {
         "metrics": write_metric_events,
         "opportunities": write_update_events,
     }

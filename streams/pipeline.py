@@ -27,7 +27,7 @@ outputs were delivered before the state was written.
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, MutableMapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -198,7 +198,9 @@ class EventPipeline:
                         outcome.metrics[scope].append(output)
                     else:
                         outcome.updates[scope].append(output)
-                self._exporter.count_events(contract_topic, event_type_of(event), 1)
+            # one counter increment per event type and record, not per event
+            for event_type, count in Counter(map(event_type_of, events)).items():
+                self._exporter.count_events(contract_topic, event_type, count)
             applied[state_key] = events
             self._exporter.count_duplicate(contract_topic, state.duplicate - before[0])
             self._exporter.count_late(contract_topic, state.late - before[1])

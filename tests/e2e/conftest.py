@@ -171,11 +171,22 @@ def pipeline_ran(
             # The sinks have written everything; the dashboards read Prometheus, which has only
             # seen it once it scrapes the worker after this point.
             drained_at = time.time()
-            wait_for_query(
+            first = wait_for_query(
                 prometheus_url,
                 f'timestamp(up{{test="{suffix}"}} == 1) > {drained_at:.3f}',
                 timeout=60,
                 what="a scrape of the worker after the pipeline drained",
+            )
+            # A panel's rate() needs two samples of a series in its 1-minute window, and a
+            # worker can drain within one scrape interval: wait for a second scrape after the
+            # drain, and for three in the window.
+            scraped_at = max(float(sample["value"][1]) for sample in first)
+            wait_for_query(
+                prometheus_url,
+                f'timestamp(up{{test="{suffix}"}} == 1) > {scraped_at:.3f}'
+                f' and count_over_time(up{{test="{suffix}"}}[1m]) >= 3',
+                timeout=60,
+                what="a second scrape of the worker after the pipeline drained",
             )
             yield PipelineRun(
                 database_url=database_url,

@@ -110,7 +110,11 @@ async def test_bed_flow_event_reaches_postgres_and_prometheus(
     unique_suffix: str,
     start_worker: WorkerFactory,
 ) -> None:
-    start = (datetime.now(UTC) - timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
+    # 06:00 yesterday: recent enough for any past horizon, and no boundary under test at 00:00
+    # (a heartbeat row there would hide the held hour the test needs)
+    start = (datetime.now(UTC) - timedelta(days=1)).replace(
+        hour=6, minute=0, second=0, microsecond=0
+    )
     events, expected = _bed_flow(start)
     worker = start_worker()
     worker.register_with_prometheus({"test": unique_suffix})

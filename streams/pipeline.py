@@ -5,8 +5,10 @@ of records one by one, sends what comes back, waits until the broker has acknowl
 only then calls :meth:`EventPipeline.save` (the consistency rule in the README: outputs, then
 state, then the input offsets). States live in memory between saves, as in Kafka Streams' record
 cache: a save writes each state the batch advanced once, however many of its records touched it
-(a table set costs a changelog send, ~100 µs). Until then the events each state applied are
-kept, so a record that fails part-way can put its states back to where the batch had them.
+(a table set costs a changelog send, ~100 µs). Until then each state keeps the records it
+applied (their bytes, which the batch holds anyway, not their decoded events: a catch-up batch
+has a million), so a record that fails part-way can put its states back to where the batch had
+them by decoding those records again.
 
 How a state is laid out in the table, so that a crash in the middle of a save (some keys in the
 changelog, others not) can never be restored:
@@ -82,14 +84,24 @@ class RecordOutcome:
     offset: int = -1
 
 
+@dataclass(frozen=True, slots=True)
+class _AppliedRecord:
+    """A record as decoded: decoding it again at the same ``now`` gives the same events."""
+
+    topic: str
+    value: bytes
+    now: datetime
+
+
 @dataclass
 class _Unsaved:
     """What a state applied since it was last saved."""
 
     #: ``"<wire topic>/<partition>"`` -> newest offset applied (the index's ``covered`` to save)
     covered: dict[str, int]
-    #: the events, in order: replayed onto the saved state if a later record fails part-way
-    events: list[Event] = field(default_factory=list)
+    #: the records, in order: their events of this state are replayed onto the saved state if
+    #: a later record fails part-way
+    records: list[_AppliedRecord] = field(default_factory=list)
     #: where the newest of them came from: its partition is the state's changelog partition
     source: str = ""
 
@@ -169,6 +181,7 @@ class EventPipeline:
         value: bytes,
     ) -> None:
         now = self._clock()
+        record = _AppliedRecord(topic=topic, value=value, now=now)
         decoded = self._decoders[topic].decode(value, now=now)
         for rejection in decoded.rejections:
             outcome.deadletters.append(
@@ -180,7 +193,7 @@ class EventPipeline:
         for event in decoded.events:
             by_scope[scope_key(event.trust_code, event.site_code)].append(event)
 
-        applied: dict[str, list[Event]] = {}
+        applied: list[str] = []
         for scope, events in by_scope.items():
             self.scopes_by_partition[(topic, partition)].add(scope)
             # One state per scope and topic, as in Engine: partitions of different topics are
@@ -201,7 +214,7 @@ class EventPipeline:
             # one counter increment per event type and record, not per event
             for event_type, count in Counter(map(event_type_of, events)).items():
                 self._exporter.count_events(contract_topic, event_type, count)
-            applied[state_key] = events
+            applied.append(state_key)
             self._exporter.count_duplicate(contract_topic, state.duplicate - before[0])
             self._exporter.count_late(contract_topic, state.late - before[1])
             self._exporter.count_after_close(contract_topic, state.after_close - before[2])
@@ -210,11 +223,11 @@ class EventPipeline:
                 contract_topic, events[0].trust_code, events[0].site_code, newest, now
             )
         # only once the whole record went through: a failure leaves no trace of it
-        for state_key, events in applied.items():
+        for state_key in applied:
             unsaved = self._unsaved.get(state_key)
             if unsaved is None:
                 unsaved = self._unsaved[state_key] = _Unsaved(covered=self._covered(state_key))
-            unsaved.events.extend(events)
+            unsaved.records.append(record)
             unsaved.covered = {**unsaved.covered, outcome.source: outcome.offset}
             unsaved.source = outcome.source
 
@@ -230,11 +243,17 @@ class EventPipeline:
         self._states.pop(state_key, None)
         self._indexes.pop(state_key, None)
         unsaved = self._unsaved.get(state_key)
-        if unsaved is None or not unsaved.events:
+        if unsaved is None:
             return
-        state = self._state_for(state_key, unsaved.events[0])
-        for event in unsaved.events:
-            state.apply(event)
+        scope = state_key.rsplit("@", 1)[0]
+        state: ScopeState | None = None
+        for record in unsaved.records:
+            decoded = self._decoders[record.topic].decode(record.value, now=record.now)
+            for event in decoded.events:
+                if scope_key(event.trust_code, event.site_code) == scope:
+                    if state is None:
+                        state = self._state_for(state_key, event)
+                    state.apply(event)
 
     def save(
         self, *, writing_for: Callable[[str], AbstractContextManager[object]] | None = None
@@ -254,6 +273,7 @@ class EventPipeline:
                     state = self._states.get(state_key)
                     if state is not None:
                         self._save(state_key, state, self._unsaved[state_key].covered)
+                        state.release()
         saved = len(self._unsaved)
         self._unsaved.clear()
         return saved

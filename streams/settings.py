@@ -73,6 +73,12 @@ class Settings(BaseSettings):
     )
     web_host: str = Field("127.0.0.1", description="interface the worker's web server binds")
     store: str = Field("memory://", description="Faust table store: memory:// or rocksdb://")
+    rocksdb_write_buffer_mb: int = Field(
+        16, description="RocksDB memtable size per table partition (two are kept)", ge=1
+    )
+    rocksdb_block_cache_mb: int = Field(
+        32, description="RocksDB block cache per table partition", ge=1
+    )
     data_dir: Path = Field(
         Path(".stack/worker"), description="worker data directory (RocksDB tables)"
     )

@@ -291,7 +291,7 @@ class EdFlow:
         )
 
     def _expire(self, stale: Callable[[Attendance], bool]) -> None:
-        for index, shard in enumerate(self.attendances.shards):
+        for index, shard in self.attendances.all_shards():
             gone = [ref for ref, a in shard.items() if a.closed_hour == OPEN and stale(a)]
             for ref in gone:
                 attendance = shard.pop(ref)

@@ -439,7 +439,7 @@ class Referrals:
             _decrement(agg.untriaged_by_day, pathway.received_at // 86400)
             return False
 
-        for index, shard in enumerate(self.pathways.shards):
+        for index, shard in self.pathways.all_shards():
             before = agg.untriaged_count
             for pathway in shard.values():
                 lost_triage(pathway)

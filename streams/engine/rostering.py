@@ -265,7 +265,7 @@ class Rostering:
         if self._ending is None:
             self._ending = {}
             self._ending_hours = []
-            for shard in self.shifts.shards:
+            for _, shard in self.shifts.all_shards():
                 for ref, entry in shard.items():
                     self._ends_in(ref, entry)
         ending, hours, shifts = self._ending, self._ending_hours, self.shifts
@@ -273,7 +273,7 @@ class Rostering:
         while hours and hours[0] < ended_before:
             for ref in ending.pop(heapq.heappop(hours)):
                 index = shifts.index(ref)
-                shift = shifts.shards[index].get(ref)
+                shift = shifts.shard_at(index).get(ref)
                 if shift is not None and shift.start_hour + shift.hours < ended_before:
                     due.setdefault(index, set()).add(ref)
         # the order of deletion leaves the shards' order (their encoding) as a scan's would

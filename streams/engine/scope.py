@@ -469,6 +469,13 @@ class ScopeState:
         self._deleted.clear()
         return parts
 
+    def release(self) -> int:
+        """Hold what the last ``dirty_parts`` saved of the entity maps and the dedupe buckets
+        as those bytes only, until an event touches it again (memory, not behaviour); the
+        number of shards and buckets frozen."""
+        frozen = sum(domain.entities.release() for domain in self.domains.values())
+        return frozen + self.dedupe.release()
+
     @classmethod
     def restore(
         cls,

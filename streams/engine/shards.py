@@ -3,12 +3,18 @@
 A site's open pathways (tens of thousands) must never be one persisted value: each shard is one
 part of the scope state, persisted only when it changed. The hash is CRC-32 of the ref, stable
 across processes (Python's own ``hash`` of a str is salted per process).
+
+A shard can also be *frozen* between saves: held only as the msgpack it was last saved or
+restored as, and decoded again the first time it is touched. A national worker holds millions of
+entries, and their msgpack is several times smaller than the objects, while the events of one
+batch touch a small share of the shards. Every access goes through ``_thawed``, so callers see
+the same dicts either way; only ``release`` (after a save) freezes.
 """
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
 import msgspec
@@ -23,10 +29,41 @@ class ShardedMap(Generic[E]):
         self.prefix = prefix
         self.count = count
         self.entry_type = entry_type
-        self.shards: list[dict[str, E]] = [{} for _ in range(count)]
+        # a shard is its dict, or None while frozen; ``_saved`` holds the msgpack of a shard as
+        # last saved or restored (None: never), equal to the dict while the shard is not dirty
+        self._shards: list[dict[str, E] | None] = [{} for _ in range(count)]
+        self._saved: list[bytes | None] = [None] * count
         self._names = [f"{prefix}/{index:03d}" for index in range(count)]
         self._dirty = dirty
         self._decoder = msgspec.msgpack.Decoder(dict[str, entry_type])  # type: ignore[valid-type]
+
+    def _thawed(self, index: int) -> dict[str, E]:
+        shard = self._shards[index]
+        if shard is None:
+            saved = self._saved[index]
+            assert saved is not None, "a frozen shard always has its bytes"
+            shard = self._shards[index] = self._decoder.decode(saved)
+        return shard
+
+    def shard_at(self, index: int) -> dict[str, E]:
+        """Shard ``index``'s dict, to read or change in place (then ``touch_shard(index)``)."""
+        return self._thawed(index)
+
+    def all_shards(self) -> Iterator[tuple[int, dict[str, E]]]:
+        """Every shard with its index, for a sweep (thaws the frozen ones)."""
+        for index in range(self.count):
+            yield index, self._thawed(index)
+
+    def release(self) -> int:
+        """Freeze every shard whose saved bytes are current (not dirty); the number frozen.
+        Call after a save: the next touch decodes the shard again."""
+        frozen = 0
+        for index, shard in enumerate(self._shards):
+            if shard is not None and self._saved[index] is not None:
+                if self._names[index] not in self._dirty:
+                    self._shards[index] = None
+                    frozen += 1
+        return frozen
 
     def _index(self, ref: str) -> int:
         return zlib.crc32(ref.encode()) % self.count
@@ -38,10 +75,10 @@ class ShardedMap(Generic[E]):
     def shard(self, ref: str) -> tuple[dict[str, E], str]:
         """The dict holding ``ref`` and its part name (one hash for a get-then-put)."""
         index = zlib.crc32(ref.encode()) % self.count
-        return self.shards[index], self._names[index]
+        return self._thawed(index), self._names[index]
 
     def get(self, ref: str) -> E | None:
-        return self.shards[self._index(ref)].get(ref)
+        return self._thawed(self._index(ref)).get(ref)
 
     def touch(self, ref: str) -> None:
         """Mark the shard holding ``ref`` changed (after mutating its entry in place)."""
@@ -52,30 +89,33 @@ class ShardedMap(Generic[E]):
 
     def put(self, ref: str, entry: E) -> None:
         index = self._index(ref)
-        self.shards[index][ref] = entry
+        self._thawed(index)[ref] = entry
         self._dirty.add(self._names[index])
 
     def pop(self, ref: str) -> E | None:
         index = self._index(ref)
-        entry = self.shards[index].pop(ref, None)
+        entry = self._thawed(index).pop(ref, None)
         if entry is not None:
             self._dirty.add(self._names[index])
         return entry
 
     def __len__(self) -> int:
-        return sum(len(shard) for shard in self.shards)
+        return sum(
+            len(shard) if shard is not None else _map_length(self._saved[index])
+            for index, shard in enumerate(self._shards)
+        )
 
     def remove_where(self, stale: Callable[[E], bool]) -> int:
         """Drop every entry for which ``stale(entry)`` is true; the number dropped."""
         dropped = 0
-        for index, shard in enumerate(self.shards):
+        for index, shard in self.all_shards():
             dropped += self.drop(index, [ref for ref, entry in shard.items() if stale(entry)])
         return dropped
 
     def drop(self, index: int, refs: list[str]) -> int:
         """Drop ``refs`` (all in shard ``index``); the number dropped. For a sweep that picks
         its entries with an inline test, a call per entry being most of a sweep's cost."""
-        shard = self.shards[index]
+        shard = self._thawed(index)
         for ref in refs:
             del shard[ref]
         if refs:
@@ -86,10 +126,30 @@ class ShardedMap(Generic[E]):
         return part.startswith(self.prefix + "/")
 
     def encode(self, part: str, encoder: msgspec.msgpack.Encoder) -> bytes:
-        return encoder.encode(self.shards[int(part.rsplit("/", 1)[1])])
+        index = int(part.rsplit("/", 1)[1])
+        data = encoder.encode(self._thawed(index))
+        self._saved[index] = data
+        return data
 
     def decode(self, part: str, data: bytes) -> None:
-        self.shards[int(part.rsplit("/", 1)[1])] = self._decoder.decode(data)
+        """Restore a shard from its saved bytes; decoded only when first touched."""
+        index = int(part.rsplit("/", 1)[1])
+        self._saved[index] = data
+        self._shards[index] = None
 
     def part_names(self) -> list[str]:
         return list(self._names)
+
+
+def _map_length(data: bytes | None) -> int:
+    """The entry count in the header of a msgpack map (fixmap, map 16 or map 32)."""
+    if not data:
+        return 0
+    first = data[0]
+    if 0x80 <= first <= 0x8F:
+        return first & 0x0F
+    if first == 0xDE:
+        return int.from_bytes(data[1:3], "big")
+    if first == 0xDF:
+        return int.from_bytes(data[1:5], "big")
+    raise ValueError(f"not a msgpack map: first byte {first:#x}")

@@ -44,7 +44,7 @@ def _replanned(days: int) -> list[Event]:
 
 def _scan(self: Rostering, ended_before: int) -> None:
     """The sweep as it was: every shift of every shard tested."""
-    for index, shard in enumerate(self.shifts.shards):
+    for index, shard in self.shifts.all_shards():
         self.shifts.drop(
             index, [ref for ref, s in shard.items() if s.start_hour + s.hours < ended_before]
         )
@@ -91,6 +91,6 @@ def test_ended_shifts_are_dropped_two_days_after_their_end() -> None:
         state.apply(event)
     state.flush()
     last_sweep = (int(events[-1].occurred_at.timestamp() // 3600) // 24) * 24
-    kept = [shift for shard in state.rostering.shifts.shards for shift in shard.values()]
+    kept = [shift for _, shard in state.rostering.shifts.all_shards() for shift in shard.values()]
     assert kept
     assert min(s.start_hour + s.hours for s in kept) >= last_sweep - 48

@@ -1,0 +1,89 @@
+"""A state whose saved entity shards and dedupe buckets are frozen after every save (held as
+their bytes, decoded when next touched, as the worker does) behaves exactly like one that keeps
+everything decoded: the same outputs and the same persisted parts."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from models.events import Event
+from streams.engine import Output, ScopeState
+from streams.engine.referrals import Pathway
+from streams.engine.shards import ShardedMap
+from tests.unit.engine import builders as b
+from tests.unit.engine.engine_support import CATALOGUE
+
+pytestmark = pytest.mark.unit
+
+SCOPE = CATALOGUE.for_scope(b.TRUST, b.SITE)
+RECORD = 150  # events between saves, as records of a feed
+
+
+def _every_domain(days: int) -> list[Event]:
+    s = b.Stream()
+    b.bedflow(s, days, nctr_days=b.window(8, 16, 4.0, 0.75), beds=b.const(450))
+    b.rostering(s, days, agency=b.window(6, 14, 0.2, 0.02))
+    b.referrals(s, days)
+    b.ed(s, days)
+    return s.events(days)
+
+
+def _run(events: list[Event], *, freeze: bool) -> tuple[list[Output], list[dict[str, bytes]], int]:
+    state = ScopeState.new(b.TRUST, b.SITE, SCOPE)
+    out: list[Output] = []
+    saves: list[dict[str, bytes]] = []
+    frozen = 0
+    for number, event in enumerate(events, start=1):
+        out.extend(state.apply(event))
+        if number % RECORD == 0:
+            saves.append(state.dirty_parts())
+            if freeze:
+                frozen += state.release()
+    out.extend(state.flush())
+    saves.append(state.dirty_parts())
+    return out, saves, frozen
+
+
+def test_freezing_after_every_save_changes_no_output_and_no_saved_part() -> None:
+    events = _every_domain(21)
+    kept_out, kept_saves, _ = _run(events, freeze=False)
+    frozen_out, frozen_saves, frozen = _run(events, freeze=True)
+    assert frozen > len(kept_saves)  # shards and buckets were really held as bytes
+    assert frozen_out == kept_out
+    assert frozen_saves == kept_saves
+
+
+def test_a_redelivered_event_is_a_duplicate_though_its_bucket_was_frozen() -> None:
+    events = _every_domain(2)
+    state = ScopeState.new(b.TRUST, b.SITE, SCOPE)
+    for event in events[:50]:
+        state.apply(event)
+    state.dirty_parts()
+    assert state.release() > 0
+    duplicates = state.duplicate
+    assert state.apply(events[49]) == []  # the newest: its hour is within the horizon
+    assert state.duplicate == duplicates + 1
+
+
+def test_a_frozen_shard_counts_and_reads_as_it_was_saved() -> None:
+    dirty: set[str] = set()
+    pathways: ShardedMap[Pathway] = ShardedMap("pathways", 4, Pathway, dirty)
+    for number in range(40):
+        pathways.put(f"REF{number}", Pathway(received_at=number))
+    encoder = msgspec.msgpack.Encoder()
+    saved = {name: pathways.encode(name, encoder) for name in sorted(dirty)}
+    dirty.clear()
+    assert pathways.release() == 4
+    assert len(pathways) == 40  # from the frozen bytes' headers
+    entry = pathways.get("REF7")
+    assert entry == Pathway(received_at=7)
+    assert entry is not None
+    entry.triaged = True
+    pathways.touch("REF7")
+    assert pathways.release() == 0  # the changed shard stays decoded until saved
+    changed = pathways.part_names()[pathways.index("REF7")]
+    assert pathways.encode(changed, encoder) != saved[changed]
+    dirty.clear()
+    assert pathways.release() == 1
+    assert pathways.get("REF7") == Pathway(received_at=7, triaged=True)

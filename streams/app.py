@@ -122,6 +122,7 @@ def faust_app_options(settings: Settings) -> dict[str, Any]:
         "web_host": settings.web_host,
         "web_port": settings.web_port,
         "topic_partitions": settings.topic_partitions,
+        "stream_buffer_maxsize": settings.stream_buffer_records,
         "topic_replication_factor": 1,
         "table_standby_replicas": settings.standby_replicas,
         "consumer_auto_offset_reset": "earliest",

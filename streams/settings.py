@@ -73,6 +73,12 @@ class Settings(BaseSettings):
     )
     web_host: str = Field("127.0.0.1", description="interface the worker's web server binds")
     store: str = Field("memory://", description="Faust table store: memory:// or rocksdb://")
+    stream_buffer_records: int = Field(
+        4096,
+        description="records Faust fetches ahead of each agent; a catch-up's records can be "
+        "~1 MB each, so this bounds the worker's memory",
+        ge=1,
+    )
     rocksdb_write_buffer_mb: int = Field(
         16, description="RocksDB memtable size per table partition (two are kept)", ge=1
     )

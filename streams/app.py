@@ -63,6 +63,9 @@ log = logging.getLogger(__name__)
 #: input records handled between two deliveries and saves (fewer when fewer have come)
 WORKER_BATCH = 500
 WORKER_BATCH_WITHIN_SECONDS = 0.1
+#: longest a full batch waits for a save (never longer than the commit interval, which would
+#: only hold back commits; a longer commit interval still gets its state saved this often)
+MAX_HOLD_SECONDS = 1.0
 SINK_BATCH = 2000
 SINK_WITHIN_SECONDS = 0.1
 # A record replaying months of history (a trust's waiting list) passes thousands of hour
@@ -333,7 +336,7 @@ def create_app(settings: Settings) -> faust.App:
         return True
 
     #: records whose outputs are sent, until the states they advanced are saved
-    held = HeldRecords(max_hold_seconds=settings.commit_interval_seconds)
+    held = HeldRecords(max_hold_seconds=min(settings.commit_interval_seconds, MAX_HOLD_SECONDS))
 
     @app.agent(input_topic, concurrency=1)
     async def process_events(stream: Any) -> None:
@@ -342,10 +345,10 @@ def create_app(settings: Settings) -> faust.App:
         batch that was not full (the worker has caught up) is then saved at once: its outputs
         delivered, the states it advanced saved once each, and only then its records acked. A
         full batch means more records are waiting: it is held, and the next batches with it,
-        until the oldest has waited a commit interval or no batch has come for a take window
-        (:func:`save_when_quiet`); so a backlog writes each state once per commit interval
-        instead of once per batch, and a batch need not wait for the acknowledgements of the
-        one before."""
+        until the oldest has waited a commit interval (at most ``MAX_HOLD_SECONDS``) or no
+        batch has come for a take window (:func:`save_when_quiet`); so a backlog writes each
+        state once per commit interval instead of once per batch, and a batch need not wait
+        for the acknowledgements of the one before."""
         records = stream.noack()
         saver = asyncio.ensure_future(save_when_quiet())
         try:

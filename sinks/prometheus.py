@@ -30,7 +30,7 @@ process serves one ``/metrics``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, Final, TypeVar
 
@@ -193,6 +193,22 @@ class PrometheusExporter:
         self._opportunity_seen: dict[tuple[str, str, str], tuple[int, datetime]] = {}
         self._event_time_seen: dict[tuple[str, str], float] = {}
         self._topic_newest: dict[str, float] = {}
+        # labelled children by (metric, raw label values): ``labels()`` checks, hashes and
+        # locks on every call, which the worker makes several times per input record
+        self._children: dict[tuple[Any, tuple[str | None, ...]], Any] = {}
+
+    def _child(
+        self, metric: Any, values: tuple[str | None, ...], check: Callable[..., tuple[str, ...]]
+    ) -> Any:
+        """``metric.labels(*check(*values))``, made (and ``check`` run) once per values."""
+        key = (metric, values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*check(*values))
+        return child
+
+    def _topic_child(self, metric: Any, topic: str) -> Any:
+        return self._child(metric, (topic,), _topic_labels)
 
     # -- counters ---------------------------------------------------------------------------
 
@@ -212,22 +228,26 @@ class PrometheusExporter:
         self.sink_backlog.labels(label).set(0)
 
     def count_events(self, topic: str, event_type: str, n: int = 1) -> None:
-        self.events.labels(topic_label(topic), slug_label("event_type", event_type)).inc(_count(n))
+        self._child(self.events, (topic, event_type), _event_type_labels).inc(_count(n))
 
     def count_rejected(self, topic: str, reason: str, n: int = 1) -> None:
-        self.rejected.labels(topic_label(topic), slug_label("reason", reason)).inc(_count(n))
+        self._child(self.rejected, (topic, reason), _reason_labels).inc(_count(n))
 
     def count_duplicate(self, topic: str, n: int = 1) -> None:
-        self.duplicate.labels(topic_label(topic)).inc(_count(n))
+        if _count(n):  # the series exists from declare_topic; adding 0 changes nothing
+            self._topic_child(self.duplicate, topic).inc(n)
 
     def count_late(self, topic: str, n: int = 1) -> None:
-        self.late.labels(topic_label(topic)).inc(_count(n))
+        if _count(n):
+            self._topic_child(self.late, topic).inc(n)
 
     def count_redelivered(self, topic: str, n: int = 1) -> None:
-        self.redelivered.labels(topic_label(topic)).inc(_count(n))
+        if _count(n):
+            self._topic_child(self.redelivered, topic).inc(n)
 
     def count_failed(self, topic: str, n: int = 1) -> None:
-        self.records_failed.labels(topic_label(topic)).inc(_count(n))
+        if _count(n):
+            self._topic_child(self.records_failed, topic).inc(n)
 
     def count_sink_failure(self, sink: str) -> None:
         self.sink_write_failures.labels(slug_label("sink", sink)).inc()
@@ -236,22 +256,21 @@ class PrometheusExporter:
         self.sink_backlog.labels(slug_label("sink", sink)).set(max(messages, 0))
 
     def count_after_close(self, topic: str, n: int = 1) -> None:
-        self.after_close.labels(topic_label(topic)).inc(_count(n))
+        if _count(n):
+            self._topic_child(self.after_close, topic).inc(n)
 
     # -- gauges -----------------------------------------------------------------------------
 
     def observe_metric(self, point: MetricPoint) -> bool:
         """Set a scope's metric gauge; False (and no change) if a newer point was seen."""
-        labels = (
-            trust_label(point.trust_code),
-            site_label(point.site_code),
-            slug_label("metric", point.metric),
-        )
+        values = (point.trust_code, point.site_code, point.metric)
+        child = self._child(self.scope_metric, values, _metric_labels)
+        labels = (point.trust_code, point.site_code or "", point.metric)
         seen = self._metric_seen.get(labels)
         if seen is not None and point.evaluated_at < seen:
             return False
         self._metric_seen[labels] = point.evaluated_at
-        self.scope_metric.labels(*labels).set(point.value)
+        child.set(point.value)
         return True
 
     def observe_opportunity(self, opportunity: Opportunity) -> bool:
@@ -296,22 +315,21 @@ class PrometheusExporter:
         Both use the newest event time seen, so an out-of-order event changes neither; the lag
         is ``now`` (the caller's wall clock) minus the topic's newest event time.
         """
-        topic_value = topic_label(topic)
-        scope = (trust_label(trust), site_label(site))
+        scope_child = self._child(self.last_event_timestamp, (trust, site), _scope_labels)
+        lag_child = self._topic_child(self.event_time_lag, topic)
+        scope = (trust, site or "")
         stamp = event_time.timestamp()
         if stamp > self._event_time_seen.get(scope, float("-inf")):
             self._event_time_seen[scope] = stamp
-            self.last_event_timestamp.labels(*scope).set(stamp)
-        if stamp > self._topic_newest.get(topic_value, float("-inf")):
-            self._topic_newest[topic_value] = stamp
-        self.event_time_lag.labels(topic_value).set(
-            now.timestamp() - self._topic_newest[topic_value]
-        )
+            scope_child.set(stamp)
+        if stamp > self._topic_newest.get(topic, float("-inf")):
+            self._topic_newest[topic] = stamp
+        lag_child.set(now.timestamp() - self._topic_newest[topic])
 
     def refresh_lag(self, now: datetime) -> None:
         """Recompute every topic's lag against ``now`` (call on a timer: lag grows in silence)."""
         for topic, newest in self._topic_newest.items():
-            self.event_time_lag.labels(topic).set(now.timestamp() - newest)
+            self._topic_child(self.event_time_lag, topic).set(now.timestamp() - newest)
 
     # -- partition revoke -------------------------------------------------------------------
 
@@ -342,10 +360,32 @@ class PrometheusExporter:
         _forget(self._metric_seen, matchers)
         _forget(self._opportunity_seen, matchers)
         _forget(self._event_time_seen, matchers)
+        # a kept child of a removed series would update a series no longer exported
+        self._children.clear()
 
     def render(self) -> bytes:
         """The registry in the Prometheus text format (serve it with :data:`CONTENT_TYPE`)."""
         return generate_latest(self.registry)
+
+
+def _topic_labels(topic: str) -> tuple[str]:
+    return (topic_label(topic),)
+
+
+def _event_type_labels(topic: str, event_type: str) -> tuple[str, str]:
+    return topic_label(topic), slug_label("event_type", event_type)
+
+
+def _reason_labels(topic: str, reason: str) -> tuple[str, str]:
+    return topic_label(topic), slug_label("reason", reason)
+
+
+def _scope_labels(trust: str, site: str | None) -> tuple[str, str]:
+    return trust_label(trust), site_label(site)
+
+
+def _metric_labels(trust: str, site: str | None, metric: str) -> tuple[str, str, str]:
+    return trust_label(trust), site_label(site), slug_label("metric", metric)
 
 
 def _forget(seen: dict[_Key, Any], matchers: list[dict[str, str]]) -> None:

@@ -24,7 +24,7 @@ import logging
 import time
 import weakref
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -50,6 +50,8 @@ from models.outputs import (
 from sinks.database import OpportunityStore, write_until_done
 from sinks.prometheus import PrometheusExporter
 from streams.database_security import database_connect_args
+from streams.faust_sensors import KeptChildrenPrometheusMonitor
+from streams.held import HeldRecords
 from streams.holes import HoleReader, MissingRecord
 from streams.kafka_security import aiokafka_options, faust_broker_options
 from streams.offsets import OffsetGuard
@@ -61,8 +63,11 @@ log = logging.getLogger(__name__)
 #: input records handled between two deliveries and saves (fewer when fewer have come)
 WORKER_BATCH = 500
 WORKER_BATCH_WITHIN_SECONDS = 0.1
+#: longest a full batch waits for a save (never longer than the commit interval, which would
+#: only hold back commits; a longer commit interval still gets its state saved this often)
+MAX_HOLD_SECONDS = 1.0
 SINK_BATCH = 2000
-SINK_WITHIN_SECONDS = 0.5
+SINK_WITHIN_SECONDS = 0.1
 # A record replaying months of history (a trust's waiting list) passes thousands of hour
 # boundaries; its outputs are split so no message nears Kafka's 1 MB default record limit.
 METRICS_PER_MESSAGE = 1000  # ~200 B each
@@ -141,6 +146,8 @@ def create_app(settings: Settings) -> faust.App:
     app = faust.App(settings.app_id, **faust_app_options(settings))
     registry = CollectorRegistry(auto_describe=True)
     setup_prometheus_sensors(app, registry=registry, name_prefix="opsradar")
+    # the same series on the same registry, without a labels() lookup per event
+    app.monitor = KeptChildrenPrometheusMonitor(metrics=cast(Any, app.monitor)._metrics)
     exporter = PrometheusExporter(registry)
 
     partitions = settings.topic_partitions
@@ -222,6 +229,13 @@ def create_app(settings: Settings) -> faust.App:
         for event in events:
             if id(event) in delivered:
                 await records.ack(event)
+            else:
+                app.consumer.ack(event.message)
+
+    async def ack_held(events: list[tuple[Any, Any]]) -> None:
+        for event, stream in events:
+            if stream is not None:
+                await stream.ack(event)
             else:
                 app.consumer.ack(event.message)
 
@@ -323,12 +337,9 @@ def create_app(settings: Settings) -> faust.App:
                 pending.append(await deadletter_topic.send(key=None, value=_encoder.encode(letter)))
         return pending
 
-    stopping = {"now": False}
-
-    async def delivered(outcomes: list[RecordOutcome]) -> bool:
-        """Send a batch's outputs and wait until the broker has acknowledged them all. False if
-        they could not be delivered (the worker is stopping)."""
-        pending = await send_outputs(outcomes)
+    async def delivered(pending: list[Awaitable[Any]], records: int) -> bool:
+        """Wait until the broker has acknowledged every output in ``pending``. False if they
+        could not be delivered (the worker is stopping)."""
         if pending:
             try:
                 await asyncio.gather(*pending)
@@ -336,32 +347,57 @@ def create_app(settings: Settings) -> faust.App:
                 # The producer gave up (after its own retries for producer_request_timeout):
                 # the state must not be written past outputs that are not in Kafka. Stop the
                 # worker; it resumes from the committed offsets and the saved state.
-                log.critical(
-                    "outputs of %d records could not be delivered: stopping", len(outcomes)
-                )
+                log.critical("outputs of %d records could not be delivered: stopping", records)
                 await app.crash(error)
                 return False
         return True
 
+    #: records whose outputs are sent, until the states they advanced are saved
+    held = HeldRecords(max_hold_seconds=min(settings.commit_interval_seconds, MAX_HOLD_SECONDS))
+
     @app.agent(input_topic, concurrency=1)
     async def process_events(stream: Any) -> None:
         """Records in batches (as many as have come, up to ``WORKER_BATCH``): each is run
-        through the pipeline in order; then the batch's outputs are delivered, the states it
-        advanced are saved once each, and only then are its records acked."""
+        through the pipeline in order and the batch's outputs are handed to the producer. A
+        batch that was not full (the worker has caught up) is then saved at once: its outputs
+        delivered, the states it advanced saved once each, and only then its records acked. A
+        full batch means more records are waiting: it is held, and the next batches with it,
+        until the oldest has waited a commit interval (at most ``MAX_HOLD_SECONDS``) or no
+        batch has come for a take window (:func:`save_when_quiet`); so a backlog writes each
+        state once per commit interval instead of once per batch, and a batch need not wait
+        for the acknowledgements of the one before."""
         records = stream.noack()
-        async for batch in records.noack_take(WORKER_BATCH, within=WORKER_BATCH_WITHIN_SECONDS):
-            async with busy("events"):
-                events = await with_holes_filled(batch)
-                if await process_in_order(events):
-                    await ack_all(records, events, batch)
-                elif stopping["now"]:
-                    return
+        saver = asyncio.ensure_future(save_when_quiet())
+        try:
+            async for batch in records.noack_take(WORKER_BATCH, within=WORKER_BATCH_WITHIN_SECONDS):
+                async with busy("events"):
+                    events = await with_holes_filled(batch)
+                    await process_in_order(events, stream=records, handed_over=batch)
+                    if len(batch) < WORKER_BATCH or held.due():
+                        await save_held()
+        finally:
+            saver.cancel()
 
-    async def process_in_order(events: list[Any]) -> bool:
-        """Run the events through the pipeline, deliver their outputs, then save the states
-        they advanced. False if they may not be acked: the worker is stopping, or a rebalance
-        dropped the cached states meanwhile (the records then come again from the committed
-        offsets, onto the states as last saved)."""
+    async def save_when_quiet() -> None:
+        """Save held records once the agent has had nothing to do for a take window: the
+        backlog that held them has ended, or a rebalance or a stop, which wait for every record
+        handed over to be acked, has stopped the batches. A task of the agent, not an app
+        timer: timers end when the app starts stopping, before it waits for those acks."""
+        while True:
+            await asyncio.sleep(WORKER_BATCH_WITHIN_SECONDS)
+            since = idle_since["events"]
+            if not held or since is None:
+                continue
+            if time.monotonic() - since >= WORKER_BATCH_WITHIN_SECONDS or held.due():
+                async with agent_locks["events"]:
+                    await save_held()
+
+    async def process_in_order(
+        events: list[Any], *, stream: Any = None, handed_over: Sequence[Any] = ()
+    ) -> None:
+        """Run the events through the pipeline, hand their outputs to the producer and hold
+        them until :func:`save_held`. ``handed_over``: the events ``stream`` handed over, to be
+        acked through it (the others were read from the broker)."""
         generation = pipeline.generation
         outcomes: list[RecordOutcome] = []
         last_of_source: dict[str, Any] = {}
@@ -372,12 +408,30 @@ def create_app(settings: Settings) -> faust.App:
             outcomes.append(
                 pipeline.process(message.topic, message.partition, message.offset, value)
             )
-        if not await delivered(outcomes):
+        from_stream = {id(event) for event in handed_over}
+        held.hold(
+            generation=generation,
+            events=[(event, stream if id(event) in from_stream else None) for event in events],
+            deliveries=await send_outputs(outcomes),
+            last_of_source=last_of_source,
+        )
+
+    async def save_held() -> bool:
+        """Wait until the broker has acknowledged the held records' outputs, save the states
+        they advanced, then ack the records. False if they may not be acked: their outputs
+        could not be delivered (the worker is stopping), or a rebalance dropped the cached
+        states meanwhile (the records then come again from the committed offsets, onto the
+        states as last saved)."""
+        batch = held.release()
+        if batch is None:
+            return True
+        if not await delivered(batch.deliveries, len(batch.events)):
             return False
-        if pipeline.generation != generation:
-            log.info("a rebalance interrupted a batch of %d records: not acked", len(events))
+        if pipeline.generation != batch.generation:
+            log.info("a rebalance interrupted %d records: not acked", len(batch.events))
             return False
-        pipeline.save(writing_for=lambda source: handling(last_of_source[source]))
+        pipeline.save(writing_for=lambda source: handling(batch.last_of_source[source]))
+        await ack_held(batch.events)
         return True
 
     # next output-topic offset to write, per partition and sink, for the backlog gauge
@@ -508,10 +562,11 @@ def create_app(settings: Settings) -> faust.App:
                 )  # fmt: skip
                 events = await read_missing(tp, start=expected, end=highwater)
                 if agent == "events":
-                    if not await process_in_order(events):
-                        continue
-                else:
-                    await write_in_order(events, agent)
+                    # held with them: the agent's own held records, which it would ack
+                    await process_in_order(events)
+                    await save_held()
+                    continue
+                await write_in_order(events, agent)
                 for event in events:
                     app.consumer.ack(event.message)
 

@@ -295,3 +295,35 @@ def test_free_text_slugs_are_refused(exporter: PrometheusExporter, call: object)
     with pytest.raises(ValueError, match="refusing to export"):
         call(exporter)  # type: ignore[operator]
     assert series(exporter) == {}  # nothing half-exported
+
+
+def test_a_scope_taken_back_after_removal_is_exported_again(exporter: PrometheusExporter) -> None:
+    # the exporter keeps each labelled child; one kept past remove_scopes would update a series
+    # no longer in the registry, and the scope would stay blank after a rebalance gave it back
+    point = MetricPoint(
+        trust_code="RX1", site_code="RX101", metric="m", evaluated_at=T0, value=1.0, sample_size=1
+    )
+    exporter.observe_metric(point)
+    exporter.observe_event_time("nhs.bedflow.v1", "RX1", "RX101", T0, T0)
+    exporter.remove_scopes(["RX101"])
+
+    exporter.observe_metric(msgspec.structs.replace(point, evaluated_at=T0 + HOUR, value=2.0))
+    exporter.observe_event_time("nhs.bedflow.v1", "RX1", "RX101", T0 + HOUR, T0 + HOUR)
+
+    assert value(exporter, "opsradar_scope_metric", trust="RX1", site="RX101", metric="m") == 2.0
+    assert (
+        value(exporter, "opsradar_last_event_timestamp_seconds", trust="RX1", site="RX101")
+        == (T0 + HOUR).timestamp()
+    )
+
+
+def test_a_refused_label_is_refused_every_time(exporter: PrometheusExporter) -> None:
+    for _ in range(2):
+        with pytest.raises(ValueError):
+            exporter.count_events("nhs.bedflow.v1", "Not A Slug")
+    exporter.count_events("nhs.bedflow.v1", "admission", 2)
+    exporter.count_events("nhs.bedflow.v1", "admission", 3)
+    assert (
+        value(exporter, "opsradar_events_total", topic="nhs.bedflow.v1", event_type="admission")
+        == 5
+    )

@@ -138,14 +138,16 @@ async def test_records_faust_drops_are_read_from_the_broker(
     await drill.produce(event_file)
     await drill.wait_drained()
     drill.assert_matches(expected)
+    # a hole mid-partition or at its tail, whichever the drops made of each partition (a
+    # partition of a few records can lose only its tail): both are read from the broker
     holes = re.findall(
-        r"topic='([^']+)', partition=\d+\): record \d+ handed over before \d+; reading",
+        r"topic='([^']+)', partition=\d+\): (?:record \d+ handed over before \d+; reading"
+        r"|records \d+-\d+ are in the log but were never handed over; reading)",
         worker.log_path.read_text(),
     )
     # the input topics, and the output topics the sinks read, each lost records
-    assert any("bedflow" in tp for tp in holes) and any("metrics" in tp for tp in holes), (
-        worker.log_tail()
-    )
+    assert any(tp.startswith("nhs.") for tp in holes), worker.log_tail()
+    assert any(tp.startswith("opsradar.metrics.") for tp in holes), worker.log_tail()
     assert "never handed over; reading them" in worker.log_path.read_text(), "no tail was lost"
 
 

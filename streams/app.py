@@ -224,15 +224,14 @@ def create_app(settings: Settings) -> faust.App:
             ordered.append(event)
         return ordered
 
-    async def ack_all(records: Any, events: list[Any], handed_over: list[Any]) -> None:
-        delivered = {id(event) for event in handed_over}
-        for event in events:
-            if id(event) in delivered:
-                await records.ack(event)
-            else:
-                app.consumer.ack(event.message)
+    def with_streams(
+        events: list[Any], stream: Any, handed_over: Sequence[Any]
+    ) -> list[tuple[Any, Any]]:
+        """Each event with the stream that handed it over (None: read from the broker)."""
+        from_stream = {id(event) for event in handed_over}
+        return [(event, stream if id(event) in from_stream else None) for event in events]
 
-    async def ack_held(events: list[tuple[Any, Any]]) -> None:
+    async def ack_each(events: list[tuple[Any, Any]]) -> None:
         for event, stream in events:
             if stream is not None:
                 await stream.ack(event)
@@ -408,10 +407,9 @@ def create_app(settings: Settings) -> faust.App:
             outcomes.append(
                 pipeline.process(message.topic, message.partition, message.offset, value)
             )
-        from_stream = {id(event) for event in handed_over}
         held.hold(
             generation=generation,
-            events=[(event, stream if id(event) in from_stream else None) for event in events],
+            events=with_streams(events, stream, handed_over),
             deliveries=await send_outputs(outcomes),
             last_of_source=last_of_source,
         )
@@ -431,7 +429,7 @@ def create_app(settings: Settings) -> faust.App:
             log.info("a rebalance interrupted %d records: not acked", len(batch.events))
             return False
         pipeline.save(writing_for=lambda source: handling(batch.last_of_source[source]))
-        await ack_held(batch.events)
+        await ack_each(batch.events)
         return True
 
     # next output-topic offset to write, per partition and sink, for the backlog gauge
@@ -445,7 +443,7 @@ def create_app(settings: Settings) -> faust.App:
             async with busy(sink):
                 events = await with_holes_filled(batch)
                 await write_in_order(events, sink)
-                await ack_all(records, events, batch)
+                await ack_each(with_streams(events, records, batch))
 
     async def write_in_order(events: list[Any], sink: str) -> None:
         """Write the events' records to Postgres, retrying until it takes them."""

@@ -134,12 +134,12 @@ def _windows_pass(digits: str) -> bool:
 # Every identifier form has nine digits close together, an "@", or ends in a postcode's inward
 # code (digit, two letters): a superset test, one regex instead of five.
 # (Each branch after "@" starts with a digit, so the engine skips ahead to digits.)
-_SUSPECT: Final = re.compile(r"@|\d(?:[A-Za-z]{2}(?![A-Za-z0-9])|(?:\D{0,3}\d){8})")
+SUSPECT: Final = re.compile(r"@|\d(?:[A-Za-z]{2}(?![A-Za-z0-9])|(?:\D{0,3}\d){8})")
 
 
 def may_hold_identifier(text: str) -> bool:
     """False when ``text`` certainly holds no identifier :func:`find_in_text` would find."""
-    return _SUSPECT.search(text) is not None
+    return SUSPECT.search(text) is not None
 
 
 def find_in_text(text: str) -> str | None:

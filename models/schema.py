@@ -1,5 +1,6 @@
 """The contract as JSON Schema (Draft 2020-12): one document per input topic, generated from the
-same Structs the validator decodes with, so the two cannot drift.
+same Structs the validator decodes with (their twins of :mod:`models.strict`, where msgspec
+states the patterns), so the two cannot drift.
 
 A record value is one event object or an array of 1 to 10,000 of them. The schema accepts what the
 validator accepts except for the rules no JSON Schema can state, listed in each document's
@@ -13,7 +14,8 @@ from typing import Any, Final, Literal, get_args, get_origin
 
 import msgspec
 
-from models.events import INPUT_TOPICS, TOPIC_EVENT_TYPES
+from models.events import INPUT_TOPICS
+from models.strict import STRICT_TOPIC_TYPES
 
 DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
 MAX_BATCH_EVENTS: Final = 10_000
@@ -51,9 +53,9 @@ def _constrain_literal_keys(union: Any, components: dict[str, Any]) -> None:
 def topic_schema(topic: str) -> dict[str, Any]:
     """The JSON Schema of a record value on ``topic``."""
     (union,), components = msgspec.json.schema_components(
-        [TOPIC_EVENT_TYPES[topic]], ref_template="#/$defs/{name}"
+        [STRICT_TOPIC_TYPES[topic]], ref_template="#/$defs/{name}"
     )
-    _constrain_literal_keys(TOPIC_EVENT_TYPES[topic], components)
+    _constrain_literal_keys(STRICT_TOPIC_TYPES[topic], components)
     return {
         "$schema": DIALECT,
         "$id": f"urn:opsradar:schema:{topic}",

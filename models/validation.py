@@ -62,7 +62,7 @@ def _handover_interval(event: AmbulanceHandover) -> bool:
 
 
 #: event type -> (its interval rule: True when broken, the field named)
-_INTERVAL_RULES: Final[dict[type, tuple[Callable[[Any], bool], str]]] = {
+INTERVAL_RULES: Final[dict[type, tuple[Callable[[Any], bool], str]]] = {
     ShiftPlanned: (_shift_interval, "ends_at"),
     RosterPublished: (_roster_interval, "period_end"),
     AmbulanceHandover: (_handover_interval, "arrived_at"),
@@ -85,7 +85,7 @@ def check_event_within(event: Event, bounds: ClockBounds) -> tuple[str, str] | N
     """:func:`check_event` with the clock rules' bounds computed beforehand."""
     if event.site_code is not None and not event.site_code.startswith(event.trust_code):
         return SITE_NOT_IN_TRUST, "site_code"
-    interval = _INTERVAL_RULES.get(type(event))
+    interval = INTERVAL_RULES.get(type(event))
     if interval is not None and interval[0](event):
         return BAD_INTERVAL, interval[1]
     occurred_at = event.occurred_at

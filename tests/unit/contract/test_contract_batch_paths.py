@@ -1,0 +1,187 @@
+"""The decoder's fast paths reach the verdicts of the plain ones.
+
+- A batch record is first judged whole (one msgspec pass, each rule once per event type): its
+  verdict must be the one its events get as single-event records, one by one.
+- Patterns are checked in bulk by :mod:`models.pattern_checks`: each check must agree with the
+  pattern's regex (as msgspec applies it) on any list of strings.
+- A single event is decoded without msgspec's patterns and then checked: it is accepted only
+  when its strict twin (msgspec enforcing every pattern) would be.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Final
+
+import msgspec
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from models import events as contract
+from models.decoding import RecordDecoder
+from models.events import EVENT_TYPE_TOPIC
+from models.pattern_checks import compile_check
+from models.strict import StrictEvent
+from tests.unit.contract.examples import EVENT_TYPES, NOW
+from tests.unit.contract.legit_events import LegitEvents
+from tests.unit.contract.test_contract_fuzz import FUZZ, _encode_event, mutated_events
+
+pytestmark = pytest.mark.unit
+
+CONTRACT_PATTERNS: Final = (
+    contract.UUID_PATTERN,
+    contract.TRUST_CODE_PATTERN,
+    contract.SITE_CODE_PATTERN,
+    contract.SOURCE_SYSTEM_PATTERN,
+    contract.LOCAL_CODE_PATTERN,
+    contract.REF_PATTERN,
+    contract.SPECIALTY_CODE_PATTERN,
+)
+ANY_TOPIC: Final = RecordDecoder(None, past_horizon=None)
+STRICT: Final = msgspec.json.Decoder(StrictEvent)
+
+_PATTERNED_KEYS: Final = frozenset(
+    {"event_id", "trust_code", "site_code", "source_system", "ward_code", "from_ward_code",
+     "to_ward_code", "unit_code", "specialty_code", "spell_ref", "shift_ref", "referral_ref",
+     "attendance_ref"}
+)  # fmt: skip
+#: characters either side of every class edge, and the ones that break joined checks
+_ALPHABET: Final = "0189afAFgGzZR-_. \n\x00é\u0661"
+
+
+def _legit_events(seed: int, count: int) -> list[dict[str, Any]]:
+    source = LegitEvents(seed, plant_rate=0.05)
+    return [source.event() for _ in range(count)]
+
+
+def _verdict(decoded: Any) -> tuple[list[Any], list[Any]]:
+    return [msgspec.to_builtins(e) for e in decoded.events], list(decoded.rejections)
+
+
+def _is_json(raw: bytes) -> bool:
+    try:
+        msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        return False
+    return True
+
+
+def _one_by_one(raws: list[bytes]) -> tuple[list[Any], list[Any]]:
+    events: list[Any] = []
+    rejections: list[Any] = []
+    for raw in raws:
+        found, rejected = _verdict(ANY_TOPIC.decode(raw, now=NOW))
+        events += found
+        rejections += rejected
+    return events, rejections
+
+
+_near_valid = st.sampled_from(
+    ["RJ1", "RJ1AB", "R0A", "sim", "PAS-2.3.1", "W12A", "0a1b2c3d4e5f6a7b", "110",
+     "795e8229-451a-4d81-b1d6-9ed617f5e837", "795E8229-451A-4D81-B1D6-9ED617F5E837"]
+)  # fmt: skip
+
+
+@st.composite
+def candidate_values(draw: st.DrawFn) -> str:
+    """A string near a contract value (one or two characters changed, added or removed)."""
+    if draw(st.booleans()):
+        return draw(st.text(alphabet=_ALPHABET, max_size=70))
+    value = list(draw(_near_valid))
+    for _ in range(draw(st.integers(0, 2))):
+        at = draw(st.integers(0, len(value)))
+        action = draw(st.sampled_from(["replace", "insert", "delete"]))
+        char = draw(st.sampled_from(_ALPHABET))
+        if action == "insert" or not value:
+            value.insert(at, char)
+        elif action == "replace":
+            value[min(at, len(value) - 1)] = char
+        else:
+            del value[min(at, len(value) - 1)]
+    return "".join(value)
+
+
+@st.composite
+def batch_members(draw: st.DrawFn) -> bytes:
+    """One event of a batch: legitimate (as written by several kinds of producer) or mutated."""
+    kind = draw(
+        st.sampled_from(["legit", "legit", "nulls", "defaults", "mutated", "repeated", "pattern"])
+    )
+    if kind == "mutated":
+        return _encode_event(draw(mutated_events()), None)
+    event = _legit_events(draw(st.integers(0, 10_000)), 1)[0]
+    if kind == "nulls":  # a producer writing every absent optional field as null
+        event.setdefault("source_system", None)
+        if event["event_type"].endswith("_sitrep"):
+            event.setdefault("site_code", None)
+    elif kind == "defaults" and event["event_type"] == "ward_capacity":
+        event["beds_escalation"] = 0
+    elif kind == "pattern":  # a patterned string replaced by a string near a valid one
+        key = draw(st.sampled_from([k for k in sorted(event) if k in _PATTERNED_KEYS]))
+        event[key] = draw(candidate_values())
+    elif kind == "repeated":
+        key = draw(st.sampled_from(sorted(event)))
+        text = json.dumps(event)
+        return ("{" + json.dumps(key) + ": null, " + text[1:]).encode()
+    return json.dumps(event).encode()
+
+
+@FUZZ
+@given(st.lists(batch_members(), min_size=1, max_size=6))
+def test_a_batch_is_judged_as_its_events_one_by_one(raws: list[bytes]) -> None:
+    # a batch that is not JSON as a whole is one rejection, whatever its members (tested apart)
+    assume(all(_is_json(raw) for raw in raws))
+    batch = b"[" + b",".join(raws) + b"]"
+    assert _verdict(ANY_TOPIC.decode(batch, now=NOW)) == _one_by_one(raws)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_clean_batch_is_judged_in_one_pass_with_the_same_events(seed: int) -> None:
+    # per topic, as on the wire; the fast path must not only exist but also agree
+    by_topic: dict[str, list[dict[str, Any]]] = {}
+    for event in _legit_events(seed, 400):
+        by_topic.setdefault(EVENT_TYPE_TOPIC[event["event_type"]], []).append(event)
+    for topic, events in by_topic.items():
+        decoder = RecordDecoder(topic, past_horizon=None)
+        raws = [json.dumps(event).encode() for event in events]
+        batch = b"[" + b",".join(raws) + b"]"
+        whole = decoder._clean_batch(batch, NOW)  # the path under test
+        assert whole is not None, topic
+        assert [msgspec.to_builtins(e) for e in whole] == _one_by_one(raws)[0]
+
+
+@pytest.mark.parametrize("event_type", EVENT_TYPES)
+def test_a_planted_code_or_a_numeric_ref_in_a_batch_is_rejected_as_alone(event_type: str) -> None:
+    source = LegitEvents(11, plant_rate=0)
+    events = [source.event(event_type) for _ in range(5)]
+    code = next((k for k in ("ward_code", "unit_code", "from_ward_code") if k in events[2]), None)
+    ref = next((k for k in events[3] if k.endswith("_ref")), None)
+    if code is not None:
+        events[2][code] = "W9434765919"
+    if ref is not None:
+        events[3][ref] = "1234567890123456"
+    events[4]["source_system"] = "a@b.nhs.uk"
+    raws = [json.dumps(event).encode() for event in events]
+    judged = _verdict(ANY_TOPIC.decode(b"[" + b",".join(raws) + b"]", now=NOW))
+    assert judged == _one_by_one(raws)
+    assert len(judged[1]) == 1 + (code is not None) + (ref is not None)
+
+
+@pytest.mark.parametrize("pattern", CONTRACT_PATTERNS)
+@FUZZ
+@given(values=st.lists(candidate_values(), min_size=1, max_size=5))
+def test_each_bulk_pattern_check_agrees_with_its_regex(pattern: str, values: list[str]) -> None:
+    regex = re.compile(pattern)
+    assert compile_check(pattern)(values) == all(regex.search(v) for v in values)
+
+
+@FUZZ
+@given(batch_members())
+def test_a_single_event_is_accepted_only_when_its_strict_twin_is(raw: bytes) -> None:
+    decoded = ANY_TOPIC.decode(raw, now=NOW)
+    try:
+        STRICT.decode(raw)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        assert not decoded.events

@@ -229,15 +229,17 @@ class RecordDecoder:
         if value[start : start + 1] != b"[":
             self._judge(value, now, record)
             return record
-        clean = self._clean_batch(value, now)
-        if clean is not None:
-            record.events.extend(clean)
-            return record
         try:
             elements = self._batch.decode(value)
         except (msgspec.DecodeError, msgspec.ValidationError, RecursionError, UnicodeDecodeError):
             record.rejections.append(self._unparsed(value, INVALID_JSON))
             return record
+        # One event in an array (as many feeds send) costs less on its own than in bulk.
+        if 1 < len(elements) <= MAX_BATCH_EVENTS:
+            clean = self._clean_batch(value, now)
+            if clean is not None:
+                record.events.extend(clean)
+                return record
         if not elements:
             record.rejections.append(Rejection(EMPTY_BATCH))
         elif len(elements) > MAX_BATCH_EVENTS:

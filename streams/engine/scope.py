@@ -31,6 +31,7 @@ value means "this part was deleted".
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -202,6 +203,7 @@ class ScopeState:
         self._encoder = msgspec.msgpack.Encoder()
         # event type -> (its domain, the bound handler, the event type's tag); filled as seen
         self._bound: dict[type, tuple[EventDomain, Any, str]] = {}
+        self._read_saved: Callable[[str], bytes] | None = None
 
     @classmethod
     def new(
@@ -222,6 +224,7 @@ class ScopeState:
         domain = self.domains.get(name)
         if domain is None:
             domain = EventDomain(name, self.catalogue, self._ids, self._dirty)
+            domain.entities.read_saved = self._read_saved
             self.domains[name] = domain
             # kept in EVENT_DOMAINS order: evaluation and output order never depend on arrival
             self.domains = {key: self.domains[key] for key in EVENT_DOMAINS if key in self.domains}
@@ -468,6 +471,15 @@ class ScopeState:
         self._dirty.clear()
         self._deleted.clear()
         return parts
+
+    def read_saved_from(self, read: Callable[[str], bytes]) -> None:
+        """``read(part)``: the part's bytes as the last ``dirty_parts`` gave them, from where
+        they were saved. Then ``release`` drops a frozen entity shard's bytes too, and its next
+        touch reads them back (a worker's memory holds what its batches touch, not every
+        pathway of every site)."""
+        self._read_saved = read
+        for domain in self.domains.values():
+            domain.entities.read_saved = read
 
     def release(self) -> int:
         """Hold what the last ``dirty_parts`` saved of the entity maps and the dedupe buckets

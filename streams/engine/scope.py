@@ -204,6 +204,10 @@ class ScopeState:
         # event type -> (its domain, the bound handler, the event type's tag); filled as seen
         self._bound: dict[type, tuple[EventDomain, Any, str]] = {}
         self._read_saved: Callable[[str], bytes] | None = None
+        # each detector part's bytes as last saved: most hours leave a kind's state as it was,
+        # and a part that did not change is not saved again (a table write is a changelog send,
+        # and at the top of an hour every scope evaluates every kind at once)
+        self._detectors_saved: dict[str, bytes] = {}
 
     @classmethod
     def new(
@@ -439,7 +443,8 @@ class ScopeState:
     # --- persistence
 
     def dirty_parts(self) -> dict[str, bytes]:
-        """The parts changed since the last call (msgpack; ``b""`` = deleted); marks them clean."""
+        """The parts changed since the last call (msgpack; ``b""`` = deleted); marks them clean.
+        A detector part evaluated again into the bytes it was last saved as is left out."""
         parts: dict[str, bytes] = {}
         heads = {domain.part: domain for domain in self.domains.values()}
         for name in sorted(self._dirty):
@@ -453,7 +458,9 @@ class ScopeState:
                 kind = name[len(DETECTOR_PREFIX) :]
                 owner = self._kind_owner(kind)
                 assert owner is not None
-                parts[name] = self._encoder.encode(owner.states[kind])
+                blob = self._encoder.encode(owner.states[kind])
+                if self._detectors_saved.get(name) != blob:
+                    parts[name] = self._detectors_saved[name] = blob
             elif name.startswith(DEDUPE_PREFIX):
                 parts[name] = self.dedupe.encode(name, self._encoder)
             elif name.startswith(PROFILE_PART + "/"):
@@ -516,6 +523,7 @@ class ScopeState:
                 owner = state._kind_owner(kind)
                 if owner is not None:
                     owner.states[kind] = msgspec.msgpack.decode(data, type=KindState)
+                    state._detectors_saved[name] = data
             elif name.startswith(DEDUPE_PREFIX):
                 state.dedupe.decode(name, data)
             elif name.startswith(PROFILE_PART + "/"):

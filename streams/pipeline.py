@@ -28,6 +28,7 @@ outputs were delivered before the state was written.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable, MutableMapping
@@ -327,8 +328,15 @@ class EventPipeline:
             state = ScopeState.restore(
                 first.trust_code, first.site_code, scope_catalogue, parts, lateness=self._lateness
             )
+        state.read_saved_from(functools.partial(self._read_part, state_key))
         self._states[state_key] = state
         return state
+
+    def _read_part(self, state_key: str, name: str) -> bytes:
+        """A part of a state as last saved: the slot its index names. A frozen part is never
+        dirty, so no save writes that slot again until the part has been read back."""
+        slot = self._index(state_key).slots[name]
+        return self._table[_part_key(state_key, name, None if slot < 0 else slot)]
 
     def _save(self, state_key: str, state: ScopeState, covered: dict[str, int]) -> None:
         old = self._index(state_key)

@@ -83,7 +83,11 @@ class Rostering:
         # persisted: built from the map at the first sweep (after a restore too), then kept as
         # shifts are planned. A ref may sit in an hour it no longer ends in (re-planned): the
         # sweep checks each shift it finds. Popped in order from ``_ending_hours`` (a heap).
-        self._ending: dict[int, set[str]] | None = None
+        # Each hour's refs are one bytearray of NUL-terminated ASCII (refs are hex), not a set
+        # of str: a national worker indexes millions of planned shifts, and the str objects
+        # (82 B each, kept alive after their shard is frozen) plus the set slots took ~3x the
+        # memory. A ref planned twice in an hour appears twice; the sweep's set drops that.
+        self._ending: dict[int, bytearray] | None = None
         self._ending_hours: list[int] = []
 
     def _ends_in(self, ref: str, shift: Shift) -> None:
@@ -93,9 +97,10 @@ class Rostering:
         hour = math.floor(shift.start_hour + shift.hours)
         refs = ending.get(hour)
         if refs is None:
-            refs = ending[hour] = set()
+            refs = ending[hour] = bytearray()
             heapq.heappush(self._ending_hours, hour)
-        refs.add(ref)
+        refs += ref.encode()
+        refs += b"\0"
 
     def _plan(self, shift: Shift, sign: int) -> None:
         agg = self.agg
@@ -271,7 +276,8 @@ class Rostering:
         ending, hours, shifts = self._ending, self._ending_hours, self.shifts
         due: dict[int, set[str]] = {}
         while hours and hours[0] < ended_before:
-            for ref in ending.pop(heapq.heappop(hours)):
+            for raw in ending.pop(heapq.heappop(hours)).split(b"\0")[:-1]:
+                ref = raw.decode()
                 index = shifts.index(ref)
                 shift = shifts.shard_at(index).get(ref)
                 if shift is not None and shift.start_hour + shift.hours < ended_before:

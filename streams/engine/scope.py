@@ -31,6 +31,7 @@ value means "this part was deleted".
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -202,6 +203,11 @@ class ScopeState:
         self._encoder = msgspec.msgpack.Encoder()
         # event type -> (its domain, the bound handler, the event type's tag); filled as seen
         self._bound: dict[type, tuple[EventDomain, Any, str]] = {}
+        self._read_saved: Callable[[str], bytes] | None = None
+        # each detector part's bytes as last saved: most hours leave a kind's state as it was,
+        # and a part that did not change is not saved again (a table write is a changelog send,
+        # and at the top of an hour every scope evaluates every kind at once)
+        self._detectors_saved: dict[str, bytes] = {}
 
     @classmethod
     def new(
@@ -222,6 +228,7 @@ class ScopeState:
         domain = self.domains.get(name)
         if domain is None:
             domain = EventDomain(name, self.catalogue, self._ids, self._dirty)
+            domain.entities.read_saved = self._read_saved
             self.domains[name] = domain
             # kept in EVENT_DOMAINS order: evaluation and output order never depend on arrival
             self.domains = {key: self.domains[key] for key in EVENT_DOMAINS if key in self.domains}
@@ -436,7 +443,8 @@ class ScopeState:
     # --- persistence
 
     def dirty_parts(self) -> dict[str, bytes]:
-        """The parts changed since the last call (msgpack; ``b""`` = deleted); marks them clean."""
+        """The parts changed since the last call (msgpack; ``b""`` = deleted); marks them clean.
+        A detector part evaluated again into the bytes it was last saved as is left out."""
         parts: dict[str, bytes] = {}
         heads = {domain.part: domain for domain in self.domains.values()}
         for name in sorted(self._dirty):
@@ -450,7 +458,9 @@ class ScopeState:
                 kind = name[len(DETECTOR_PREFIX) :]
                 owner = self._kind_owner(kind)
                 assert owner is not None
-                parts[name] = self._encoder.encode(owner.states[kind])
+                blob = self._encoder.encode(owner.states[kind])
+                if self._detectors_saved.get(name) != blob:
+                    parts[name] = self._detectors_saved[name] = blob
             elif name.startswith(DEDUPE_PREFIX):
                 parts[name] = self.dedupe.encode(name, self._encoder)
             elif name.startswith(PROFILE_PART + "/"):
@@ -468,6 +478,15 @@ class ScopeState:
         self._dirty.clear()
         self._deleted.clear()
         return parts
+
+    def read_saved_from(self, read: Callable[[str], bytes]) -> None:
+        """``read(part)``: the part's bytes as the last ``dirty_parts`` gave them, from where
+        they were saved. Then ``release`` drops a frozen entity shard's bytes too, and its next
+        touch reads them back (a worker's memory holds what its batches touch, not every
+        pathway of every site)."""
+        self._read_saved = read
+        for domain in self.domains.values():
+            domain.entities.read_saved = read
 
     def release(self) -> int:
         """Hold what the last ``dirty_parts`` saved of the entity maps and the dedupe buckets
@@ -504,6 +523,7 @@ class ScopeState:
                 owner = state._kind_owner(kind)
                 if owner is not None:
                     owner.states[kind] = msgspec.msgpack.decode(data, type=KindState)
+                    state._detectors_saved[name] = data
             elif name.startswith(DEDUPE_PREFIX):
                 state.dedupe.decode(name, data)
             elif name.startswith(PROFILE_PART + "/"):

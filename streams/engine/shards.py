@@ -9,6 +9,11 @@ restored as, and decoded again the first time it is touched. A national worker h
 entries, and their msgpack is several times smaller than the objects, while the events of one
 batch touch a small share of the shards. Every access goes through ``_thawed``, so callers see
 the same dicts either way; only ``release`` (after a save) freezes.
+
+Given ``read_saved`` (how to read a part back as last saved, from the store the worker saves
+to), a frozen shard does not even keep its msgpack: the store has it, so the worker's memory
+holds only the shards a batch touched, as Kafka Streams' record cache in front of its store.
+Without it (``analyse``, the tests' engine) the bytes stay in memory.
 """
 
 from __future__ import annotations
@@ -36,12 +41,23 @@ class ShardedMap(Generic[E]):
         self._names = [f"{prefix}/{index:03d}" for index in range(count)]
         self._dirty = dirty
         self._decoder = msgspec.msgpack.Decoder(dict[str, entry_type])  # type: ignore[valid-type]
+        #: part name -> its bytes as last saved, read from the store (None: kept in ``_saved``)
+        self.read_saved: Callable[[str], bytes] | None = None
+        #: frozen shards whose bytes only the store holds (``_saved`` None)
+        self._in_store: set[int] = set()
+
+    def _saved_bytes(self, index: int) -> bytes:
+        saved = self._saved[index]
+        if saved is None:
+            assert self.read_saved is not None and index in self._in_store, "a frozen shard"
+            saved = self.read_saved(self._names[index])
+        return saved
 
     def _thawed(self, index: int) -> dict[str, E]:
         shard = self._shards[index]
         if shard is None:
-            saved = self._saved[index]
-            assert saved is not None, "a frozen shard always has its bytes"
+            saved = self._saved[index] = self._saved_bytes(index)
+            self._in_store.discard(index)
             shard = self._shards[index] = self._decoder.decode(saved)
         return shard
 
@@ -56,13 +72,19 @@ class ShardedMap(Generic[E]):
 
     def release(self) -> int:
         """Freeze every shard whose saved bytes are current (not dirty); the number frozen.
-        Call after a save: the next touch decodes the shard again."""
+        Call after a save: the next touch decodes the shard again (with ``read_saved``, from
+        the bytes read back from the store)."""
         frozen = 0
+        to_store = self.read_saved is not None
         for index, shard in enumerate(self._shards):
-            if shard is not None and self._saved[index] is not None:
-                if self._names[index] not in self._dirty:
-                    self._shards[index] = None
-                    frozen += 1
+            if self._saved[index] is None or self._names[index] in self._dirty:
+                continue
+            if shard is not None:
+                self._shards[index] = None
+                frozen += 1
+            if to_store:
+                self._saved[index] = None
+                self._in_store.add(index)
         return frozen
 
     def _index(self, ref: str) -> int:
@@ -101,7 +123,7 @@ class ShardedMap(Generic[E]):
 
     def __len__(self) -> int:
         return sum(
-            len(shard) if shard is not None else _map_length(self._saved[index])
+            len(shard) if shard is not None else _map_length(self._saved_bytes(index))
             for index, shard in enumerate(self._shards)
         )
 
@@ -136,6 +158,7 @@ class ShardedMap(Generic[E]):
         index = int(part.rsplit("/", 1)[1])
         self._saved[index] = data
         self._shards[index] = None
+        self._in_store.discard(index)
 
     def part_names(self) -> list[str]:
         return list(self._names)

@@ -29,8 +29,13 @@ def _every_domain(days: int) -> list[Event]:
     return s.events(days)
 
 
-def _run(events: list[Event], *, freeze: bool) -> tuple[list[Output], list[dict[str, bytes]], int]:
+def _run(
+    events: list[Event], *, freeze: bool, store: dict[str, bytes] | None = None
+) -> tuple[list[Output], list[dict[str, bytes]], int]:
+    """``store``: the parts as saved, which the state reads its frozen shards back from."""
     state = ScopeState.new(b.TRUST, b.SITE, SCOPE)
+    if store is not None:
+        state.read_saved_from(store.__getitem__)
     out: list[Output] = []
     saves: list[dict[str, bytes]] = []
     frozen = 0
@@ -38,6 +43,8 @@ def _run(events: list[Event], *, freeze: bool) -> tuple[list[Output], list[dict[
         out.extend(state.apply(event))
         if number % RECORD == 0:
             saves.append(state.dirty_parts())
+            if store is not None:
+                store.update(saves[-1])
             if freeze:
                 frozen += state.release()
     out.extend(state.flush())
@@ -52,6 +59,46 @@ def test_freezing_after_every_save_changes_no_output_and_no_saved_part() -> None
     assert frozen > len(kept_saves)  # shards and buckets were really held as bytes
     assert frozen_out == kept_out
     assert frozen_saves == kept_saves
+
+
+class _CountingStore(dict[str, bytes]):
+    """Parts as saved; counts the reads of parts the state let go of."""
+
+    reads = 0
+
+    def __getitem__(self, name: str) -> bytes:
+        self.reads += 1
+        return super().__getitem__(name)
+
+
+def test_shards_read_back_from_the_store_change_no_output_and_no_saved_part() -> None:
+    events = _every_domain(21)
+    kept_out, kept_saves, _ = _run(events, freeze=False)
+    store = _CountingStore()
+    read_out, read_saves, frozen = _run(events, freeze=True, store=store)
+    assert frozen > len(kept_saves)
+    assert store.reads > 0  # frozen shards were read back from the store, not kept as bytes
+    assert read_out == kept_out
+    assert read_saves == kept_saves
+
+
+def test_a_frozen_shard_with_a_store_keeps_no_bytes_and_reads_them_back() -> None:
+    dirty: set[str] = set()
+    pathways: ShardedMap[Pathway] = ShardedMap("pathways", 4, Pathway, dirty)
+    store = _CountingStore()
+    pathways.read_saved = store.__getitem__
+    for number in range(40):
+        pathways.put(f"REF{number}", Pathway(received_at=number))
+    encoder = msgspec.msgpack.Encoder()
+    store.update({name: pathways.encode(name, encoder) for name in sorted(dirty)})
+    dirty.clear()
+    assert pathways.release() == 4
+    assert store.reads == 0
+    assert len(pathways) == 40  # from the stored bytes' headers
+    assert store.reads == 4
+    assert pathways.get("REF7") == Pathway(received_at=7)
+    assert store.reads == 5  # only the shard holding REF7 was read again
+    assert pathways.release() == 1  # not dirty: frozen again, its bytes let go
 
 
 def test_a_redelivered_event_is_a_duplicate_though_its_bucket_was_frozen() -> None:

@@ -102,3 +102,26 @@ def test_a_big_waiting_list_is_split_into_parts_well_under_100kb() -> None:
     restored = ScopeState.restore(b.TRUST, b.SITE, SCOPE, parts)
     assert len(restored.referrals.pathways) == 150_000
     assert restored.referrals.agg.open_count == 150_000
+
+
+@pytest.mark.unit
+def test_a_detector_part_evaluated_into_its_saved_bytes_is_not_saved_again() -> None:
+    """Most hours leave a kind's state as it was; its part is then not written. The restore
+    test above shows the parts left out were indeed unchanged."""
+    state = ScopeState.new(b.TRUST, b.SITE, SCOPE)
+    store: dict[str, bytes] = {}
+    evaluated = written = 0
+    for event in _mixed(10):
+        if state.apply(event):
+            evaluated += sum(len(domain.kinds.order) for domain in state.domains.values())
+        parts = state.dirty_parts()
+        written += sum(1 for name in parts if name.startswith("detector/"))
+        store.update(parts)
+    assert 0 < written < evaluated
+    # restored, the state knows its detector parts' saved bytes: the next unchanged hour of a
+    # kind writes nothing for it either
+    restored = ScopeState.restore(b.TRUST, b.SITE, SCOPE, store)
+    assert restored.advance_to(b.T0 + timedelta(days=10, hours=2))
+    assert sum(1 for n in restored.dirty_parts() if n.startswith("detector/")) < sum(
+        len(domain.kinds.order) for domain in restored.domains.values()
+    )

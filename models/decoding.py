@@ -51,13 +51,7 @@ from models.rejection import (
     Rejection,
 )
 from models.strict import STRICT_TOPIC_TYPES, StrictEvent
-from models.validation import (
-    EARLIEST_OCCURRED_AT,
-    INTERVAL_RULES,
-    ClockBounds,
-    check_event_within,
-    clock_bounds,
-)
+from models.validation import ClockBounds, all_within, check_event_within, clock_bounds
 
 __all__ = ["MAX_BATCH_EVENTS", "DecodedRecord", "RecordDecoder", "Rejection"]
 
@@ -90,8 +84,6 @@ class _Shape(msgspec.Struct, frozen=True):
     code_getters: tuple[Callable[[Any], str | None], ...]
     ref_getters: tuple[Callable[[Any], str | None], ...]
     counted: bool  # a delay_reasons_sitrep: each count's key adds two quotes
-    site_optional: bool  # a sitrep: site_code may be None
-    interval: Callable[[Any], bool] | None  # True when the type's interval rule is broken
 
 
 def _quotes(field: msgspec.structs.FieldInfo) -> int:
@@ -121,7 +113,6 @@ def _shape(cls: type[Any]) -> _Shape:
         for field in fields
         if not field.required
     )
-    interval = INTERVAL_RULES.get(cls)
     return _Shape(
         quotes=4 + sum(_quotes(field) for field in fields if field.required),
         optional=optional,
@@ -135,8 +126,6 @@ def _shape(cls: type[Any]) -> _Shape:
         code_getters=tuple(map(attrgetter, (n for n in code_fields if n != "source_system"))),
         ref_getters=tuple(map(attrgetter, ref_fields)),
         counted=cls is DelayReasonsSitrep,
-        site_optional=any(field.name == "site_code" and not field.required for field in fields),
-        interval=None if interval is None else interval[0],
     )
 
 
@@ -148,9 +137,6 @@ _CODE_SEPARATOR: Final = "\n\n\n\n"
 _COUNTS: Final = attrgetter("counts")
 _SOURCE_SYSTEM: Final = attrgetter("source_system")
 _SOURCE_SYSTEM_QUOTES: Final = 4  # its key and its string value
-_OCCURRED_AT: Final = attrgetter("occurred_at")
-_SITE_CODE: Final = attrgetter("site_code")
-_TRUST_CODE: Final = attrgetter("trust_code")
 #: An all-digit reference among references joined by newlines.
 _DECIMAL_REF: Final = re.compile(r"^[0-9]+$", re.MULTILINE)
 _WHITESPACE: Final = b" \t\r\n"
@@ -236,7 +222,7 @@ class RecordDecoder:
             return record
         # One event in an array (as many feeds send) costs less on its own than in bulk.
         if 1 < len(elements) <= MAX_BATCH_EVENTS:
-            clean = self._clean_batch(value, now)
+            clean = self._clean_batch(value, elements, now)
             if clean is not None:
                 record.events.extend(clean)
                 return record
@@ -249,7 +235,9 @@ class RecordDecoder:
                 self._judge(bytes(element), now, record)
         return record
 
-    def _clean_batch(self, value: bytes, now: datetime) -> list[Event] | None:
+    def _clean_batch(
+        self, value: bytes, elements: list[msgspec.Raw], now: datetime
+    ) -> list[Event] | None:
         """A batch's events when every one of them passes every rule, else None (then the
         per-element path decides and explains).
 
@@ -261,8 +249,6 @@ class RecordDecoder:
         try:
             events = self._typed_batch.decode(value)
         except (msgspec.DecodeError, msgspec.ValidationError, RecursionError, UnicodeDecodeError):
-            return None
-        if not 0 < len(events) <= MAX_BATCH_EVENTS:
             return None
         by_type: dict[type[Any], list[Event]] = {}
         for event in events:
@@ -285,13 +271,9 @@ class RecordDecoder:
                 codes.extend(map(getter, group))
             for getter in shape.ref_getters:
                 refs.extend(map(getter, group))
-            if not _sites_within_trusts(group, optional=shape.site_optional):
-                return None
-            if shape.interval is not None and any(map(shape.interval, group)):
-                return None
         # Equal counts: no key repeats and no optional key is written at its default (null);
         # otherwise each event's own count decides.
-        if value.count(b'"') != quotes and not self._quotes_per_event(value, events):
+        if value.count(b'"') != quotes and not _quotes_per_event(elements, events):
             return None
         present_codes = [code for code in codes if code is not None]
         if guard.SUSPECT.search(_CODE_SEPARATOR.join(present_codes)) is not None and any(
@@ -301,23 +283,7 @@ class RecordDecoder:
             return None
         if _DECIMAL_REF.search("\n".join([ref for ref in refs if ref is not None])) is not None:
             return None
-        bounds = self._clock(now)
-        times = list(map(_OCCURRED_AT, events))
-        latest, earliest = max(times), min(times)
-        if latest > bounds.latest or earliest < EARLIEST_OCCURRED_AT:
-            return None
-        if bounds.oldest is not None and earliest < bounds.oldest:
-            return None
-        return events
-
-    def _quotes_per_event(self, value: bytes, events: list[Event]) -> bool:
-        """True when each event's JSON holds the quotes it would without a repeated key."""
-        elements = self._batch.decode(value)
-        for element, event in zip(elements, events, strict=True):
-            raw = bytes(element)
-            if raw.count(b'"') != _expected_quotes(raw, event, _SHAPES[type(event)]):
-                return False
-        return True
+        return events if all_within(events, by_type, self._clock(now)) else None
 
     # One event
 
@@ -427,15 +393,13 @@ class RecordDecoder:
         return Rejection(guard.find_in_raw_text(text) or reason)
 
 
-def _sites_within_trusts(events: list[Event], *, optional: bool) -> bool:
-    """The site_not_in_trust rule over events of one type (``optional``: site_code may be None)."""
-    sites = map(_SITE_CODE, events)
-    trusts = map(_TRUST_CODE, events)
-    if not optional:
-        return all(map(str.startswith, sites, trusts))
-    return all(
-        site is None or site.startswith(trust) for site, trust in zip(sites, trusts, strict=True)
-    )
+def _quotes_per_event(elements: list[msgspec.Raw], events: list[Event]) -> bool:
+    """True when each event's JSON holds the quotes it would without a repeated key."""
+    for element, event in zip(elements, events, strict=True):
+        raw = bytes(element)
+        if raw.count(b'"') != _expected_quotes(raw, event, _SHAPES[type(event)]):
+            return False
+    return True
 
 
 def _rejection(reason: str, field: str | None, event: Event) -> Rejection:

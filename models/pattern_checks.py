@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from operator import itemgetter
 from typing import Final
 
-__all__ = ["Check", "compile_check"]
+__all__ = ["Check", "body_of", "compile_check"]
 
 #: True when every value matches (values: strings, none of them None)
 Check = Callable[[Sequence[str]], bool]
@@ -138,12 +138,17 @@ def _regex_check(body: str) -> Check:
     return check
 
 
-def compile_check(regex: str) -> Check:
-    """The fastest exact check of a contract pattern (anchored as ``^...$(?!\\n)``)."""
+def body_of(regex: str) -> str:
+    """A contract pattern's body: ``X`` of ``^X$(?!\\n)``, the one way they are anchored."""
     anchored = _ANCHORED.match(regex)
     if anchored is None:
         raise ValueError(f"a contract pattern is anchored as ^...$(?!\\n): {regex!r}")
-    body = anchored.group(1)
+    return anchored.group(1)
+
+
+def compile_check(regex: str) -> Check:
+    """The fastest exact check of a contract pattern (anchored as ``^...$(?!\\n)``)."""
+    body = body_of(regex)
     tokens = _tokens(body)
     if tokens is not None:
         *literals, (chars, least, most) = tokens

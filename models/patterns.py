@@ -18,11 +18,9 @@ from typing import Annotated, Any, Final, Union, get_args, get_origin
 import msgspec
 
 from models.events import Event, Pattern
-from models.pattern_checks import compile_check
+from models.pattern_checks import body_of, compile_check
 
 __all__ = ["all_match", "event_matches", "pattern_of"]
-
-_ANCHORS: Final = re.compile(r"^\^(.*)\$\(\?!\\n\)$")
 
 
 def pattern_of(annotation: Any) -> str | None:
@@ -38,10 +36,7 @@ def pattern_of(annotation: Any) -> str | None:
 
 def _core(regex: str) -> str:
     """``^X$(?!\\n)`` as ``(?:X)``, to be matched within a longer text."""
-    anchored = _ANCHORS.match(regex)
-    if anchored is None:
-        raise ValueError(f"a contract pattern is anchored as ^...$(?!\\n): {regex!r}")
-    return f"(?:{anchored.group(1)})"
+    return f"(?:{body_of(regex)})"
 
 
 def _fields(cls: type[Any]) -> tuple[tuple[str, str], ...]:

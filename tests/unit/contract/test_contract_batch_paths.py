@@ -147,7 +147,8 @@ def test_a_clean_batch_is_judged_in_one_pass_with_the_same_events(seed: int) -> 
         decoder = RecordDecoder(topic, past_horizon=None)
         raws = [json.dumps(event).encode() for event in events]
         batch = b"[" + b",".join(raws) + b"]"
-        whole = decoder._clean_batch(batch, NOW)  # the path under test
+        elements = msgspec.json.decode(batch, type=list[msgspec.Raw])
+        whole = decoder._clean_batch(batch, elements, NOW)  # the path under test
         assert whole is not None, topic
         assert [msgspec.to_builtins(e) for e in whole] == _one_by_one(raws)[0]
 

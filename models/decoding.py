@@ -10,6 +10,7 @@ reported first. ``tests/unit/contract`` proves both paths reach the same verdict
 from __future__ import annotations
 
 import re
+import typing
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from operator import attrgetter
@@ -186,6 +187,8 @@ class RecordDecoder:
             name for name, owner in EVENT_TYPE_TOPIC.items() if topic is None or owner == topic
         )
         self._bounds: tuple[datetime, ClockBounds] | None = None
+        self._patterns = patterns.BatchPatterns()
+        self._clean_codes: set[str] = set()
 
     def _clock(self, now: datetime) -> ClockBounds:
         """The clock rules' bounds for ``now``; computed again only when ``now`` changes."""
@@ -216,16 +219,25 @@ class RecordDecoder:
             self._judge(value, now, record)
             return record
         try:
+            events: list[Event] | None = self._typed_batch.decode(value)
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError, UnicodeDecodeError):
+            events = None  # the element-by-element path below says which and why
+        # The common cases first, from the one typed pass: every event passes every rule.
+        if events is not None and len(events) == 1:
+            (event,) = events
+            if patterns.event_matches(event) and self._check_accepted(value, event, now) is None:
+                record.events.append(event)
+                return record
+        elif events is not None and 1 < len(events) <= MAX_BATCH_EVENTS:
+            clean = self._clean_batch(value, events, now)
+            if clean is not None:
+                record.events.extend(clean)
+                return record
+        try:
             elements = self._batch.decode(value)
         except (msgspec.DecodeError, msgspec.ValidationError, RecursionError, UnicodeDecodeError):
             record.rejections.append(self._unparsed(value, INVALID_JSON))
             return record
-        # One event in an array (as many feeds send) costs less on its own than in bulk.
-        if 1 < len(elements) <= MAX_BATCH_EVENTS:
-            clean = self._clean_batch(value, elements, now)
-            if clean is not None:
-                record.events.extend(clean)
-                return record
         if not elements:
             record.rejections.append(Rejection(EMPTY_BATCH))
         elif len(elements) > MAX_BATCH_EVENTS:
@@ -235,25 +247,19 @@ class RecordDecoder:
                 self._judge(bytes(element), now, record)
         return record
 
-    def _clean_batch(
-        self, value: bytes, elements: list[msgspec.Raw], now: datetime
-    ) -> list[Event] | None:
-        """A batch's events when every one of them passes every rule, else None (then the
-        per-element path decides and explains).
+    def _clean_batch(self, value: bytes, events: list[Event], now: datetime) -> list[Event] | None:
+        """A batch's events (as the typed pass decoded them) when every one of them passes every
+        rule, else None (then the per-element path decides and explains).
 
-        The common case, without a Python step per rule and event: one msgspec pass over the
-        whole record, then each rule once per event type present, over all of its events.
-        Any doubt (a rejection, a repeated key, a code that may hold an identifier) returns None.
-        ``tests/unit/contract`` proves that both paths reach the same verdict.
+        The common case, without a Python step per rule and event: each rule once per event
+        type present, over all of its events. Any doubt (a rejection, a repeated key, a code
+        that may hold an identifier) returns None. ``tests/unit/contract`` proves that both
+        paths reach the same verdict.
         """
-        try:
-            events = self._typed_batch.decode(value)
-        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError, UnicodeDecodeError):
-            return None
         by_type: dict[type[Any], list[Event]] = {}
         for event in events:
             by_type.setdefault(type(event), []).append(event)
-        if not patterns.all_match(events, by_type):
+        if not self._patterns.all_match(events, by_type):
             return None
         # source_system: the one optional field and code every type has, over all events at once
         codes: list[str | None] = list(map(_SOURCE_SYSTEM, events))
@@ -273,17 +279,30 @@ class RecordDecoder:
                 refs.extend(map(getter, group))
         # Equal counts: no key repeats and no optional key is written at its default (null);
         # otherwise each event's own count decides.
-        if value.count(b'"') != quotes and not _quotes_per_event(elements, events):
+        if value.count(b'"') != quotes and not _quotes_per_event(self._batch.decode(value), events):
             return None
-        present_codes = [code for code in codes if code is not None]
-        if guard.SUSPECT.search(_CODE_SEPARATOR.join(present_codes)) is not None and any(
-            guard.may_hold_identifier(code) and guard.find_in_text(code) is not None
-            for code in present_codes
-        ):
+        if not self._codes_clean(codes):
             return None
         if _DECIMAL_REF.search("\n".join([ref for ref in refs if ref is not None])) is not None:
             return None
         return events if all_within(events, by_type, self._clock(now)) else None
+
+    def _codes_clean(self, codes: list[str | None]) -> bool:
+        """True when no code holds an identifier; a code found clean before is not scanned again
+        (the verdict is the code's own, and a batch repeats a few codes many times)."""
+        fresh = set(codes)
+        fresh.discard(None)
+        fresh -= self._clean_codes
+        if not fresh:
+            return True
+        if guard.SUSPECT.search(_CODE_SEPARATOR.join(typing.cast("set[str]", fresh))) is not None:
+            if any(
+                guard.may_hold_identifier(code) and guard.find_in_text(code) is not None
+                for code in typing.cast("set[str]", fresh)
+            ):
+                return False
+        patterns.remember(self._clean_codes, typing.cast("set[str]", fresh))
+        return True
 
     # One event
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from operator import itemgetter
 from typing import Final
 
 __all__ = ["Check", "body_of", "compile_check"]
@@ -105,24 +104,24 @@ def _layout_check(tokens: list[tuple[frozenset[str], int, int]]) -> Check | None
         else:
             at += width
     length = at
-    outside = _ascii_outside(chars | frozenset(separators.values()))
-    where = itemgetter(*separators) if len(separators) > 1 else None
+    stride = length + 1  # a value and the newline that joins it to the next
+    outside = _ascii_outside(chars | frozenset(separators.values()) | {"\n"})
     expected = tuple(separators.values())
     counts = {sep: expected.count(sep) for sep in expected}
 
     def check(values: Sequence[str]) -> bool:
-        if set(map(len, values)) != {length}:
+        text = "\n".join(values)
+        n = len(values)
+        # Only the joining newlines, each exactly where a value of the fixed length ends: then
+        # every value has that length, and a strided slice reads one position of every value.
+        if len(text) != n * stride - 1 or text.count("\n") != n - 1:
             return False
-        text = "".join(values)
-        if outside(text):
+        if text[length::stride] != "\n" * (n - 1) or outside(text):
             return False
         # each separator where the layout puts it and nowhere else: then the rest is the class
-        if any(text.count(sep) != n * len(values) for sep, n in counts.items()):
+        if any(text.count(sep) != times * n for sep, times in counts.items()):
             return False
-        if where is None:
-            (position,) = separators
-            return all(value[position] == expected[0] for value in values)
-        return set(map(where, values)) == {expected}
+        return all(text[position::stride] == sep * n for position, sep in separators.items())
 
     return check
 

@@ -17,10 +17,10 @@ from typing import Annotated, Any, Final, Union, get_args, get_origin
 
 import msgspec
 
-from models.events import Event, Pattern
+from models.events import REF_PATTERN, UUID_PATTERN, Event, Pattern
 from models.pattern_checks import body_of, compile_check
 
-__all__ = ["all_match", "event_matches", "pattern_of"]
+__all__ = ["MEMO_LIMIT", "BatchPatterns", "event_matches", "pattern_of", "remember"]
 
 
 def pattern_of(annotation: Any) -> str | None:
@@ -108,19 +108,60 @@ def event_matches(event: Event) -> bool:
     )
 
 
-def all_match(events: Sequence[Event], by_type: Mapping[type[Any], Sequence[Event]]) -> bool:
-    """True when every patterned field of every event matches its pattern (None: absent).
+#: The patterns of pseudonymous tokens (event_id, *_ref): a new value in almost every event.
+_UNIQUE_VALUED: Final = frozenset({UUID_PATTERN, REF_PATTERN})
+#: The most values one :class:`BatchPatterns` remembers per pattern (then it starts again).
+MEMO_LIMIT: Final = 4096
 
-    ``by_type``: the same events grouped by type, for the fields not every type has.
+
+class BatchPatterns:
+    """Checks every patterned field of a batch's events, remembering the codes that matched.
+
+    A batch of 100 events holds one or two trust and site codes, a handful of ward codes and
+    source systems: those are checked once each (a value matches or not, whatever the event),
+    and a code seen in an earlier batch is not checked again. Tokens, new in each event, are
+    checked every time.
     """
-    values: dict[str, list[str | None]] = {}
-    for getter, regex in _COMMON:
-        values.setdefault(regex, []).extend(map(getter, events))
-    for cls, group in by_type.items():
-        for getter, regex in _OWN[cls]:
-            values.setdefault(regex, []).extend(map(getter, group))
-    for regex, found in values.items():
-        present = [value for value in found if value is not None] if None in found else found
-        if present and not _CHECKS[regex](typing.cast("list[str]", present)):
-            return False
-    return True
+
+    def __init__(self) -> None:
+        self._matched: dict[str, set[str]] = {
+            regex: set() for regex in _CHECKS if regex not in _UNIQUE_VALUED
+        }
+
+    def all_match(
+        self, events: Sequence[Event], by_type: Mapping[type[Any], Sequence[Event]]
+    ) -> bool:
+        """True when every patterned field of every event matches its pattern (None: absent).
+
+        ``by_type``: the same events grouped by type, for the fields not every type has.
+        """
+        values: dict[str, list[str | None]] = {}
+        for getter, regex in _COMMON:
+            values.setdefault(regex, []).extend(map(getter, events))
+        for cls, group in by_type.items():
+            for getter, regex in _OWN[cls]:
+                values.setdefault(regex, []).extend(map(getter, group))
+        for regex, found in values.items():
+            matched = self._matched.get(regex)
+            if matched is None:
+                present = [value for value in found if value is not None]
+                if present and not _CHECKS[regex](typing.cast("list[str]", present)):
+                    return False
+                continue
+            fresh = set(found)
+            fresh.discard(None)
+            fresh -= matched
+            if fresh:
+                if not _CHECKS[regex](typing.cast("list[str]", list(fresh))):
+                    return False
+                remember(matched, typing.cast("set[str]", fresh))
+        return True
+
+
+def remember(known: set[str], fresh: set[str]) -> None:
+    """Add ``fresh`` to a memo of values with a known verdict, starting it again rather than
+    letting it grow past :data:`MEMO_LIMIT` (a feed of ever-new codes costs a check each, not
+    memory)."""
+    if len(known) + len(fresh) > MEMO_LIMIT:
+        known.clear()
+    known |= fresh

@@ -23,6 +23,7 @@ from models import events as contract
 from models.decoding import RecordDecoder
 from models.events import EVENT_TYPE_TOPIC
 from models.pattern_checks import compile_check
+from models.patterns import MEMO_LIMIT
 from models.strict import StrictEvent
 from tests.unit.contract.examples import EVENT_TYPES, NOW
 from tests.unit.contract.legit_events import LegitEvents
@@ -147,8 +148,8 @@ def test_a_clean_batch_is_judged_in_one_pass_with_the_same_events(seed: int) -> 
         decoder = RecordDecoder(topic, past_horizon=None)
         raws = [json.dumps(event).encode() for event in events]
         batch = b"[" + b",".join(raws) + b"]"
-        elements = msgspec.json.decode(batch, type=list[msgspec.Raw])
-        whole = decoder._clean_batch(batch, elements, NOW)  # the path under test
+        typed = decoder._typed_batch.decode(batch)
+        whole = decoder._clean_batch(batch, typed, NOW)  # the path under test
         assert whole is not None, topic
         assert [msgspec.to_builtins(e) for e in whole] == _one_by_one(raws)[0]
 
@@ -168,6 +169,58 @@ def test_a_planted_code_or_a_numeric_ref_in_a_batch_is_rejected_as_alone(event_t
     judged = _verdict(ANY_TOPIC.decode(b"[" + b",".join(raws) + b"]", now=NOW))
     assert judged == _one_by_one(raws)
     assert len(judged[1]) == 1 + (code is not None) + (ref is not None)
+
+
+@pytest.mark.parametrize(
+    ("event_type", "first", "second"),
+    [
+        ("shift_planned", "ends_at", "starts_at"),  # ends_at at or before starts_at
+        ("roster_published", "period_end", "period_start"),
+        ("ambulance_handover", "occurred_at", "arrived_at"),  # arrived after the event
+    ],
+)
+def test_a_broken_interval_in_a_batch_is_rejected_as_alone(
+    event_type: str, first: str, second: str
+) -> None:
+    source = LegitEvents(12, plant_rate=0)
+    events = [source.event(event_type) for _ in range(4)]
+    events[1][first] = events[1][second]  # equal: broken for shifts, allowed for rosters
+    events[2][first], events[2][second] = events[2][second], events[2][first]  # reversed
+    raws = [json.dumps(event).encode() for event in events]
+    judged = _verdict(ANY_TOPIC.decode(b"[" + b",".join(raws) + b"]", now=NOW))
+    assert judged == _one_by_one(raws)
+    assert "bad_interval" in [rejection.reason for rejection in judged[1]]
+
+
+def test_a_code_remembered_from_an_earlier_batch_does_not_vouch_for_a_different_one() -> None:
+    # the memo of matched and clean codes is per value: a bad code beside remembered good ones
+    # in the same field is still found, by pattern and by the identifier scan
+    decoder = RecordDecoder(None, past_horizon=None)
+    source = LegitEvents(5, plant_rate=0)
+    events = [source.event("ready_for_discharge") for _ in range(4)]
+    raws = [json.dumps(event).encode() for event in events]
+    clean = decoder.decode(b"[" + b",".join(raws) + b"]", now=NOW)
+    assert len(clean.events) == 4 and not clean.rejections
+    bad_pattern = dict(events[1], ward_code="ward 1")
+    identifying = dict(events[2], source_system="9434765919")
+    again = [raws[0], json.dumps(bad_pattern).encode(), json.dumps(identifying).encode(), raws[3]]
+    judged = _verdict(decoder.decode(b"[" + b",".join(again) + b"]", now=NOW))
+    assert judged == _one_by_one(again)
+    assert [r.reason for r in judged[1]] == ["bad_pattern", "nhs_number"]
+
+
+def test_the_memo_of_known_codes_stays_bounded() -> None:
+    decoder = RecordDecoder(None, past_horizon=None)
+    source = LegitEvents(6, plant_rate=0)
+    for start in range(0, 2 * MEMO_LIMIT, 500):
+        events = [source.event("ready_for_discharge") for _ in range(500)]
+        for offset, event in enumerate(events):
+            event["source_system"] = f"SYS{start + offset}"
+        decoded = decoder.decode(json.dumps(events).encode(), now=NOW)
+        assert len(decoded.events) == 500
+    assert 0 < len(decoder._clean_codes) <= MEMO_LIMIT
+    remembered = decoder._patterns._matched[contract.SOURCE_SYSTEM_PATTERN]
+    assert 0 < len(remembered) <= MEMO_LIMIT
 
 
 @pytest.mark.parametrize("pattern", CONTRACT_PATTERNS)

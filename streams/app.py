@@ -398,15 +398,14 @@ def create_app(settings: Settings) -> faust.App:
         them until :func:`save_held`. ``handed_over``: the events ``stream`` handed over, to be
         acked through it (the others were read from the broker)."""
         generation = pipeline.generation
-        outcomes: list[RecordOutcome] = []
         last_of_source: dict[str, Any] = {}
+        records: list[tuple[str, int, int, bytes]] = []
         for event in events:
             message = event.message
             last_of_source[f"{message.topic}/{message.partition}"] = event
             value = event.value if event.value is not None else b""  # a tombstone: malformed
-            outcomes.append(
-                pipeline.process(message.topic, message.partition, message.offset, value)
-            )
+            records.append((message.topic, message.partition, message.offset, value))
+        outcomes = pipeline.process_batch(records)
         held.hold(
             generation=generation,
             events=with_streams(events, stream, handed_over),

@@ -31,7 +31,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Iterable, MutableMapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -83,6 +83,43 @@ class RecordOutcome:
     touched: list[str] = field(default_factory=list)
     source: str = ""
     offset: int = -1
+
+
+@dataclass
+class _Tally:
+    """The exporter's counts and event times of the records handled since the last flush.
+
+    A batch's records run without an await between them, so nothing (not ``/metrics``) can see
+    the exporter between two of them: the sums and the newest times are handed over once per
+    batch, which leaves every series as record-by-record updates would have (the topic's lag
+    taken at the ``now`` of its last record)."""
+
+    events: Counter[tuple[str, str]] = field(default_factory=Counter)
+    rejected: Counter[tuple[str, str]] = field(default_factory=Counter)
+    redelivered: Counter[str] = field(default_factory=Counter)
+    duplicate: Counter[str] = field(default_factory=Counter)
+    late: Counter[str] = field(default_factory=Counter)
+    after_close: Counter[str] = field(default_factory=Counter)
+    #: (topic, trust, site) -> the newest event time of the scope on that topic
+    newest: dict[tuple[str, str, str | None], datetime] = field(default_factory=dict)
+    #: topic -> ``now`` of its last record
+    now: dict[str, datetime] = field(default_factory=dict)
+
+    def flush(self, exporter: PrometheusExporter) -> None:
+        for (topic, event_type), n in self.events.items():
+            exporter.count_events(topic, event_type, n)
+        for (topic, reason), n in self.rejected.items():
+            exporter.count_rejected(topic, reason, n)
+        for topic, n in self.redelivered.items():
+            exporter.count_redelivered(topic, n)
+        for topic, n in self.duplicate.items():
+            exporter.count_duplicate(topic, n)
+        for topic, n in self.late.items():
+            exporter.count_late(topic, n)
+        for topic, n in self.after_close.items():
+            exporter.count_after_close(topic, n)
+        for (topic, trust, site), newest in self.newest.items():
+            exporter.observe_event_time(topic, trust, site, newest, self.now[topic])
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,9 +176,24 @@ class EventPipeline:
         #: not be acked (its records come again from the committed offsets)
         self.generation = 0
         self.scopes_by_partition: dict[tuple[str, int], set[str]] = defaultdict(set)
+        #: the exporter's updates of the batch being processed (None: between batches)
+        self._tally: _Tally | None = None
 
     def process(self, topic: str, partition: int, offset: int, value: bytes) -> RecordOutcome:
         """The record's outputs; never raises for a record (a failure is dead-lettered)."""
+        return self.process_batch([(topic, partition, offset, value)])[0]
+
+    def process_batch(self, records: Iterable[tuple[str, int, int, bytes]]) -> list[RecordOutcome]:
+        """Each ``(topic, partition, offset, value)`` as :meth:`process` does, in order; the
+        exporter is updated once for the batch (:class:`_Tally`)."""
+        tally = self._tally = _Tally()
+        try:
+            return [self._process_one(*record) for record in records]
+        finally:
+            self._tally = None
+            tally.flush(self._exporter)
+
+    def _process_one(self, topic: str, partition: int, offset: int, value: bytes) -> RecordOutcome:
         contract_topic = self._contract_topic[topic]
         outcome = RecordOutcome(source=_source(topic, partition), offset=offset)
         try:
@@ -169,7 +221,8 @@ class EventPipeline:
                 }
             )
             self._exporter.count_failed(contract_topic)
-            self._exporter.count_rejected(contract_topic, PROCESSING_FAILED, 1)
+            assert self._tally is not None
+            self._tally.rejected[(contract_topic, PROCESSING_FAILED)] += 1
             return failed
         return outcome
 
@@ -181,6 +234,8 @@ class EventPipeline:
         partition: int,
         value: bytes,
     ) -> None:
+        tally = self._tally
+        assert tally is not None, "records are processed through process_batch"
         now = self._clock()
         record = _AppliedRecord(topic=topic, value=value, now=now)
         decoded = self._decoders[topic].decode(value, now=now)
@@ -188,21 +243,27 @@ class EventPipeline:
             outcome.deadletters.append(
                 rejection.to_deadletter(contract_topic, partition, outcome.offset)
             )
-            self._exporter.count_rejected(contract_topic, rejection.reason, 1)
+            tally.rejected[(contract_topic, rejection.reason)] += 1
 
-        by_scope: dict[str, list[Event]] = defaultdict(list)
-        for event in decoded.events:
-            by_scope[scope_key(event.trust_code, event.site_code)].append(event)
+        by_scope: dict[str, list[Event]]
+        if len(decoded.events) == 1:  # a single-event record: nothing to group
+            only = decoded.events[0]
+            by_scope = {scope_key(only.trust_code, only.site_code): decoded.events}
+        else:
+            by_scope = defaultdict(list)
+            for event in decoded.events:
+                by_scope[scope_key(event.trust_code, event.site_code)].append(event)
 
         applied: list[str] = []
+        partition_scopes = self.scopes_by_partition[(topic, partition)]
         for scope, events in by_scope.items():
-            self.scopes_by_partition[(topic, partition)].add(scope)
+            partition_scopes.add(scope)
             # One state per scope and topic, as in Engine: partitions of different topics are
             # consumed in no fixed order relative to each other.
             state_key = f"{scope}@{contract_topic}"
             state = self._state_for(state_key, events[0])
             if self._covered(state_key).get(outcome.source, -1) >= outcome.offset:
-                self._exporter.count_redelivered(contract_topic, len(events))
+                tally.redelivered[contract_topic] += len(events)
                 continue
             outcome.touched.append(state_key)
             before = (state.duplicate, state.late, state.after_close)
@@ -212,17 +273,18 @@ class EventPipeline:
                         outcome.metrics[scope].append(output)
                     else:
                         outcome.updates[scope].append(output)
-            # one counter increment per event type and record, not per event
-            for event_type, count in Counter(map(event_type_of, events)).items():
-                self._exporter.count_events(contract_topic, event_type, count)
+            for event in events:
+                tally.events[(contract_topic, event_type_of(event))] += 1
             applied.append(state_key)
-            self._exporter.count_duplicate(contract_topic, state.duplicate - before[0])
-            self._exporter.count_late(contract_topic, state.late - before[1])
-            self._exporter.count_after_close(contract_topic, state.after_close - before[2])
+            tally.duplicate[contract_topic] += state.duplicate - before[0]
+            tally.late[contract_topic] += state.late - before[1]
+            tally.after_close[contract_topic] += state.after_close - before[2]
             newest = max(event.occurred_at for event in events)
-            self._exporter.observe_event_time(
-                contract_topic, events[0].trust_code, events[0].site_code, newest, now
-            )
+            where = (contract_topic, events[0].trust_code, events[0].site_code)
+            seen = tally.newest.get(where)
+            if seen is None or newest > seen:
+                tally.newest[where] = newest
+            tally.now[contract_topic] = now
         # only once the whole record went through: a failure leaves no trace of it
         for state_key in applied:
             unsaved = self._unsaved.get(state_key)

@@ -59,6 +59,7 @@ class Flow(Protocol):
     """What an event domain's aggregator offers (``BedFlow``, ``Rostering``, ``Referrals``,
     ``EdFlow``)."""
 
+    #: the flow's persisted aggregates; each counts ``after_close``, as ``counters`` says
     agg: Any
 
     def evaluate(self, hour: int) -> dict[str, Reading]: ...

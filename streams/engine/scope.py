@@ -295,8 +295,9 @@ class ScopeState:
 
     @property
     def after_close(self) -> int:
-        """Events for an entity already closed in event time (they changed no count)."""
-        return self.counters["after_close"]
+        """Events for an entity already closed in event time (they changed no count). Read
+        twice per record by the worker: summed from the flows' aggregates, not ``counters``."""
+        return sum(domain.flow.agg.after_close for domain in self.domains.values())
 
     @property
     def counters(self) -> dict[str, int]:

@@ -43,3 +43,63 @@ def test_an_event_for_a_discharged_spell_is_counted_after_close_per_record() -> 
     assert not _after_close(exporter)  # nothing closed had been touched yet
     pipeline.process(TOPIC, 0, 3, msgspec.json.encode(late_coding))
     assert _after_close(exporter) == 2
+
+
+def _samples(exporter: PrometheusExporter) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for metric in exporter.registry.collect()
+        for sample in metric.samples
+    }
+
+
+def test_a_batch_leaves_the_exporter_as_its_records_one_by_one_do() -> None:
+    """``process_batch`` hands the exporter its counts and event times once: every series
+    (events, rejections, duplicates, after-close, redeliveries, newest event time, lag at the
+    last record's clock) ends as processing the same records one at a time leaves it."""
+    s = b.Stream()
+    late_coding = b.coded_after_discharge(s, reasons_at_hours=(3, 4))
+    events = s.events()
+    records = [msgspec.json.encode(event) for event in events[:3]]
+    records += [
+        msgspec.json.encode(late_coding),
+        msgspec.json.encode(events[1]),  # a duplicate of the admission
+        b"{not json",
+        msgspec.json.encode([events[2], events[0]]),  # duplicates, out of time order
+    ]
+
+    def pipeline(exporter: PrometheusExporter, table: dict[str, bytes]) -> EventPipeline:
+        ticks = iter(range(1000))
+        return EventPipeline(
+            catalogue=load_catalogue(),
+            topics={TOPIC: "nhs.bedflow.v1"},
+            past_horizon=None,
+            table=table,
+            exporter=exporter,
+            clock=lambda: b.T0 + timedelta(hours=5, seconds=next(ticks)),
+            lateness=timedelta(hours=1),
+        )
+
+    one_by_one, batched = (
+        PrometheusExporter(CollectorRegistry()),
+        PrometheusExporter(CollectorRegistry()),
+    )
+    single_table: dict[str, bytes] = {}
+    single = pipeline(one_by_one, single_table)
+    outcomes = [single.process(TOPIC, 0, offset, value) for offset, value in enumerate(records)]
+    batch_table: dict[str, bytes] = {}
+    batch = pipeline(batched, batch_table)
+    batch_outcomes = batch.process_batch(
+        [(TOPIC, 0, offset, value) for offset, value in enumerate(records)]
+    )
+    assert batch_outcomes == outcomes
+    assert _samples(batched) == _samples(one_by_one)
+    assert _after_close(batched)  # the late coding and the resent discharge
+
+    # a redelivery after a save: counted as redelivered, once per event, in both ways
+    single.save()
+    batch.save()
+    single.process(TOPIC, 0, 2, records[2])
+    batch.process_batch([(TOPIC, 0, 2, records[2]), (TOPIC, 0, 3, records[3])])
+    single.process(TOPIC, 0, 3, records[3])
+    assert _samples(batched) == _samples(one_by_one)

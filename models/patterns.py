@@ -144,7 +144,9 @@ class BatchPatterns:
         for regex, found in values.items():
             matched = self._matched.get(regex)
             if matched is None:
-                present = [value for value in found if value is not None]
+                present = (
+                    [value for value in found if value is not None] if None in found else found
+                )
                 if present and not _CHECKS[regex](typing.cast("list[str]", present)):
                     return False
                 continue

@@ -119,7 +119,9 @@ def all_within(
     for cls, group in by_type.items():
         sites, trusts = list(map(_SITE_CODE, group)), list(map(_TRUST_CODE, group))
         if None in sites:  # a sitrep without a site: its scope is the trust
-            pairs = [(site, trust) for site, trust in zip(sites, trusts, strict=True) if site]
+            pairs = [
+                (site, trust) for site, trust in zip(sites, trusts, strict=True) if site is not None
+            ]
             sites, trusts = [site for site, _ in pairs], [trust for _, trust in pairs]
         if not all(map(str.startswith, sites, trusts)):
             return False

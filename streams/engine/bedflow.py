@@ -141,7 +141,9 @@ class BedFlowAgg(msgspec.Struct, kw_only=True):
 class BedFlow:
     def __init__(self, dirty: set[str]) -> None:
         self.agg = BedFlowAgg()
-        self.spells: ShardedMap[Spell] = ShardedMap("spells", SPELL_SHARDS, Spell, dirty)
+        self.spells: ShardedMap[Spell] = ShardedMap(
+            "spells", SPELL_SHARDS, Spell, dirty, first_count=32
+        )
         self._dirty = dirty
 
     # --- events (the hot path: dict updates only)

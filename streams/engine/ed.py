@@ -92,7 +92,7 @@ class EdFlow:
     def __init__(self, dirty: set[str]) -> None:
         self.agg = EdAgg()
         self.attendances: ShardedMap[Attendance] = ShardedMap(
-            "attendances", ATTENDANCE_SHARDS, Attendance, dirty
+            "attendances", ATTENDANCE_SHARDS, Attendance, dirty, first_count=32
         )
         self._dirty = dirty
 

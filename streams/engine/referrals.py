@@ -111,7 +111,9 @@ class Referrals:
 
     def __init__(self, dirty: set[str]) -> None:
         self.agg = ReferralsAgg()
-        self.pathways: ShardedMap[Pathway] = ShardedMap("pathways", PATHWAY_SHARDS, Pathway, dirty)
+        self.pathways: ShardedMap[Pathway] = ShardedMap(
+            "pathways", PATHWAY_SHARDS, Pathway, dirty, first_count=256
+        )
         self._dirty = dirty
         self._readings: tuple[int, dict[str, Reading]] | None = None
         self._sums: _Sums | None = None

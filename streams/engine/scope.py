@@ -127,8 +127,9 @@ CORE: Final = "core"
 # PART NAMES: core | bedflow | rostering | referrals | ed (a domain's head: clock, data quality,
 #             aggregates) | quality_profile/<domain> | sitrep | detector/<kind> |
 #             forecast/bed_flow (occupancy forecasts) | emitted/<domain> (last emitted points) |
-#             spells/NNN (32) | shifts/NNN (32) | pathways/NNN (256) | attendances/NNN (32) |
-#             dedupe/<hour>/<n> (16)
+#             spells/NNN (32) | shifts/256/NNN (256; shifts/NNN: the first layout, 32) |
+#             pathways/NNN (256) | attendances/NNN (32) | dedupe/<hour>/<n> (16)
+#             (``streams.engine.shards``: a part's name says its layout; another is re-sharded)
 
 #: event type -> (domain, the aggregator's handler method)
 HANDLERS: Final[dict[type, tuple[str, str]]] = {
@@ -540,4 +541,6 @@ class ScopeState:
                 state.domain(_ENTITY_PREFIXES[prefix]).entities.decode(name, data)
         state._dirty.clear()
         state._deleted.clear()
+        for domain in state.domains.values():
+            state._deleted.update(domain.entities.reshard())
         return state

@@ -14,6 +14,12 @@ Given ``read_saved`` (how to read a part back as last saved, from the store the 
 to), a frozen shard does not even keep its msgpack: the store has it, so the worker's memory
 holds only the shards a batch touched, as Kafka Streams' record cache in front of its store.
 Without it (``analyse``, the tests' engine) the bytes stay in memory.
+
+A part's name says its layout: ``shifts/007`` is shard 7 of the map's *first* layout (the count
+it had before counts were named, ``first_count``), ``shifts/256/007`` shard 7 of 256. A state
+saved under another count is re-sharded when restored (``reshard``): its entries move to this
+layout's shards, which the next save writes, and its old parts are deleted. A changed count
+therefore needs no migration step and no stop of the workers.
 """
 
 from __future__ import annotations
@@ -30,21 +36,35 @@ E = TypeVar("E")
 class ShardedMap(Generic[E]):
     """``ref -> entry`` in ``count`` dicts; ``dirty`` collects the part names that changed."""
 
-    def __init__(self, prefix: str, count: int, entry_type: type[E], dirty: set[str]) -> None:
+    def __init__(
+        self,
+        prefix: str,
+        count: int,
+        entry_type: type[E],
+        dirty: set[str],
+        *,
+        first_count: int,
+    ) -> None:
         self.prefix = prefix
         self.count = count
+        #: the count of the first layout, whose part names carry none: fixed for ever, since
+        #: saved states read it back from the names alone
+        self.first_count = first_count
         self.entry_type = entry_type
         # a shard is its dict, or None while frozen; ``_saved`` holds the msgpack of a shard as
         # last saved or restored (None: never), equal to the dict while the shard is not dirty
         self._shards: list[dict[str, E] | None] = [{} for _ in range(count)]
         self._saved: list[bytes | None] = [None] * count
-        self._names = [f"{prefix}/{index:03d}" for index in range(count)]
+        layout = prefix if count == self.first_count else f"{prefix}/{count}"
+        self._names = [f"{layout}/{index:03d}" for index in range(count)]
         self._dirty = dirty
         self._decoder = msgspec.msgpack.Decoder(dict[str, entry_type])  # type: ignore[valid-type]
         #: part name -> its bytes as last saved, read from the store (None: kept in ``_saved``)
         self.read_saved: Callable[[str], bytes] | None = None
         #: frozen shards whose bytes only the store holds (``_saved`` None)
         self._in_store: set[int] = set()
+        #: restored parts of another layout (name -> bytes), until ``reshard`` moves them
+        self._other_layout: dict[str, bytes] = {}
 
     def _saved_bytes(self, index: int) -> bytes:
         saved = self._saved[index]
@@ -154,11 +174,31 @@ class ShardedMap(Generic[E]):
         return data
 
     def decode(self, part: str, data: bytes) -> None:
-        """Restore a shard from its saved bytes; decoded only when first touched."""
-        index = int(part.rsplit("/", 1)[1])
+        """Restore a shard from its saved bytes; decoded only when first touched. A part of
+        another layout is held until ``reshard``."""
+        count, index = self._layout_of(part)
+        if count != self.count:
+            self._other_layout[part] = data
+            return
         self._saved[index] = data
         self._shards[index] = None
         self._in_store.discard(index)
+
+    def reshard(self) -> list[str]:
+        """Move the entries of restored parts of another layout to this one's shards (marked
+        dirty: the next save writes them); the names of those parts, for the caller to delete.
+        Call once every part is decoded, after the restore has marked everything clean."""
+        moved = sorted(self._other_layout)
+        for part in moved:
+            for ref, entry in self._decoder.decode(self._other_layout.pop(part)).items():
+                self.put(ref, entry)
+        return moved
+
+    def _layout_of(self, part: str) -> tuple[int, int]:
+        """(shard count, shard index) of a part name of this map, in either name form."""
+        pieces = part.split("/")
+        count = self.first_count if len(pieces) == 2 else int(pieces[1])
+        return count, int(pieces[-1])
 
     def part_names(self) -> list[str]:
         return list(self._names)

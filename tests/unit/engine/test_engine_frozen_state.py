@@ -84,7 +84,7 @@ def test_shards_read_back_from_the_store_change_no_output_and_no_saved_part() ->
 
 def test_a_frozen_shard_with_a_store_keeps_no_bytes_and_reads_them_back() -> None:
     dirty: set[str] = set()
-    pathways: ShardedMap[Pathway] = ShardedMap("pathways", 4, Pathway, dirty)
+    pathways: ShardedMap[Pathway] = ShardedMap("pathways", 4, Pathway, dirty, first_count=4)
     store = _CountingStore()
     pathways.read_saved = store.__getitem__
     for number in range(40):
@@ -115,7 +115,7 @@ def test_a_redelivered_event_is_a_duplicate_though_its_bucket_was_frozen() -> No
 
 def test_a_frozen_shard_counts_and_reads_as_it_was_saved() -> None:
     dirty: set[str] = set()
-    pathways: ShardedMap[Pathway] = ShardedMap("pathways", 4, Pathway, dirty)
+    pathways: ShardedMap[Pathway] = ShardedMap("pathways", 4, Pathway, dirty, first_count=4)
     for number in range(40):
         pathways.put(f"REF{number}", Pathway(received_at=number))
     encoder = msgspec.msgpack.Encoder()

@@ -52,7 +52,7 @@ from models.rejection import (
     Rejection,
 )
 from models.strict import STRICT_TOPIC_TYPES, StrictEvent
-from models.validation import ClockBounds, all_within, check_event_within, clock_bounds
+from models.validation import ClockBounds, check_event_within, clock_bounds, columns_within
 
 __all__ = ["MAX_BATCH_EVENTS", "DecodedRecord", "RecordDecoder", "Rejection"]
 
@@ -81,9 +81,11 @@ class _Shape(msgspec.Struct, frozen=True):
     ref_fields: tuple[str, ...]
     # For a whole batch's events of this type at once (each getter is operator.attrgetter;
     # source_system, which every type has, is read over all events at once):
-    optional_getters: tuple[tuple[Callable[[Any], Any], object, int], ...]  # getter, default, q
-    code_getters: tuple[Callable[[Any], str | None], ...]
-    ref_getters: tuple[Callable[[Any], str | None], ...]
+    optional_getters: tuple[tuple[str, Callable[[Any], Any], object, int], ...]  # name, getter,
+    # default, quotes
+    own_patterned: tuple[tuple[str, str, Callable[[Any], Any]], ...]  # name, regex, getter: the
+    # patterned fields not every type has; its refs and its codes but source_system among them
+    own_codes: tuple[str, ...]
     counted: bool  # a delay_reasons_sitrep: each count's key adds two quotes
 
 
@@ -114,32 +116,41 @@ def _shape(cls: type[Any]) -> _Shape:
         for field in fields
         if not field.required
     )
+    own = {name for name, _ in patterns.OWN_FIELDS[cls]}
+    # the batch path reads codes and refs from the patterned columns
+    assert own.issuperset(ref_fields) and own.issuperset(set(code_fields) - {"source_system"})
     return _Shape(
         quotes=4 + sum(_quotes(field) for field in fields if field.required),
         optional=optional,
         code_fields=code_fields,
         ref_fields=ref_fields,
         optional_getters=tuple(
-            (attrgetter(name), default, q)
+            (name, attrgetter(name), default, q)
             for name, _, default, q in optional
             if name != "source_system"
         ),
-        code_getters=tuple(map(attrgetter, (n for n in code_fields if n != "source_system"))),
-        ref_getters=tuple(map(attrgetter, ref_fields)),
+        own_patterned=tuple(
+            (name, regex, attrgetter(name)) for name, regex in patterns.OWN_FIELDS[cls]
+        ),
+        own_codes=tuple(name for name in code_fields if name != "source_system"),
         counted=cls is DelayReasonsSitrep,
     )
 
 
 _SHAPES: Final = {cls: _shape(cls) for cls in _ALL_TYPES}
+#: The fields a batch path reads over all of a batch's events: the patterned ones every type
+#: has (event_id, trust_code, site_code, source_system) and occurred_at for the clock rules.
+_COMMON_COLUMNS: Final = tuple(
+    (name, attrgetter(name))
+    for name in (*(name for name, _ in patterns.COMMON_FIELDS), "occurred_at")
+)
+assert {"trust_code", "site_code", "source_system"} <= {n for n, _ in patterns.COMMON_FIELDS}
 #: Codes are joined by four newlines for :data:`guard.SUSPECT`: its digit runs allow at most
 #: three other characters between digits, and newlines are neither letters nor digits for its
 #: lookahead, so the joined text matches exactly when one code does.
 _CODE_SEPARATOR: Final = "\n\n\n\n"
 _COUNTS: Final = attrgetter("counts")
-_SOURCE_SYSTEM: Final = attrgetter("source_system")
 _SOURCE_SYSTEM_QUOTES: Final = 4  # its key and its string value
-#: An all-digit reference among references joined by newlines.
-_DECIMAL_REF: Final = re.compile(r"^[0-9]+$", re.MULTILINE)
 _WHITESPACE: Final = b" \t\r\n"
 _ERROR_PATH: Final = re.compile(r" - at `(key` in `)?\$([^`]*)`$")
 _UNKNOWN_FIELD: Final = re.compile(r"^Object contains unknown field `(.*)`")
@@ -259,33 +270,47 @@ class RecordDecoder:
         by_type: dict[type[Any], list[Event]] = {}
         for event in events:
             by_type.setdefault(type(event), []).append(event)
-        if not self._patterns.all_match(events, by_type):
-            return None
-        # source_system: the one optional field and code every type has, over all events at once
-        codes: list[str | None] = list(map(_SOURCE_SYSTEM, events))
+        # Columnar: each field read once per batch (one C-level map), its values shared by the
+        # patterns, the quote count, the guard and the cross-field and clock rules.
+        common: dict[str, list[Any]] = {
+            name: list(map(getter, events)) for name, getter in _COMMON_COLUMNS
+        }
+        by_regex: dict[str, list[str | None]] = {}
+        for name, regex in patterns.COMMON_FIELDS:
+            by_regex.setdefault(regex, []).extend(common[name])
+        codes: list[str | None] = common["source_system"]  # by_regex holds its own copy
         quotes = _SOURCE_SYSTEM_QUOTES * (len(codes) - codes.count(None))
         refs: list[str | None] = []
         for cls, group in by_type.items():
             shape = _SHAPES[cls]
+            own = {name: list(map(getter, group)) for name, _, getter in shape.own_patterned}
+            for name, regex, _ in shape.own_patterned:
+                by_regex.setdefault(regex, []).extend(own[name])
             quotes += shape.quotes * len(group)
-            for getter, default, field_quotes in shape.optional_getters:
-                values = list(map(getter, group))
+            for name, getter, default, field_quotes in shape.optional_getters:
+                values = own[name] if name in own else list(map(getter, group))
                 quotes += field_quotes * (len(values) - values.count(default))
             if shape.counted:
                 quotes += 2 * sum(map(len, map(_COUNTS, group)))
-            for getter in shape.code_getters:
-                codes.extend(map(getter, group))
-            for getter in shape.ref_getters:
-                refs.extend(map(getter, group))
+            for name in shape.own_codes:
+                codes.extend(own[name])
+            for name in shape.ref_fields:
+                refs.extend(own[name])
+        if not self._patterns.all_values_match(by_regex):
+            return None
         # Equal counts: no key repeats and no optional key is written at its default (null);
         # otherwise each event's own count decides.
         if value.count(b'"') != quotes and not _quotes_per_event(self._batch.decode(value), events):
             return None
         if not self._codes_clean(codes):
             return None
-        if _DECIMAL_REF.search("\n".join([ref for ref in refs if ref is not None])) is not None:
+        # Every ref matched [0-9a-f]{16,64} above (ASCII, never empty): all-digit is isdecimal,
+        # the single-event path's test, here in one C-level pass (None: an absent optional ref).
+        if any(map(str.isdecimal, filter(None, refs))):
             return None
-        return events if all_within(events, by_type, self._clock(now)) else None
+        sites, trusts = common["site_code"], common["trust_code"]
+        times = common["occurred_at"]
+        return events if columns_within(sites, trusts, times, by_type, self._clock(now)) else None
 
     def _codes_clean(self, codes: list[str | None]) -> bool:
         """True when no code holds an identifier; a code found clean before is not scanned again

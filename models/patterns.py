@@ -20,7 +20,15 @@ import msgspec
 from models.events import REF_PATTERN, UUID_PATTERN, Event, Pattern
 from models.pattern_checks import body_of, compile_check
 
-__all__ = ["MEMO_LIMIT", "BatchPatterns", "event_matches", "pattern_of", "remember"]
+__all__ = [
+    "COMMON_FIELDS",
+    "MEMO_LIMIT",
+    "OWN_FIELDS",
+    "BatchPatterns",
+    "event_matches",
+    "pattern_of",
+    "remember",
+]
 
 
 def pattern_of(annotation: Any) -> str | None:
@@ -50,12 +58,17 @@ _FIELDS: Final = {cls: _fields(cls) for cls in get_args(Event)}
 #: The patterned fields every event type has, with the same pattern (event_id, trust_code, ...):
 #: checked over a batch's events at once, the others over each type's events.
 _COMMON_FIELDS: Final = sorted(frozenset.intersection(*map(frozenset, _FIELDS.values())))
-_COMMON: Final = tuple((attrgetter(name), regex) for name, regex in _COMMON_FIELDS)
-_OWN: Final = {
-    cls: tuple(
-        (attrgetter(name), regex) for name, regex in fields if (name, regex) not in _COMMON_FIELDS
-    )
+#: (name, regex) of the patterned fields every event type has, and of each type's others: a
+#: caller that reads the values itself (the decoder, once per batch for every rule) keys them so.
+COMMON_FIELDS: Final = tuple(_COMMON_FIELDS)
+OWN_FIELDS: Final = {
+    cls: tuple((name, regex) for name, regex in fields if (name, regex) not in _COMMON_FIELDS)
     for cls, fields in _FIELDS.items()
+}
+_COMMON: Final = tuple((attrgetter(name), regex) for name, regex in COMMON_FIELDS)
+_OWN: Final = {
+    cls: tuple((attrgetter(name), regex) for name, regex in fields)
+    for cls, fields in OWN_FIELDS.items()
 }
 _CHECKS: Final = {regex: compile_check(regex) for fields in _FIELDS.values() for _, regex in fields}
 
@@ -141,6 +154,10 @@ class BatchPatterns:
         for cls, group in by_type.items():
             for getter, regex in _OWN[cls]:
                 values.setdefault(regex, []).extend(map(getter, group))
+        return self.all_values_match(values)
+
+    def all_values_match(self, values: Mapping[str, Sequence[str | None]]) -> bool:
+        """True when every value matches its pattern (``values``: by regex; None: absent)."""
         for regex, found in values.items():
             matched = self._matched.get(regex)
             if matched is None:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import operator
+import typing
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from itertools import repeat
+from itertools import compress, repeat
 from operator import attrgetter
 from typing import Any, Final, NamedTuple
 
@@ -116,24 +117,36 @@ def all_within(
     """True when no event breaks a rule of :func:`check_event_within`: the same rules, each
     run once over a batch's events (``by_type``: the same events grouped by type) in C-level
     passes, for the decoder's whole-batch path."""
+    sites, trusts = list(map(_SITE_CODE, events)), list(map(_TRUST_CODE, events))
+    return columns_within(sites, trusts, list(map(_OCCURRED_AT, events)), by_type, bounds)
+
+
+def columns_within(
+    sites: Sequence[str | None],
+    trusts: Sequence[str],
+    times: Sequence[datetime],
+    by_type: Mapping[type, Sequence[Event]],
+    bounds: ClockBounds,
+) -> bool:
+    """:func:`all_within` with the batch's site codes, trust codes and ``occurred_at`` already
+    read (one of each per event, in order), as the decoder reads each field once per batch for
+    the patterns, the guard and these rules."""
+    if None in sites:  # a sitrep without a site: its scope is the trust
+        present = list(map(operator.is_not, sites, repeat(None)))
+        sites, trusts = list(compress(sites, present)), list(compress(trusts, present))
+    if not all(map(str.startswith, typing.cast("Sequence[str]", sites), trusts)):
+        return False
     for cls, group in by_type.items():
-        sites, trusts = list(map(_SITE_CODE, group)), list(map(_TRUST_CODE, group))
-        if None in sites:  # a sitrep without a site: its scope is the trust
-            pairs = [
-                (site, trust) for site, trust in zip(sites, trusts, strict=True) if site is not None
-            ]
-            sites, trusts = [site for site, _ in pairs], [trust for _, trust in pairs]
-        if not all(map(str.startswith, sites, trusts)):
-            return False
         getters = _INTERVAL_GETTERS.get(cls)
         if getters is not None:
             first, broken, second = getters
             if any(map(broken, map(first, group), map(second, group))):
                 return False
-    times = list(map(_OCCURRED_AT, events))
-    if len(set(map(_TZINFO, times))) > 1:
+    if not all(map(operator.is_, map(_TZINFO, times), repeat(times[0].tzinfo))):
         # Aware datetimes of different tzinfo objects compare through utcoffset() (~15x the
         # cost of two of the same): one conversion each is cheaper than max and min's compares.
+        # (An identity test, stopping at the first other tzinfo: cheaper than a set of them, and
+        # converting when it need not changes no instant.)
         with contextlib.suppress(OverflowError):  # an instant beyond year 9999 in UTC
             times = list(map(datetime.astimezone, times, repeat(UTC)))
     latest, earliest = max(times), min(times)

@@ -239,3 +239,73 @@ def test_a_single_event_is_accepted_only_when_its_strict_twin_is(raw: bytes) -> 
         STRICT.decode(raw)
     except (msgspec.ValidationError, msgspec.DecodeError):
         assert not decoded.events
+
+
+def _batch_verdict(events: list[dict[str, Any]]) -> tuple[list[Any], list[Any]]:
+    """The whole-batch verdict, checked against the events' one by one."""
+    raws = [json.dumps(event).encode() for event in events]
+    judged = _verdict(ANY_TOPIC.decode(b"[" + b",".join(raws) + b"]", now=NOW))
+    assert judged == _one_by_one(raws)
+    return judged
+
+
+_REF_TYPES: Final = ("admission", "shift_planned", "referral_triaged", "ed_arrival")
+
+
+@pytest.mark.parametrize("event_type", (*_REF_TYPES, "absence_reported"))
+def test_a_numeric_ref_alone_in_a_clean_batch_is_rejected_as_alone(event_type: str) -> None:
+    # the batch's only fault, so the whole-batch path's own ref test is what must catch it
+    source = LegitEvents(13, plant_rate=0)
+    events = [source.event(event_type) for _ in range(5)]
+    ref = next(key for key in events[3] if key.endswith("_ref"))
+    events[3][ref] = "1234567890123456"
+    if event_type == "absence_reported":  # and another without its optional ref
+        events[1].pop("shift_ref", None)
+    judged = _batch_verdict(events)
+    assert len(judged[0]) == 4 and len(judged[1]) == 1
+    assert judged[1][0].field == ref
+
+
+@pytest.mark.parametrize("event_type", ["discharge_sitrep", "bed_sitrep", "ae_sitrep"])
+def test_a_site_outside_its_trust_beside_sitreps_without_a_site_is_rejected_as_alone(
+    event_type: str,
+) -> None:
+    # sitreps without a site are left out of the site rule: the codes of the others must stay
+    # paired with their own trusts, whichever events before them have no site
+    source = LegitEvents(14, plant_rate=0)
+    events = [source.event(event_type) for _ in range(6)]
+    for at, event in enumerate(events):  # each its own trust, so that a mispairing shows
+        event["trust_code"] = f"R{at}A"
+        event["site_code"] = f"R{at}AB1"
+    for at in (0, 2):
+        del events[at]["site_code"]
+    events[4]["site_code"] = "R3AB1"  # the trust of the event before
+    judged = _batch_verdict(events)
+    assert [(r.reason, r.event_id) for r in judged[1]] == [
+        ("site_not_in_trust", events[4]["event_id"])
+    ]
+
+
+@pytest.mark.parametrize(
+    ("event_type", "code"),
+    [("admission", "ward_code"), ("transfer", "to_ward_code"), ("absence_reported", "unit_code")],
+)
+def test_an_identifying_code_alone_in_a_clean_batch_is_rejected_as_alone(
+    event_type: str, code: str
+) -> None:
+    source = LegitEvents(16, plant_rate=0)
+    events = [source.event(event_type) for _ in range(5)]
+    events[2][code] = "W9434765919"  # matches the code pattern: only the guard finds it
+    judged = _batch_verdict(events)
+    assert [(r.field, r.event_id) for r in judged[1]] == [(code, events[2]["event_id"])]
+
+
+def test_an_event_after_now_in_a_batch_of_mixed_offsets_is_rejected_as_alone() -> None:
+    # latest is NOW + 1h (10:00Z): judged by instant, not by wall clock, whatever the offsets
+    source = LegitEvents(15, plant_rate=0)
+    events = [source.event("admission") for _ in range(4)]
+    events[0]["occurred_at"] = "2026-01-05T09:50:00+01:00"  # 08:50Z
+    events[1]["occurred_at"] = "2026-01-05T05:01:00-05:00"  # 10:01Z: future, wall clock before
+    events[2]["occurred_at"] = "2026-01-05T09:59:59Z"
+    judged = _batch_verdict(events)
+    assert [(r.reason, r.event_id) for r in judged[1]] == [("future_time", events[1]["event_id"])]

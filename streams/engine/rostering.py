@@ -40,9 +40,11 @@ from streams.engine.timekeys import DAY, HOUR
 from streams.engine.windows import add, median, purge_before, window_sum
 
 PART: Final = "rostering"
-#: a site plans ~7,400 shifts six weeks ahead: 256 shards keep the one a fill rewrites to ~1.5 KB
-#: (it was 32, ~12 KB, and those rewrites bound the worker's latency at national scale)
-SHIFT_SHARDS: Final = 256
+#: A fill rewrites its shard (~230 of a site's ~7,400 shifts, ~12 KB at 32). 256 shards cut a
+#: dense 60-site run's p99 from 3.4 to 2.0 s, but at 500 sites raised the worker's peak RSS to
+#: 3 GB with no p99 gain (README, Benchmarks), so 32 stays until that is understood; a change of
+#: count re-shards saved states on restore (``streams.engine.shards``).
+SHIFT_SHARDS: Final = 32
 LAST_ROSTERS: Final = 4
 SHORT_NOTICE_HOURS: Final = 24.0
 WEEK_HOURS: Final = 168

@@ -55,20 +55,13 @@ def _fields(cls: type[Any]) -> tuple[tuple[str, str], ...]:
 
 
 _FIELDS: Final = {cls: _fields(cls) for cls in get_args(Event)}
-#: The patterned fields every event type has, with the same pattern (event_id, trust_code, ...):
-#: checked over a batch's events at once, the others over each type's events.
-_COMMON_FIELDS: Final = sorted(frozenset.intersection(*map(frozenset, _FIELDS.values())))
-#: (name, regex) of the patterned fields every event type has, and of each type's others: a
-#: caller that reads the values itself (the decoder, once per batch for every rule) keys them so.
-COMMON_FIELDS: Final = tuple(_COMMON_FIELDS)
+#: (name, regex) of the patterned fields every event type has, with the same pattern (event_id,
+#: trust_code, ...), and of each type's others: the decoder reads each field's values once per
+#: batch (the common ones over all its events, the others over each type's) and keys them so.
+COMMON_FIELDS: Final = tuple(sorted(frozenset.intersection(*map(frozenset, _FIELDS.values()))))
 OWN_FIELDS: Final = {
-    cls: tuple((name, regex) for name, regex in fields if (name, regex) not in _COMMON_FIELDS)
+    cls: tuple((name, regex) for name, regex in fields if (name, regex) not in COMMON_FIELDS)
     for cls, fields in _FIELDS.items()
-}
-_COMMON: Final = tuple((attrgetter(name), regex) for name, regex in COMMON_FIELDS)
-_OWN: Final = {
-    cls: tuple((attrgetter(name), regex) for name, regex in fields)
-    for cls, fields in OWN_FIELDS.items()
 }
 _CHECKS: Final = {regex: compile_check(regex) for fields in _FIELDS.values() for _, regex in fields}
 
@@ -140,21 +133,6 @@ class BatchPatterns:
         self._matched: dict[str, set[str]] = {
             regex: set() for regex in _CHECKS if regex not in _UNIQUE_VALUED
         }
-
-    def all_match(
-        self, events: Sequence[Event], by_type: Mapping[type[Any], Sequence[Event]]
-    ) -> bool:
-        """True when every patterned field of every event matches its pattern (None: absent).
-
-        ``by_type``: the same events grouped by type, for the fields not every type has.
-        """
-        values: dict[str, list[str | None]] = {}
-        for getter, regex in _COMMON:
-            values.setdefault(regex, []).extend(map(getter, events))
-        for cls, group in by_type.items():
-            for getter, regex in _OWN[cls]:
-                values.setdefault(regex, []).extend(map(getter, group))
-        return self.all_values_match(values)
 
     def all_values_match(self, values: Mapping[str, Sequence[str | None]]) -> bool:
         """True when every value matches its pattern (``values``: by regex; None: absent)."""

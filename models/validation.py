@@ -105,20 +105,7 @@ def check_event_within(event: Event, bounds: ClockBounds) -> tuple[str, str] | N
     return None
 
 
-_SITE_CODE: Final = attrgetter("site_code")
-_TRUST_CODE: Final = attrgetter("trust_code")
-_OCCURRED_AT: Final = attrgetter("occurred_at")
 _TZINFO: Final = attrgetter("tzinfo")
-
-
-def all_within(
-    events: Sequence[Event], by_type: Mapping[type, Sequence[Event]], bounds: ClockBounds
-) -> bool:
-    """True when no event breaks a rule of :func:`check_event_within`: the same rules, each
-    run once over a batch's events (``by_type``: the same events grouped by type) in C-level
-    passes, for the decoder's whole-batch path."""
-    sites, trusts = list(map(_SITE_CODE, events)), list(map(_TRUST_CODE, events))
-    return columns_within(sites, trusts, list(map(_OCCURRED_AT, events)), by_type, bounds)
 
 
 def columns_within(
@@ -128,9 +115,11 @@ def columns_within(
     by_type: Mapping[type, Sequence[Event]],
     bounds: ClockBounds,
 ) -> bool:
-    """:func:`all_within` with the batch's site codes, trust codes and ``occurred_at`` already
-    read (one of each per event, in order), as the decoder reads each field once per batch for
-    the patterns, the guard and these rules."""
+    """True when no event of a batch breaks a rule of :func:`check_event_within`: the same
+    rules, each run once over the batch in C-level passes, for the decoder's whole-batch path.
+    ``sites``, ``trusts``, ``times``: each event's site code, trust code and ``occurred_at``, in
+    order (the decoder reads each field once per batch for every rule); ``by_type``: the same
+    events grouped by type."""
     if None in sites:  # a sitrep without a site: its scope is the trust
         present = list(map(operator.is_not, sites, repeat(None)))
         sites, trusts = list(compress(sites, present)), list(compress(trusts, present))

@@ -107,35 +107,32 @@ class ShardedMap(Generic[E]):
                 self._in_store.add(index)
         return frozen
 
-    def _index(self, ref: str) -> int:
-        return zlib.crc32(ref.encode()) % self.count
-
     def index(self, ref: str) -> int:
         """The shard that holds (or would hold) ``ref``."""
         return zlib.crc32(ref.encode()) % self.count
 
     def shard(self, ref: str) -> tuple[dict[str, E], str]:
         """The dict holding ``ref`` and its part name (one hash for a get-then-put)."""
-        index = zlib.crc32(ref.encode()) % self.count
+        index = self.index(ref)
         return self._thawed(index), self._names[index]
 
     def get(self, ref: str) -> E | None:
-        return self._thawed(self._index(ref)).get(ref)
+        return self._thawed(self.index(ref)).get(ref)
 
     def touch(self, ref: str) -> None:
         """Mark the shard holding ``ref`` changed (after mutating its entry in place)."""
-        self._dirty.add(self._names[self._index(ref)])
+        self._dirty.add(self._names[self.index(ref)])
 
     def touch_shard(self, index: int) -> None:
         self._dirty.add(self._names[index])
 
     def put(self, ref: str, entry: E) -> None:
-        index = self._index(ref)
+        index = self.index(ref)
         self._thawed(index)[ref] = entry
         self._dirty.add(self._names[index])
 
     def pop(self, ref: str) -> E | None:
-        index = self._index(ref)
+        index = self.index(ref)
         entry = self._thawed(index).pop(ref, None)
         if entry is not None:
             self._dirty.add(self._names[index])

@@ -543,7 +543,10 @@ def run(
             finally:
                 worker.close()
                 result["national_rss_mb"] = sampler.stop()
-            _log(f"steady: p99 {result.get('p99_event_to_row_s')} s over "
+            _log(f"steady: event to row p50 {result.get('p50_event_to_row_s')} s, p99 "
+                 f"{result.get('p99_event_to_row_s')} s (to the message p50 "
+                 f"{result.get('p50_event_to_output_s')} s, p99 "
+                 f"{result.get('p99_event_to_output_s')} s) over "
                  f"{result.get('national_evaluations_timed')} evaluations; "
                  f"peak RSS {result['national_rss_mb']:.0f} MB; restore")  # fmt: skip
 

@@ -179,6 +179,8 @@ def create_app(settings: Settings) -> faust.App:
         topics=wire,
         past_horizon=horizon,
         table=scope_table,
+        # the table's store, created when first asked for (after the app is configured)
+        stored=lambda: scope_table.data,
         exporter=exporter,
         clock=_wall_clock,
         lateness=timedelta(seconds=settings.lateness_seconds),

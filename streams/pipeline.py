@@ -19,7 +19,13 @@ changelog, others not) can never be restored:
 - the index ``<state>`` is written last: it names each part's live slot and the input offset the
   state covers. All keys of a state go to one changelog partition in the order they were set,
   so an index in the changelog implies its parts are there too; a save cut short leaves the
-  previous index pointing at the previous, intact slots.
+  previous index pointing at the previous, intact slots;
+- a part first saved at ``INLINE_MAX_BYTES`` or less (the core counters, a domain's head, an
+  hour's dedupe ids, a detector) is held in the index itself rather than in slots: at a live
+  feed's pace each record changes those, so this saves a table write each (a changelog send)
+  for a few hundred bytes more in the index that is written anyway. One that grows past the
+  limit moves to the slots for good (no churn at the limit); a state saved before inline parts
+  reads back unchanged, its parts staying in their slots.
 
 A record the saved state already covers (redelivered after a crash between the state's write
 and the offset commit) is skipped for that state without being counted as a duplicate: its
@@ -31,7 +37,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, MutableMapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -51,12 +57,19 @@ log = logging.getLogger(__name__)
 PROCESSING_FAILED = "processing_failed"
 
 
+#: the largest part first saved inside the state's index instead of in slots of its own
+INLINE_MAX_BYTES = 1024
+
+
 class StateIndex(msgspec.Struct, frozen=True):
-    """What the index key of a state holds: its parts' live slots and the offsets it covers."""
+    """What the index key of a state holds: its parts' live slots, its small parts themselves
+    and the offsets it covers."""
 
     slots: dict[str, int] = {}
     #: ``"<wire topic>/<partition>"`` -> offset of the newest record applied to the state
     covered: dict[str, int] = {}
+    #: part name -> its bytes, for the parts held in the index (never also in ``slots``)
+    inline: dict[str, bytes] = {}
 
 
 _index_decoder = msgspec.msgpack.Decoder(StateIndex | list[str])
@@ -154,11 +167,15 @@ class EventPipeline:
         topics: dict[str, str],
         past_horizon: timedelta | None,
         table: MutableMapping[str, bytes],
+        stored: Callable[[], Mapping[str, bytes]] | None = None,
         exporter: PrometheusExporter,
         clock: Callable[[], datetime],
         lateness: timedelta,
     ) -> None:
-        """``topics`` maps each wire topic name to its contract topic (they differ by a suffix)."""
+        """``topics`` maps each wire topic name to its contract topic (they differ by a suffix).
+        ``stored``: what reads go to instead of ``table`` (the same keys and values): a Faust
+        table's store, since the table's own ``[]`` and ``get`` first test whether the key is
+        there (for its default), which in RocksDB is a second read of the whole value."""
         self._catalogue = catalogue
         self._decoders = {
             wire: RecordDecoder(contract, past_horizon=past_horizon)
@@ -166,6 +183,7 @@ class EventPipeline:
         }
         self._contract_topic = topics
         self._table = table
+        self._stored = stored if stored is not None else lambda: table
         self._exporter = exporter
         self._clock = clock
         self._lateness = lateness
@@ -362,7 +380,7 @@ class EventPipeline:
     def _index(self, state_key: str) -> StateIndex:
         index = self._indexes.get(state_key)
         if index is None:
-            blob = self._table.get(state_key)
+            blob = self._stored().get(state_key)
             decoded = _index_decoder.decode(blob) if blob is not None else StateIndex()
             if isinstance(decoded, list):  # the layout before slots: parts at "<state>/<part>"
                 index = StateIndex(slots=dict.fromkeys(decoded, -1))
@@ -378,15 +396,17 @@ class EventPipeline:
             return state
         scope_catalogue = self._catalogue.for_scope(first.trust_code, first.site_code)
         index = self._index(state_key)
-        if not index.slots:
+        if not index.slots and not index.inline:
             state = ScopeState.new(
                 first.trust_code, first.site_code, scope_catalogue, lateness=self._lateness
             )
         else:
+            stored = self._stored()
             parts = {
-                name: self._table[_part_key(state_key, name, None if slot < 0 else slot)]
+                name: stored[_part_key(state_key, name, None if slot < 0 else slot)]
                 for name, slot in index.slots.items()
             }
+            parts.update(index.inline)
             state = ScopeState.restore(
                 first.trust_code, first.site_code, scope_catalogue, parts, lateness=self._lateness
             )
@@ -397,24 +417,34 @@ class EventPipeline:
     def _read_part(self, state_key: str, name: str) -> bytes:
         """A part of a state as last saved: the slot its index names. A frozen part is never
         dirty, so no save writes that slot again until the part has been read back."""
-        slot = self._index(state_key).slots[name]
-        return self._table[_part_key(state_key, name, None if slot < 0 else slot)]
+        index = self._index(state_key)
+        inline = index.inline.get(name)
+        if inline is not None:
+            return inline
+        slot = index.slots[name]
+        return self._stored()[_part_key(state_key, name, None if slot < 0 else slot)]
 
     def _save(self, state_key: str, state: ScopeState, covered: dict[str, int]) -> None:
         old = self._index(state_key)
         slots = dict(old.slots)
+        inline = dict(old.inline)
         emptied: list[str] = []
         for name, blob in state.dirty_parts().items():
             current = slots.get(name)
-            if blob:
+            if not blob:  # an empty part: the engine closed every entry it held
+                inline.pop(name, None)
+                if current is not None:
+                    del slots[name]
+                    emptied.append(name)
+            elif current is None and len(blob) <= INLINE_MAX_BYTES:
+                inline[name] = blob
+            else:
+                inline.pop(name, None)
                 # the slot the index does not point at; a legacy part (-1) moves to slot 0
                 slot = 0 if current is None or current != 0 else 1
                 self._table[_part_key(state_key, name, slot)] = blob
                 slots[name] = slot
-            elif current is not None:  # an empty part: the engine closed every entry it held
-                del slots[name]
-                emptied.append(name)
-        index = StateIndex(slots=slots, covered=covered)
+        index = StateIndex(slots=slots, covered=covered, inline=inline)
         self._table[state_key] = _encode(index)
         self._indexes[state_key] = index
         # only once the index no longer names them: a crash before this leaves dead slots

@@ -128,7 +128,8 @@ CORE: Final = "core"
 #             aggregates) | quality_profile/<domain> | sitrep | detector/<kind> |
 #             forecast/bed_flow (occupancy forecasts) | emitted/<domain> (last emitted points) |
 #             spells/NNN (32) | shifts/NNN (32) | pathways/NNN (256) | attendances/NNN (32) |
-#             dedupe/<hour>/<n> (16); a count other than a map's first is named: shifts/256/NNN
+#             dedupe/<hour> (an hour's ids; past 512 of them split for good into
+#             dedupe/<hour>/<n>, 16); a count other than a map's first is named: shifts/256/NNN
 #             (``streams.engine.shards``: a part's name says its layout; another is re-sharded)
 
 #: event type -> (domain, the aggregator's handler method)

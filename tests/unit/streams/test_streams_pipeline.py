@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from datetime import timedelta
 
 import msgspec
@@ -103,3 +104,62 @@ def test_a_batch_leaves_the_exporter_as_its_records_one_by_one_do() -> None:
     batch.process_batch([(TOPIC, 0, 2, records[2]), (TOPIC, 0, 3, records[3])])
     single.process(TOPIC, 0, 3, records[3])
     assert _samples(batched) == _samples(one_by_one)
+
+
+class _WriteOnlyTable(dict[str, bytes]):
+    """A table whose reads fail: every read must go to the pipeline's ``stored``."""
+
+    def __getitem__(self, key: str) -> bytes:
+        raise AssertionError(f"read {key!r} through the table")
+
+    def get(self, key: str, default: object = None) -> bytes:  # type: ignore[override]
+        raise AssertionError(f"read {key!r} through the table")
+
+
+def test_states_are_read_back_through_the_store_when_one_is_given() -> None:
+    """A Faust table's ``[]`` and ``get`` test for the key first: in RocksDB a second read of
+    the value. The worker reads through the table's store; the states it reads back are the
+    ones a plain table gives."""
+    s = b.Stream()
+    b.bedflow(s, 3, nctr_days=b.const(2.0), beds=b.const(40))
+    records = [msgspec.json.encode(event) for event in s.events(3)]
+
+    def run(table: dict[str, bytes], stored: Mapping[str, bytes] | None) -> list[object]:
+        pipeline = EventPipeline(
+            catalogue=load_catalogue(),
+            topics={TOPIC: "nhs.bedflow.v1"},
+            past_horizon=None,
+            table=table,
+            stored=None if stored is None else (lambda: stored),
+            exporter=PrometheusExporter(CollectorRegistry()),
+            clock=lambda: b.T0 + timedelta(days=4),
+            lateness=timedelta(hours=1),
+        )
+        outcomes: list[object] = []
+        for offset, value in enumerate(records):
+            outcomes.append(pipeline.process(TOPIC, 0, offset, value))
+            if offset % 25 == 24:
+                pipeline.save()  # frozen shards are read back when next touched
+            if offset % 100 == 99:
+                pipeline.reload_states()  # the next record reads its whole state back
+        return outcomes
+
+    plain = run({}, None)
+    write_only = _WriteOnlyTable()
+    assert run(write_only, _StoreOf(write_only)) == plain
+
+
+class _StoreOf(Mapping[str, bytes]):
+    """The table's own entries, read without its ``[]`` (as a Faust table's ``data``)."""
+
+    def __init__(self, table: dict[str, bytes]) -> None:
+        self._table = table
+
+    def __getitem__(self, key: str) -> bytes:
+        return dict.__getitem__(self._table, key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table)
+
+    def __len__(self) -> int:
+        return len(self._table)

@@ -21,7 +21,13 @@ from models.catalogue import load_catalogue
 from models.events import BEDFLOW_TOPIC
 from sinks.prometheus import PrometheusExporter
 from streams.engine import ScopeState
-from streams.pipeline import PROCESSING_FAILED, EventPipeline, RecordOutcome
+from streams.pipeline import (
+    INLINE_MAX_BYTES,
+    PROCESSING_FAILED,
+    EventPipeline,
+    RecordOutcome,
+    StateIndex,
+)
 from tests.worker_support import envelope
 
 pytestmark = pytest.mark.unit
@@ -144,6 +150,32 @@ def test_crash_in_a_save_restores_a_consistent_state(crash_at: int, written: str
     assert tail == [key(o) for o in STRAIGHT[len(before) :]]
     assert _counter(registry, "opsradar_events_duplicate_total") == 0
     assert _counter(registry, "opsradar_events_late_total") == 0
+
+
+def test_small_parts_are_saved_inside_the_index_and_restore_the_same() -> None:
+    """At a live feed's pace every record changes a state's core counters, its head and an
+    hour's dedupe ids: held in the index (written by every save anyway), they cost no table
+    write of their own. Only parts that were over ``INLINE_MAX_BYTES`` get slots."""
+    table = LoggedTable()
+    pipeline, _ = _pipeline(table)
+    half = len(RECORDS) // 2
+    outputs = [o for outs in _run(pipeline, RECORDS[:half]) for o in outs]
+    restarted, _ = _pipeline(table)  # its states are read back from the table
+    outputs += [o for outs in _run(restarted, RECORDS, first=half) for o in outs]
+    assert outputs == STRAIGHT
+    first_written: dict[str, bytes] = {}
+    for key, value in table.log:
+        if value is not None:
+            first_written.setdefault(key.split("#")[0], value)
+    parts = {key: value for key, value in first_written.items() if "/" in key}
+    assert parts  # the quality profile at least outgrows the limit
+    assert all(len(value) > INLINE_MAX_BYTES for value in parts.values())
+    index = msgspec.msgpack.decode(table["RZ6A1@" + BEDFLOW_TOPIC], type=StateIndex)
+    assert {"core", "dedupe"} <= {name.split("/")[0] for name in index.inline}
+    assert not index.inline.keys() & index.slots.keys()
+    # fewer table writes than saves of small parts would have made: one index a save, and slots
+    writes = sum(1 for _key, value in table.log if value is not None)
+    assert writes < 2 * len(RECORDS)
 
 
 def test_a_redelivered_record_the_state_covers_is_skipped_not_counted_as_duplicate() -> None:

@@ -130,8 +130,10 @@ class BatchPatterns:
     """
 
     def __init__(self) -> None:
-        self._matched: dict[str, set[str]] = {
-            regex: set() for regex in _CHECKS if regex not in _UNIQUE_VALUED
+        # None (an absent optional value) is in every memo, so that a batch whose values were
+        # all seen before is one C-level ``issuperset``, with no set built.
+        self._matched: dict[str, set[str | None]] = {
+            regex: {None} for regex in _CHECKS if regex not in _UNIQUE_VALUED
         }
 
     def all_values_match(self, values: Mapping[str, Sequence[str | None]]) -> bool:
@@ -145,20 +147,21 @@ class BatchPatterns:
                 if present and not _CHECKS[regex](typing.cast("list[str]", present)):
                     return False
                 continue
+            if matched.issuperset(found):
+                continue
             fresh = set(found)
-            fresh.discard(None)
-            fresh -= matched
-            if fresh:
-                if not _CHECKS[regex](typing.cast("list[str]", list(fresh))):
-                    return False
-                remember(matched, typing.cast("set[str]", fresh))
+            fresh -= matched  # None among them too
+            if not _CHECKS[regex](typing.cast("list[str]", list(fresh))):
+                return False
+            remember(matched, fresh)
         return True
 
 
-def remember(known: set[str], fresh: set[str]) -> None:
+def remember(known: set[str | None], fresh: set[str | None]) -> None:
     """Add ``fresh`` to a memo of values with a known verdict, starting it again rather than
     letting it grow past :data:`MEMO_LIMIT` (a feed of ever-new codes costs a check each, not
-    memory)."""
+    memory). A memo holds None (absent: nothing to check) from the start and keeps it."""
     if len(known) + len(fresh) > MEMO_LIMIT:
         known.clear()
+        known.add(None)
     known |= fresh

@@ -309,3 +309,21 @@ def test_an_event_after_now_in_a_batch_of_mixed_offsets_is_rejected_as_alone() -
     events[2]["occurred_at"] = "2026-01-05T09:59:59Z"
     judged = _batch_verdict(events)
     assert [(r.reason, r.event_id) for r in judged[1]] == [("future_time", events[1]["event_id"])]
+
+
+def test_a_repeated_key_is_found_beside_another_types_explicit_defaults() -> None:
+    # ward_capacity events writing beds_escalation 0 put the record's quote count off the
+    # batch formula; the count is then settled type by type, and a key repeated in an event
+    # of a type whose own count looked clean must still be found
+    source = LegitEvents(17, plant_rate=0)
+    capacity = [dict(source.event("ward_capacity"), beds_escalation=0) for _ in range(3)]
+    admissions = [source.event("admission") for _ in range(3)]
+    raws = [json.dumps(event).encode() for event in capacity + admissions]
+    raws[4] = b'{"ward_code": "W1", ' + raws[4][1:]
+    judged = _verdict(ANY_TOPIC.decode(b"[" + b",".join(raws) + b"]", now=NOW))
+    assert judged == _one_by_one(raws)
+    assert [(r.reason, r.event_id) for r in judged[1]] == [
+        ("duplicate_field", admissions[1]["event_id"])
+    ]
+    clean = [json.dumps(event).encode() for event in capacity + admissions]
+    assert len(ANY_TOPIC.decode(b"[" + b",".join(clean) + b"]", now=NOW).events) == 6

@@ -366,3 +366,31 @@ def test_fast_path_and_full_guard_agree(value: str, target: tuple[str, str]) -> 
     reasons = reasons_of(event)
     identifying = [r for r in reasons if r in IDENTIFYING_REASONS]
     assert identifying == ([] if full is None else [full.reason])
+
+
+_SUSPECT_ALPHABET = "0123456789aZk@._-\n é\u0661"
+
+
+@FAST
+@given(st.lists(st.text(alphabet=_SUSPECT_ALPHABET, max_size=24), max_size=8))
+def test_the_bulk_suspect_test_agrees_with_the_regex_on_each_text(texts: list[str]) -> None:
+    expected = any(guard.SUSPECT.search(text) is not None for text in texts)
+    assert guard.any_may_hold_identifier(texts) == expected
+
+
+@pytest.mark.parametrize(
+    ("texts", "expected"),
+    [
+        (["W12", "AMU"], False),
+        (["W1AB"], True),  # a postcode's inward code at the end
+        (["W1ABC"], False),
+        (["1A", "B2"], False),  # not across two codes
+        (["12345", "6789"], False),
+        (["123-456-789"], True),  # nine digits, three or fewer apart
+        (["1234 ", "56789"], False),
+        (["a@b"], True),
+        ([], False),
+    ],
+)
+def test_the_bulk_suspect_test_on_codes(texts: list[str], expected: bool) -> None:
+    assert guard.any_may_hold_identifier(texts) is expected

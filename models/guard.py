@@ -4,17 +4,21 @@ identifying field names in an event, without ever returning the value it found.
 Rules (EVENTS.md, "What is rejected"):
 
 - **NHS number**: 10 digits passing the Modulus 11 check, written plain (``9434765919``), spaced
-  3-3-4 (``943 476 5919``) or dashed (``943-476-5919``), bounded by non-digits; inside a longer
+  3-3-4 (``943 476 5919``), dashed (``943-476-5919``), underscored or dotted (``943_476_5919``,
+  ``943.476.5919``: what an adapter mapping spaces to ``_`` makes of a spaced number, or a
+  system writing numbers with dots), or ten digits in any other grouping with one or two
+  separators between groups (``9434-765-919``), bounded by non-digits; inside a longer
   run of digits (11 or more) every 10-digit window is checked too. Numbers count as well: a
   JSON number whose integer part has 10 digits is checked as those digits (longer numbers are
   out of range anyway, and a 30-digit count labelled "nhs_number" would mislead).
-- **Phone**: a UK number, ``0`` or ``+44``/``0044`` (optionally ``(0)``) followed by 9 or 10 digits,
-  with spaces, dashes or brackets between them; not preceded by a digit, ``+`` or ``.`` (so
-  the fraction of a timestamp is not a phone number).
+- **Phone**: a UK number, ``0``, ``44`` or ``+44``/``0044`` (optionally ``(0)``) followed by 9
+  or 10 digits, with spaces, dashes, underscores, dots or brackets between them; not preceded
+  by a digit, a ``+`` or a digit and ``.`` (so a decimal fraction's digits are not a phone
+  number, while ``PAS.07700900123`` is one: ``.`` is a code character).
 - **Postcode**: the full form only (outward code of a real postcode area + inward code
-  ``9AA``), with one space, ``_``, ``-`` or nothing between, as a whole alphanumeric run:
-  ``SW1A 1AA``, ``SW1A1AA`` and ``X-M11AE`` are postcodes; an outward code alone (``W1``,
-  ``B10``) is not, because ward codes look like that.
+  ``9AA``), with up to two of space, ``_``, ``.``, ``-`` or nothing between, as a whole
+  alphanumeric run: ``SW1A 1AA``, ``SW1A1AA`` and ``X-M11AE`` are postcodes; an outward code
+  alone (``W1``, ``B10``) is not, because ward codes look like that.
 - **E-mail**: anything of the form ``x@y``; no contract value can contain ``@``.
 - **Identifying field names**: keys that normalise to an NHS/CHI number, a birth date, a postcode,
   an address, a name, an e-mail, a phone or a hospital number.
@@ -59,10 +63,15 @@ def is_nhs_number(digits: str) -> bool:
 
 
 # Unicode \d on purpose: full-width or Arabic-Indic digits are still an NHS number to a reader.
-_NHS_SHAPED: Final = re.compile(r"(?<!\d)(\d{3})[ -]?(\d{3})[ -]?(\d{4})(?!\d)")
+_NHS_SHAPED: Final = re.compile(r"(?<!\d)(\d{3})[ _.-]?(\d{3})[ _.-]?(\d{4})(?!\d)")
+# Digits in groups of any size, one or two separators between (``9434-765-919``,
+# ``94 34 76 59 19``): an NHS number when the run holds exactly ten digits passing Mod 11
+_GROUPED_DIGITS: Final = re.compile(r"(?<!\d)\d+(?:[ _.-]{1,2}\d+)+(?!\d)")
+_NOT_DIGIT: Final = re.compile(r"\D")
 _LONG_DIGITS: Final = re.compile(r"\d{11,}")
 _PHONE: Final = re.compile(
-    r"(?<![\d+.])(?:(?:\+|00)[ ]?44[ ]?(?:\(0\)[ ]?)?|\(?0)(?:[ )-]{0,2}\d){9,10}(?!\d)"
+    r"(?<![\d+])(?<!\d\.)(?:(?:\+|00)[ ]?44[ ]?(?:\(0\)[ ]?)?|44(?=[1-9])|\(?0)"
+    r"(?:[ )_.-]{0,2}\d){9,10}(?!\d)"
 )
 _EMAIL: Final = re.compile(r"[^\s@]@[^\s@]")
 # The UK postcode areas (Royal Mail); restricting to them keeps ward codes such as "CCU2AB" out.
@@ -74,9 +83,9 @@ _AREAS: Final = (
     "YO ZE"
 ).split()
 _POSTCODE: Final = re.compile(
-    r"(?<![A-Za-z0-9])(?:GIR[ _-]?0AA|(?:"
+    r"(?<![A-Za-z0-9])(?:GIR[ _.-]{0,2}0AA|(?:"
     + "|".join(sorted(_AREAS, key=len, reverse=True))
-    + r")[0-9][A-Za-z0-9]?[ _-]?[0-9][ABD-HJLNP-UW-Z]{2})(?![A-Za-z0-9])",
+    + r")[0-9][A-Za-z0-9]?[ _.-]{0,2}[0-9][ABD-HJLNP-UW-Z]{2})(?![A-Za-z0-9])",
     re.IGNORECASE,
 )
 _IDENTIFYING_NAME: Final = re.compile(
@@ -190,6 +199,10 @@ def find_in_text(text: str) -> str | None:
             return NHS_NUMBER
     if _PHONE.search(text):
         return PHONE
+    # after the phone rule: a spaced phone number's last ten digits pass Mod 11 one time in 11
+    for match in _GROUPED_DIGITS.finditer(text):
+        if is_nhs_number(_NOT_DIGIT.sub("", match.group())):
+            return NHS_NUMBER
     for match in _LONG_DIGITS.finditer(text):
         if _windows_pass(match.group()):
             return NHS_NUMBER

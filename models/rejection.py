@@ -19,7 +19,8 @@ EMPTY_BATCH: Final = "empty_batch"  # a batch array with no events
 BATCH_TOO_LARGE: Final = "batch_too_large"  # a batch array of more than 10,000 events
 
 # The identifier guard: checked first, so a record that is invalid anyway still says it leaked
-NHS_NUMBER: Final = "nhs_number"  # a 10-digit number (plain, 3-3-4 spaced or dashed) passing Mod 11
+# a 10-digit number passing Mod 11 (plain, or 3-3-4 with " ", "-", "_" or "." between)
+NHS_NUMBER: Final = "nhs_number"
 POSTCODE: Final = "postcode"  # a full UK postcode (outward and inward code)
 EMAIL: Final = "email"  # anything shaped like local@domain
 PHONE: Final = "phone"  # a UK phone number (0..., +44..., 0044...)

@@ -23,9 +23,10 @@ MAX_BATCH_EVENTS: Final = 10_000
 #: What the validator checks beyond the schema (and the one way the schema is wider).
 NOT_IN_SCHEMA: Final = (
     "The validator also rejects, beyond this schema: "
-    "identifiers (a 10-digit number passing the NHS number Modulus 11 check, plain, spaced 3-3-4 "
-    "or dashed; a UK postcode; an e-mail address; a UK phone number; a field named like an NHS "
-    "number or a date of birth; a *_ref of decimal digits only); "
+    "identifiers (a 10-digit number passing the NHS number Modulus 11 check, plain, or 3-3-4 "
+    "spaced, dashed, underscored or dotted; a UK postcode; an e-mail address; a UK phone "
+    "number; a field named like an NHS number or a date of birth; a *_ref of decimal digits "
+    "only); "
     "site_code not starting with trust_code; shift_planned with ends_at not after starts_at; "
     "roster_published with period_end before period_start; ambulance_handover with arrived_at "
     "after occurred_at; occurred_at more than 1 hour after "

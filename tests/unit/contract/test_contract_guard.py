@@ -75,7 +75,9 @@ def nhs_numbers(draw: st.DrawFn) -> str:
 def formatted(number: str, style: str) -> str:
     if style == "plain":
         return number
-    sep = " " if style == "spaced" else "-"
+    # underscored and dotted: what an adapter that maps spaces to "_" (ward codes), or a
+    # system that writes numbers with dots, makes of a spaced number
+    sep = {"spaced": " ", "dashed": "-", "underscored": "_", "dotted": "."}[style]
     return f"{number[:3]}{sep}{number[3:6]}{sep}{number[6:]}"
 
 
@@ -97,7 +99,7 @@ NUMBER_FIELDS: dict[str, list[str]] = {
 @FAST
 @given(
     number=nhs_numbers(),
-    style=st.sampled_from(["plain", "spaced", "dashed"]),
+    style=st.sampled_from(["plain", "spaced", "dashed", "underscored", "dotted"]),
     wrap=st.sampled_from([("", ""), ("W", ""), ("X-", ""), ("", "-2"), ("ref ", " end")]),
     data=st.data(),
 )
@@ -167,6 +169,9 @@ def phones(draw: st.DrawFn) -> str:
                 "+44 (0)20 7946 0{t}",
                 "0161 496 0{t}",
                 "0113 496 0{t}",
+                "0114_496_0{t}",
+                "07700_900_{t}",
+                "0161.496.0{t}",
             ]
         )
     )
@@ -212,6 +217,20 @@ def test_postcodes_phones_and_emails_are_caught_in_every_string_field(
         ("source_system", "sw1a1aa", "postcode"),
         ("source_system", "07700-900-123", "phone"),
         ("source_system", "PAS.943-476-5919", "nhs_number"),
+        # a spaced number after an adapter mapped its spaces to "_" (HL7 PV1-3, FHIR location)
+        ("ward_code", "943_476_5919", "nhs_number"),
+        ("ward_code", "0114_271_1900", "phone"),
+        ("source_system", "943.476.5919", "nhs_number"),
+        # ten digits passing Mod 11 in other groupings, or with doubled separators
+        ("ward_code", "9434-765-919", "nhs_number"),
+        ("ward_code", "94-34-76-59-19", "nhs_number"),
+        ("ward_code", "943--476--5919", "nhs_number"),
+        ("ward_code", "SW1A__1AA", "postcode"),
+        ("source_system", "SW1A.1AA", "postcode"),
+        # "." is a code character: only a decimal fraction's digits are spared
+        ("source_system", "PAS.07700900123", "phone"),
+        ("source_system", "tel.07700900123", "phone"),
+        ("ward_code", "447700900123", "phone"),
     ],
 )
 def test_identifiers_the_patterns_admit_are_caught(field: str, value: str, kind: str) -> None:

@@ -138,6 +138,7 @@ NO_PRIOR_WARD: Final = "no_prior_ward"
 NO_SPECIALTY: Final = "no_specialty_code"
 BAD_TIMESTAMP: Final = "bad_timestamp"
 NO_TIME_OF_DAY: Final = "no_time_of_day"
+BAD_ESCAPE: Final = "bad_escape"
 IGNORED_A04: Final = "ignored_a04"
 IGNORED_A05: Final = "ignored_a05"
 IGNORED_CLASS: Final = "ignored_patient_class"
@@ -210,7 +211,36 @@ def _get(message: Any, segment: str, field_num: int, component: int = 1, sub: in
         value = message.extract_field(segment, 1, field_num, 1, component, sub)
     except (KeyError, IndexError):
         return ""
+    except Exception:  # python-hl7 failing to unescape: its message holds the field's text
+        raise Rejected(BAD_ESCAPE) from None
     return str(value).strip() if value is not None else ""
+
+
+#: HL7's formatting commands (2.10.6); python-hl7 reads any text after one as a repeat count
+_FORMATTING: Final = (".sp", ".in", ".ti", ".sk", ".br", ".fi", ".nf", ".ce")
+
+
+def _counted_formatting(kept: str) -> bool:
+    """Whether a value of the segments holds a formatting command with a count (``\\.sp5\\``).
+
+    Counts belong to formatted text (FT), which no field the adapter reads is; python-hl7
+    repeats the command's character that many times (``\\.sp9434765919\\`` is gigabytes) or
+    raises on a count that is no number. Escape sequences pair up within one value, as
+    python-hl7 reads them, so the values are split at every separator first."""
+    if len(kept) < 8:
+        return False
+    field_sep, encoding = kept[3], kept[4:8]
+    escape = encoding[2]
+    if escape not in kept[8:]:
+        return False
+    separators = {field_sep, "\r", encoding[0], encoding[1], encoding[3]} - {escape}
+    for value in re.split("[" + re.escape("".join(separators)) + "]", kept[8:]):
+        parts = value.split(escape)
+        # parts[1], parts[3]...: the sequences closed by an escape character
+        for sequence in parts[1 : len(parts) - 1 : 2]:
+            if len(sequence) > 3 and sequence[:3] in _FORMATTING:
+                return True
+    return False
 
 
 #: the segments the mapping reads; the others (PID, NK1, PV2, Z-segments...) are never parsed
@@ -227,6 +257,8 @@ def parse_message(text: str, segments: tuple[str, ...] = READ_SEGMENTS) -> Any:
         message.segment("MSH")
     except Exception:  # the parser raises many types on bad text: each is "not HL7"
         raise Rejected(NOT_HL7) from None
+    if _counted_formatting(kept):
+        raise Rejected(BAD_ESCAPE)
     return message
 
 

@@ -271,3 +271,40 @@ def test_a_field_the_parser_cannot_unescape_is_never_logged(
     assert all(o.status == "accepted" for o in outcomes), [o.reason for o in outcomes]
     for needle in ("VBAD", "VEMPTY", "VHEX", "ACCT", "Z7", "0004"):
         assert needle not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("ward", "reason"), [("943 476 5919", "nhs_number"), ("0114 271 1900", "phone")]
+)
+def test_a_spaced_identifier_as_a_ward_is_refused_after_its_spaces_become_underscores(
+    ward: str, reason: str
+) -> None:
+    # PV1-3.1's spaces become "_" (ward codes have none); the guard must still see the number
+    (outcome,) = _convert(_message("A01", "20260301101500", _pv1(f"{ward}^^^RJ122", "V1")))
+    assert (outcome.status, outcome.reason, outcome.raws) == ("rejected", reason, [])
+
+
+@pytest.mark.filterwarnings("ignore:The 'warn' method is deprecated:DeprecationWarning")
+@pytest.mark.parametrize(
+    "visit",
+    [
+        "V\\.sp NHS 943 476 5919\\1",  # a count that is no number: python-hl7's int() fails
+        "V\\.sp50000000\\1",  # a count python-hl7 would repeat its line break by
+        "V\\.in 12\\1",
+    ],
+)
+def test_a_formatting_escape_with_a_count_in_a_read_field_is_refused_and_never_logged(
+    visit: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # ".sp", ".in", ".ti", ".sk" take a count in formatted text (FT); no field the adapter reads
+    # is FT, and python-hl7 turns the count into that many characters (a 10-digit count is
+    # gigabytes) or raises with the field's text in its message
+    caplog.set_level(logging.DEBUG)
+    (outcome,) = _convert(_message("A01", "20260301101500", _pv1("AMU^^^RJ122", visit)))
+    assert (outcome.status, outcome.reason, outcome.raws) == ("rejected", "bad_escape", [])
+    assert "943" not in caplog.text and "NHS" not in caplog.text
+
+
+def test_a_formatting_escape_without_a_count_is_read_as_before() -> None:
+    (outcome,) = _convert(_message("A01", "20260301101500", _pv1("AMU^^^RJ122", "V\\.br\\1")))
+    assert outcome.status == "accepted", outcome.reason

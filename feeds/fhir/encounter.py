@@ -59,6 +59,7 @@ from models.events import (
     Event,
     Transfer,
 )
+from models.rejection import BAD_DATETIME
 
 INPATIENT_CLASSES: Final = frozenset({"IMP", "ACUTE", "NONAC"})
 IGNORED_STATUSES: Final = frozenset({"planned", "arrived", "triaged", "cancelled", "unknown"})
@@ -93,6 +94,8 @@ NO_LOCATION: Final = "no_location"
 NO_PERIOD: Final = "no_period"
 NO_VISIT: Final = "no_visit_number"
 
+UTF8_BOM: Final = b"\xef\xbb\xbf"
+
 _TRUST: Final = re.compile(TRUST_CODE_PATTERN)
 _SITE: Final = re.compile(SITE_CODE_PATTERN)
 _WARD: Final = re.compile(LOCAL_CODE_PATTERN)
@@ -101,8 +104,10 @@ _SPECIALTY: Final = re.compile(SPECIALTY_CODE_PATTERN)
 
 def resources_of(data: bytes) -> Iterator[Any]:
     """Each resource of a file: a Bundle (its entries), one resource, or NDJSON (one a line).
-    A line or document that is not JSON is yielded as the bytes, to be rejected and counted."""
-    stripped = data.strip()
+    A line or document that is not JSON is yielded as the bytes, to be rejected and counted.
+    A UTF-8 byte-order mark ahead of the file (PowerShell 5's ``Out-File -Encoding utf8``,
+    Notepad) is skipped, as ``feeds.hl7.framing`` does for HL7."""
+    stripped = data.removeprefix(UTF8_BOM).strip()
     try:
         document = orjson.loads(stripped)
     except orjson.JSONDecodeError:
@@ -152,7 +157,8 @@ class EncounterConverter:
             return Outcome("ignored", IGNORED_RESOURCE)
         try:
             encounter = self._model.model_validate(resource)
-        except (ValidationError, ValueError, TypeError):
+        except (ValidationError, ValueError, TypeError, LookupError):
+            # LookupError: a contained resource of a type the R4B models do not define
             return Outcome("rejected", NOT_FHIR)
         try:
             return self._convert(encounter)
@@ -282,6 +288,10 @@ class EncounterConverter:
             if ward is None:
                 continue
             start = location.period.start if location.period is not None else None
+            if start is not None and (not isinstance(start, datetime) or start.tzinfo is None):
+                # a date alone, or no offset: the time of day or the instant is a guess, as
+                # for the encounter's own period (the decoder's bad_datetime)
+                raise Rejected(BAD_DATETIME)
             stays.append((start, ward))
         if not stays:
             raise Rejected(NO_LOCATION)

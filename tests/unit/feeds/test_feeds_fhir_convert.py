@@ -212,3 +212,56 @@ def test_bed_and_room_locations_within_the_ward_are_no_transfers(
     assert admission["ward_code"] == "AMU"
     assert (transfer["from_ward_code"], transfer["to_ward_code"]) == ("AMU", "W12")
     assert discharge["ward_code"] == "W12"
+
+
+@pytest.mark.parametrize("code", ["943 476 5919", "0114 271 1900"])
+def test_a_spaced_identifier_as_a_ward_is_refused_after_its_spaces_become_underscores(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], code: str
+) -> None:
+    # the converter maps a ward's spaces to "_" (ward codes have none): "943_476_5919" is
+    # still an NHS number, "0114_271_1900" still a phone number
+    resource = encounter(location=[_location(code, "2026-01-05T08:15:00+00:00")])
+    summary, events, text = run_convert(tmp_path, capsys, json.dumps(resource))
+    assert (summary["rejected"], events) == (1, [])
+    assert set(summary["reasons"]) <= {"nhs_number", "phone"}, summary
+    assert code.replace(" ", "_") not in text and code not in text
+
+
+def test_a_date_only_location_start_beside_full_times_is_refused_not_a_crash(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # FHIR dateTime allows a date alone; a stay needs its time of day, as the encounter does
+    resource = encounter(
+        status="in-progress",
+        location=[
+            _location("AMU", "2026-01-05T08:15:00+00:00"),
+            _location("W12", "2026-01-06"),
+        ],
+    )
+    summary, events, _ = run_convert(tmp_path, capsys, json.dumps(resource))
+    assert (summary["rejected"], summary["reasons"], events) == (1, {"bad_datetime": 1}, [])
+
+
+def test_a_contained_resource_of_a_type_the_models_do_not_know_is_refused_not_a_crash(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    resource = encounter(contained=[{"resourceType": "UKCorePatient", "id": "p1"}])
+    summary, events, _ = run_convert(tmp_path, capsys, json.dumps(resource))
+    assert (summary["rejected"], summary["reasons"], events) == (1, {"invalid_resource": 1}, [])
+
+
+def test_a_bundle_file_starting_with_a_byte_order_mark_loses_no_resource(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # PowerShell 5's Out-File -Encoding utf8 and Notepad write a BOM ahead of the JSON
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": ENCOUNTER}]}
+    source = tmp_path / "in.json"
+    source.write_bytes(b"\xef\xbb\xbf" + json.dumps(bundle, indent=1).encode())
+    (tmp_path / "key").write_bytes(KEY)
+    out = tmp_path / "out.jsonl"
+    code = main(
+        ["fhir", "convert", str(source), "--key-file", str(tmp_path / "key"), "--out", str(out)]
+    )
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary == {"resources": 1, "events": 3, "ignored": 0, "rejected": 0, "reasons": {}}

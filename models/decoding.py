@@ -9,6 +9,7 @@ reported first. ``tests/unit/contract`` proves both paths reach the same verdict
 
 from __future__ import annotations
 
+import json
 import operator
 import re
 import typing
@@ -247,9 +248,12 @@ class RecordDecoder:
             if clean is not None:
                 record.events.extend(clean)
                 return record
+        elements: list[msgspec.Raw] | list[bytes] | None
         try:
             elements = self._batch.decode(value)
         except (msgspec.DecodeError, msgspec.ValidationError, RecursionError, UnicodeDecodeError):
+            elements = _elements_read_by_python(value)
+        if elements is None:
             record.rejections.append(self._unparsed(value, INVALID_JSON))
             return record
         if not elements:
@@ -444,6 +448,51 @@ class RecordDecoder:
         return Rejection(guard.find_in_raw_text(text) or reason)
 
 
+def _not_json(constant: str) -> Any:
+    raise ValueError("NaN and Infinity are not JSON")
+
+
+_PYTHON_JSON: Final = json.JSONDecoder(parse_constant=_not_json)
+_JSON_SPACE: Final = " \t\n\r"
+
+
+def _skip_space(text: str, index: int) -> int:
+    while index < len(text) and text[index] in _JSON_SPACE:
+        index += 1
+    return index
+
+
+def _elements_read_by_python(value: bytes) -> list[bytes] | None:
+    """A JSON array's elements as their own bytes, split by Python's json; None when the value
+    is no JSON array. Only for arrays msgspec's splitter refused: it refuses a lone surrogate
+    escape (``"\\ud800"``), which JSON's grammar allows, and the array's other events must
+    get the verdicts they get alone."""
+    try:
+        text = value.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    index = _skip_space(text, 0)
+    if text[index : index + 1] != "[":
+        return None
+    index = _skip_space(text, index + 1)
+    elements: list[bytes] = []
+    closed = text[index : index + 1] == "]"
+    while not closed:
+        try:
+            _, end = _PYTHON_JSON.raw_decode(text, index)
+        except (ValueError, RecursionError):
+            return None
+        elements.append(text[index:end].encode())
+        index = _skip_space(text, end)
+        separator = text[index : index + 1]
+        if separator not in (",", "]"):
+            return None
+        closed = separator == "]"
+        if not closed:
+            index = _skip_space(text, index + 1)
+    return elements if _skip_space(text, index + 1) == len(text) else None
+
+
 def _quote_count(value: bytes) -> int:
     """The '"' in a record value: numpy's vectorised compare on a batch record (~4x
     ``bytes.count``, a byte at a time), ``bytes.count`` below its call overhead."""
@@ -556,7 +605,10 @@ def _from_message(message: str) -> tuple[str, str | None]:
         path = at.group(2).replace("[...]", ".*").lstrip(".")
         if at.group(1):
             path = f"{path}.*" if path else "*"
-        field = path or None
+        # msgspec quotes an unknown key unescaped, before the path: a key ending in a path of
+        # its own would be read as one, so each step must be a name of the contract
+        steps = path.split(".") if path else []
+        field = ".".join(guard.safe_name(step, VOCABULARY) for step in steps) or None
     unknown = _UNKNOWN_FIELD.match(message)
     if unknown is not None:
         name = unknown.group(1)

@@ -454,3 +454,33 @@ def test_no_rejection_carries_input_text() -> None:
                 "phone",
                 "identifier_field",
             }
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "x` - at `$.Jane Smith 1990-01-01",  # msgspec's own path syntax, written inside the key
+        "x` - at `key` in `$.Jane Smith",
+        "x` - at `$[...].Jane.Smith",
+    ],
+)
+def test_a_path_written_inside_an_unknown_key_is_not_copied_to_the_dead_letter(key: str) -> None:
+    # msgspec names an unknown key without escaping it, and its path comes last: a key ending
+    # in a fake path must not make the feed's text the dead letter's field
+    rejection = only_rejection(encode(example("admission", **{key: 1})))
+    assert rejection.reason == "unknown_field"
+    letter = json.dumps(rejection.to_deadletter("nhs.bedflow.v1", 0, 1))
+    assert "Jane" not in letter and "Smith" not in letter and "1990" not in letter
+
+
+def test_a_lone_surrogate_escape_in_one_event_loses_none_of_its_neighbours() -> None:
+    # JSON's grammar allows "\ud800" (Python's json reads it; msgspec's Raw splitter does not):
+    # the batch must give each event the verdict it gets alone
+    good = encode(example("admission"))
+    odd = encode(example("admission", event_id="9c7a3c8e-1f2b-4c3d-9e4f-0a1b2c3d4e5f"))
+    odd = odd[:-1] + b', "x": "\\ud800"}'
+    alone = [ANY_TOPIC.decode(value, now=NOW) for value in (good, odd)]
+    batch = ANY_TOPIC.decode(b"[" + good + b", " + odd + b"]", now=NOW)
+    assert batch.events == alone[0].events + alone[1].events
+    assert batch.rejections == alone[0].rejections + alone[1].rejections
+    assert [r.reason for r in batch.rejections] == ["unknown_field"]

@@ -101,7 +101,7 @@ def measure(messages: int = 12_000, connections: int = 4) -> dict[str, Any]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--messages", type=int, default=12_000)
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--json", help="write the figures here")

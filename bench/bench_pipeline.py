@@ -209,7 +209,7 @@ def report(figures: dict[str, Any]) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--days", type=int, default=5, help="simulated days (default 5)")
     parser.add_argument("--json", help="write the figures here")
     args = parser.parse_args()

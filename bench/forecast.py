@@ -173,7 +173,7 @@ def real() -> dict[str, Any]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--json", help="write the figures here")
     parser.add_argument("--trusts", type=int, default=3)
     parser.add_argument("--days", type=int, default=56)

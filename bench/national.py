@@ -599,17 +599,40 @@ def run(
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--json", help="write the figures here")
-    parser.add_argument("--sites", type=int, default=500)
-    parser.add_argument("--pathways-per-site", type=int, default=15_000)
-    parser.add_argument("--shifts-per-site", type=int, default=7_400)
-    parser.add_argument("--record-events", type=int, default=2_000, help="events per load record")
-    parser.add_argument("--load-hours", type=float, default=12.0)
-    parser.add_argument("--rate", type=float, default=600.0, help="steady events/s")
-    parser.add_argument("--steady-seconds", type=float, default=300.0)
-    parser.add_argument("--flush-seconds", type=float, default=5.0)
-    parser.add_argument("--hour-seconds", type=float, default=60.0)
+    parser.add_argument("--sites", type=int, default=500, help="sites simulated (default 500)")
+    parser.add_argument(
+        "--pathways-per-site", type=int, default=15_000, help="open pathways a site (default 15000)"
+    )
+    parser.add_argument(
+        "--shifts-per-site", type=int, default=7_400, help="planned shifts a site (default 7400)"
+    )
+    parser.add_argument(
+        "--record-events", type=int, default=2_000, help="events per load record (default 2000)"
+    )
+    parser.add_argument(
+        "--load-hours", type=float, default=12.0, help="event-time span of the load (default 12)"
+    )
+    parser.add_argument("--rate", type=float, default=600.0, help="steady events/s (default 600)")
+    parser.add_argument(
+        "--steady-seconds",
+        type=float,
+        default=300.0,
+        help="length of the steady phase (default 300)",
+    )
+    parser.add_argument(
+        "--flush-seconds",
+        type=float,
+        default=5.0,
+        help="wall seconds of a site's events sent as one record (default 5)",
+    )
+    parser.add_argument(
+        "--hour-seconds",
+        type=float,
+        default=60.0,
+        help="wall seconds an event-time hour takes in the steady phase (default 60)",
+    )
     args = parser.parse_args()
     result = run(
         sites=args.sites, pathways_per_site=args.pathways_per_site,

@@ -57,7 +57,7 @@ REQUIRED = (
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--quick", action="store_true",
                         help="smaller inputs, no national run (a few minutes)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=HERE / "results.json",

@@ -26,7 +26,23 @@ shift (duty), with a header row. The mapping file names the columns and translat
     "Assigned" = "filled"
 
 Each row gives ``shift_planned`` (at ``created``) and then ``shift_filled`` (at ``filled_at``),
-``shift_unfilled`` (at the shift's start) or ``shift_changed`` ``cancelled`` (at ``cancelled_at``).
+``shift_unfilled`` or ``shift_changed`` ``cancelled`` (at ``cancelled_at``). ``shift_unfilled``
+means "the shift started with nobody in it" (``EVENTS.md``), dated at the shift's start: a vacant
+shift whose start has not passed yet (by the converter's ``clock``) gives only its
+``shift_planned``, still open to being filled, and is counted in
+:attr:`ShiftExportConverter.upcoming_vacancies` (stderr says how many). Exporting the upcoming
+roster is the normal case; its vacancies become ``shift_unfilled`` in an export made after they
+start (the ``shift_planned`` again is the same event, a duplicate the engine ignores).
+
+The file is read as UTF-8 (a byte-order mark allowed); bytes that are not UTF-8 make it read as
+Windows-1252, the encoding Excel's plain "CSV" uses in the UK, and stderr says so. Its first row
+is the header; ``[columns]`` names match it ignoring case and surrounding spaces, and every
+column the mapping names must be in it (an optional column the export lacks is left out of the
+mapping, not silently read as empty). A quote that is never closed, or any row the ``csv``
+module cannot read, stops the run naming the line: nothing is written (the output is written
+beside ``--out`` and renamed when the run succeeds). A rate is a plain decimal with an optional
+leading ``£`` (``31.50``, ``£31.50``); anything else (``1,000``, ``1e3``, ``inf``) rejects the
+row (``bad_rate``).
 
 ``cancelled_at`` names the export's cancellation time: a "cancelled on" column where the system
 has one, else its "last modified" / "last updated" column (for a cancelled duty, the last
@@ -46,10 +62,15 @@ HMAC-SHA256(key, shift id) under ``--key-file``, else SHA-256 of trust and shift
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
+import io
+import os
+import re
+import secrets
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -70,6 +91,7 @@ from models.events import (
 
 LONDON: Final = ZoneInfo("Europe/London")
 REQUIRED: Final = ("shift_id", "unit", "staff_group", "start", "end", "created", "status")
+OPTIONAL: Final = ("cancelled_at", "fill_source", "filled_at", "hourly_rate")
 STAFF_GROUPS: Final = frozenset(
     {
         "registered_nurse",
@@ -82,12 +104,18 @@ STAFF_GROUPS: Final = frozenset(
 )
 FILL_SOURCES: Final = frozenset({"substantive", "bank", "agency"})
 STATUSES: Final = frozenset({"filled", "unfilled", "cancelled"})
+#: ASCII digits only: float() also takes "inf", "nan", "1_000", "1e3" and non-ASCII digits
+_RATE: Final = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 
 
 class RowRejected(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class ExportError(ValueError):
+    """The export cannot be read as a whole; the message names lines and columns, never cells."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +135,13 @@ def load_mapping(path: Path) -> ExportMapping:
     missing = [name for name in REQUIRED if name not in columns]
     if missing:
         raise ValueError(f"[columns] lacks {', '.join(missing)}")
+    # a misspelt optional key would otherwise be ignored and its column never read
+    unknown = [name for name in columns if name not in (*REQUIRED, *OPTIONAL)]
+    if unknown:
+        raise ValueError(
+            f"[columns] has unknown key {', '.join(unknown)}: the keys are "
+            f"{', '.join((*REQUIRED, *OPTIONAL))}"
+        )
     for key in ("trust_code", "site_code"):
         if not isinstance(document.get(key), str):
             raise ValueError(f"{key} is required")
@@ -121,14 +156,132 @@ def load_mapping(path: Path) -> ExportMapping:
     )
 
 
+def read_text(path: Path) -> tuple[str, bool]:
+    """(the export's text, whether it was read as Windows-1252 because it is not UTF-8)."""
+    data = path.read_bytes()  # an export is a roster period: small enough to decode whole
+    try:
+        return data.decode("utf-8-sig"), False
+    except UnicodeDecodeError as error:
+        if data.startswith(codecs.BOM_UTF8):
+            # a byte-order mark says UTF-8: reading the rest as Windows-1252 would garble it
+            raise ExportError(
+                f"{path}, line {_line_of(data, error.start)}: the file starts as UTF-8 but this "
+                "line is not UTF-8 (it mixes encodings): save the export again as CSV UTF-8"
+            ) from None
+    try:
+        return data.decode("cp1252"), True
+    except UnicodeDecodeError as error:
+        raise ExportError(
+            f"{path}, line {_line_of(data, error.start)}: the file is neither UTF-8 nor "
+            "Windows-1252: save the export as CSV UTF-8 and run again"
+        ) from None
+
+
+def _line_of(data: bytes, offset: int) -> int:
+    return data.count(b"\n", 0, offset) + 1
+
+
+def read_records(path: Path, text: str) -> Iterator[list[str]]:
+    """The export's rows as lists of cells; a row ``csv`` cannot read is an :class:`ExportError`.
+
+    ``strict`` makes an unbalanced quote an error: without it, a quote opened and never closed
+    takes the rest of the file into one cell (silently, or past 128 KiB as a field-limit error).
+    """
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    while True:
+        starts = reader.line_num + 1
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            raise _unreadable(path, starts=starts, at=reader.line_num, error=error) from None
+        yield record
+
+
+def _unreadable(path: Path, *, starts: int, at: int, error: csv.Error) -> ExportError:
+    # csv's messages name only the delimiter and the quote character, never a cell
+    text = str(error)
+    if text.startswith(("unexpected end of data", "field larger than field limit")):
+        return ExportError(
+            f"{path}, line {starts}: a quote opened in the row starting at this line is never "
+            'closed: correct the stray " in that row (a quote inside a cell is written "") '
+            "and run again"
+        )
+    if "expected after" in text:
+        return ExportError(
+            f"{path}, line {at}: a quoted cell has more text after its closing quote: write a "
+            'quote inside a cell as "" and run again'
+        )
+    return ExportError(f"{path}, line {at}: not readable as CSV ({text}): correct that row")
+
+
+def _fold(name: str) -> str:
+    return name.strip().casefold()
+
+
+def column_positions(path: Path, header: list[str], columns: dict[str, str]) -> dict[str, int]:
+    """``[columns]`` key -> its position in ``header``; every mapped column must be there."""
+    positions: dict[str, list[int]] = {}
+    for position, name in enumerate(header):
+        positions.setdefault(_fold(name), []).append(position)
+    found = {
+        key: positions[_fold(name)] for key, name in columns.items() if _fold(name) in positions
+    }
+    if not found:
+        # likely a file without its header row: line 1 is then cells, and is not listed
+        expected = ", ".join(f'"{name}"' for name in columns.values())
+        raise ExportError(
+            f"{path}, line 1: none of the columns [columns] names ({expected}) is in it: "
+            "line 1 must be the export's header row (or the mapping is for another export)"
+        )
+    doubled = [key for key, at in found.items() if len(at) > 1]
+    if doubled:
+        named = ", ".join(f'{key} = "{columns[key]}"' for key in doubled)
+        raise ExportError(f"{path}: the header has more than one column for {named}: rename one")
+    missing = [key for key in columns if key not in found]
+    if missing:
+        named = ", ".join(f'{key} = "{columns[key]}"' for key in missing)
+        listed = ", ".join(f'"{name.strip()}"' for name in header)
+        raise ExportError(
+            f"{path}: the header has no column for [columns] {named}; its columns are {listed}: "
+            "correct the name in the mapping file (case and surrounding spaces do not matter), "
+            "or remove an optional key the export has no column for"
+        )
+    return {key: at[0] for key, at in found.items()}
+
+
+def parse_rate(text: str) -> float | None:
+    """£ an hour from ``31.50`` or ``£31.50``; empty is None; anything else is ``bad_rate``."""
+    if not text:
+        return None
+    amount = text.removeprefix("£").strip()
+    if not _RATE.fullmatch(amount):
+        raise RowRejected("bad_rate")
+    return float(amount)
+
+
 class ShiftExportConverter:
-    def __init__(self, *, mapping: ExportMapping, key: bytes | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        mapping: ExportMapping,
+        key: bytes | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self._map = mapping
         #: cancelled rows converted without a cancellation time, dated at their ``created``
         self.undated_cancellations = 0
+        #: vacant rows whose shift has not started: ``shift_planned`` only
+        self.upcoming_vacancies = 0
+        #: the exports read as Windows-1252 because they are not UTF-8
+        self.read_as_cp1252: list[Path] = []
         self._undated_row = False
+        self._upcoming_row = False
         self._pseudonyms = Pseudonymiser(key) if key is not None else None
-        self._check = EventCheck(topic=ROSTERING_TOPIC)
+        # one clock decides both "has the shift started" and the contract's "not in the future"
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._check = EventCheck(clock=self._clock, topic=ROSTERING_TOPIC)
 
     def _ref(self, shift_id: str) -> str:
         if self._pseudonyms is not None:
@@ -136,8 +289,7 @@ class ShiftExportConverter:
         return hashlib.sha256(f"{self._map.trust_code}|{shift_id}".encode()).hexdigest()
 
     def _cell(self, row: dict[str, str], name: str) -> str:
-        header = self._map.columns.get(name)
-        return (row.get(header) or "").strip() if header else ""
+        return row.get(name, "").strip()
 
     def _time(self, text: str) -> datetime:
         try:
@@ -153,6 +305,7 @@ class ShiftExportConverter:
         return value
 
     def row_events(self, row: dict[str, str]) -> list[Event]:
+        """The events of one row, its cells keyed by ``[columns]`` key."""
         cell = self._cell
         shift_id = cell(row, "shift_id")
         if not shift_id:
@@ -192,11 +345,7 @@ class ShiftExportConverter:
         ]
         if status == "filled":
             filled_text = cell(row, "filled_at")
-            rate_text = cell(row, "hourly_rate").lstrip("£")
-            try:
-                rate = float(rate_text) if rate_text else None
-            except ValueError:
-                raise RowRejected("bad_rate") from None
+            rate = parse_rate(cell(row, "hourly_rate"))
             source_text = cell(row, "fill_source") or "substantive"
             events.append(
                 ShiftFilled(
@@ -210,9 +359,13 @@ class ShiftExportConverter:
                 )
             )
         elif status == "unfilled":
-            events.append(
-                ShiftUnfilled(**common, event_id=event_id("unfilled"), occurred_at=starts)
-            )
+            # "started with nobody in it": a shift yet to start may still be filled
+            if starts <= self._clock():
+                events.append(
+                    ShiftUnfilled(**common, event_id=event_id("unfilled"), occurred_at=starts)
+                )
+            else:
+                self._upcoming_row = True
         else:
             events.append(
                 ShiftChanged(
@@ -235,30 +388,83 @@ class ShiftExportConverter:
         return cancelled
 
     def convert(self, path: Path) -> Iterator[tuple[list[bytes], str | None]]:
-        """For each row: (the events' JSON, None), or ([], the reason it gives none)."""
-        with path.open(newline="", encoding="utf-8-sig") as source:
-            for row in csv.DictReader(source):
-                self._undated_row = False
-                try:
-                    events = self.row_events(row)
-                except RowRejected as rejected:
-                    yield [], rejected.reason
-                    continue
-                _, raws, refused = self._check.judge(events)
-                if refused is None and self._undated_row:
-                    self.undated_cancellations += 1
-                yield raws, refused
+        """For each row: (the events' JSON, None), or ([], the reason it gives none).
+
+        Raises :class:`ExportError` when the file cannot be read as a whole (encoding, header,
+        quoting): the caller writes nothing then.
+        """
+        text, legacy = read_text(path)
+        if legacy:
+            self.read_as_cp1252.append(path)
+        records = read_records(path, text)
+        header = next(records, None)
+        if header is None:
+            raise ExportError(f"{path} is empty: it needs a header row and a row per shift")
+        positions = column_positions(path, header, self._map.columns)
+        for record in records:
+            if not record:  # a blank line, skipped as csv.DictReader does
+                continue
+            # only the mapped positions are read: the staff columns are never looked at
+            row = {k: record[at] if at < len(record) else "" for k, at in positions.items()}
+            yield self._judge(row)
+
+    def _judge(self, row: dict[str, str]) -> tuple[list[bytes], str | None]:
+        self._undated_row = self._upcoming_row = False
+        try:
+            events = self.row_events(row)
+        except RowRejected as rejected:
+            return [], rejected.reason
+        _, raws, refused = self._check.judge(events)
+        if refused is None:
+            self.undated_cancellations += self._undated_row
+            self.upcoming_vacancies += self._upcoming_row
+        return raws, refused
+
+    def notes(self) -> list[str]:
+        """What stderr should say about the run: counts, files and column names, no cells."""
+        notes = [
+            f"{path} is not UTF-8: read as Windows-1252 (Excel's plain CSV); saving it as "
+            "CSV UTF-8 avoids the guess"
+            for path in self.read_as_cp1252
+        ]
+        if count := self.undated_cancellations:
+            column = self._map.columns.get("cancelled_at")
+            why = f'its "{column}" cell empty' if column else "map [columns] cancelled_at"
+            notes.append(
+                f"{_shifts(count, 'cancelled')} without a cancellation time dated at planning "
+                f"time ({why})"
+            )
+        if count := self.upcoming_vacancies:
+            notes.append(
+                f"{_shifts(count, 'vacant')} not started yet: shift_planned only; "
+                "shift_unfilled comes from an export made after the shift starts"
+            )
+        return notes
+
+
+def _shifts(count: int, kind: str) -> str:
+    return f"{count} {kind} shift{'s' if count != 1 else ''}"
 
 
 def convert_export(
     paths: list[Path], *, converter: ShiftExportConverter, out: Path
 ) -> ConvertStats:
-    """``messages`` counts rows."""
+    """``messages`` counts rows. ``out`` is replaced only when every file converts."""
     stats = ConvertStats()
-    with open(out, "wb") as sink:
-        for path in paths:
-            for raws, reason in converter.convert(path):
-                stats.add("rejected" if reason is not None else "accepted", reason, len(raws))
-                for raw in raws:
-                    sink.write(raw + b"\n")
+    # written beside ``out`` and renamed: a failed run leaves neither a partial file nor a
+    # previous output overwritten
+    part = out.with_name(f".{out.name}.{secrets.token_hex(8)}.part")
+    # "x": created as open(out, "wb") would (permissions too), but never onto an existing file
+    sink = open(part, "xb")
+    try:
+        with sink:
+            for path in paths:
+                for raws, reason in converter.convert(path):
+                    stats.add("rejected" if reason is not None else "accepted", reason, len(raws))
+                    for raw in raws:
+                        sink.write(raw + b"\n")
+        os.replace(part, out)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
     return stats

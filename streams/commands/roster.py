@@ -26,7 +26,12 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from feeds.hl7.pseudonym import read_key
-    from feeds.roster_export import ShiftExportConverter, convert_export, load_mapping
+    from feeds.roster_export import (
+        ExportError,
+        ShiftExportConverter,
+        convert_export,
+        load_mapping,
+    )
 
     try:
         converter = ShiftExportConverter(
@@ -39,13 +44,11 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as error:
         detail = error.strerror if isinstance(error, OSError) and error.strerror else error
         sys.stderr.write(f"opsradar roster: {detail}\n")
+        if isinstance(error, ExportError):
+            sys.stderr.write(f"opsradar roster: nothing written to {args.out}\n")
         return 2
-    if converter.undated_cancellations:
-        count = converter.undated_cancellations
-        sys.stderr.write(
-            f"opsradar roster: {count} cancelled shift{'s' if count != 1 else ''} without a "
-            "cancellation time dated at planning time (map [columns] cancelled_at)\n"
-        )
+    for note in converter.notes():
+        sys.stderr.write(f"opsradar roster: {note}\n")
     summary = stats.summary()
     print(json.dumps({"rows": summary.pop("messages"), **summary}))
     return 0

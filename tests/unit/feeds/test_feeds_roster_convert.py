@@ -39,6 +39,11 @@ hourly_rate = "Rate"
 "Cancelled" = "cancelled"
 """
 
+#: for exports without the fill columns: every column the mapping names must be in the header
+UNFILLED_MAPPING = MAPPING.replace(
+    'fill_source = "Fill Type"\nfilled_at = "Filled"\nhourly_rate = "Rate"\n', ""
+)
+
 HEADER = (
     "Duty ID,Unit,Grade,Start,End,Created,Status,Fill Type,Filled,Rate,"
     "Staff Name,Staff Number,Email\n"
@@ -127,7 +132,7 @@ def test_a_cancellation_is_dated_by_the_export_s_cancellation_column(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     column = 'status = "Status"\ncancelled_at = "Last Modified"'
-    mapping = MAPPING.replace('status = "Status"', column)
+    mapping = UNFILLED_MAPPING.replace('status = "Status"', column)
     summary, changes, err = _convert_cancellations(tmp_path, capsys, mapping=mapping)
     # D3 at its cancellation time (16:45 BST the day before the shift), D6 (the cell empty)
     # at its planning, as without the column; D7 cancelled before it was planned is refused
@@ -140,7 +145,203 @@ def test_a_cancellation_is_dated_by_the_export_s_cancellation_column(
 def test_without_a_cancellation_column_a_cancellation_is_dated_at_planning_and_said_so(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    summary, changes, err = _convert_cancellations(tmp_path, capsys, mapping=MAPPING)
+    summary, changes, err = _convert_cancellations(tmp_path, capsys, mapping=UNFILLED_MAPPING)
     assert summary["rejected"] == 0
     assert [c["occurred_at"] for c in changes] == ["2026-06-01T08:00:00Z"] * 3
     assert "3 cancelled shifts" in err and "planning time" in err
+
+
+# --- the export as Excel and e-rostering systems really write it --------------------------------
+
+VACANT = "W12,HCA,06/07/2026 07:30,06/07/2026 20:00,01/06/2026 09:00,Vacant"
+NOTES_HEADER = "Duty ID,Unit,Grade,Start,End,Created,Status,Notes\r\n"
+
+
+def _run(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    export: bytes,
+    *,
+    mapping: str = UNFILLED_MAPPING,
+) -> tuple[int, str, str, Path]:
+    (tmp_path / "export.csv").write_bytes(export)
+    (tmp_path / "map.toml").write_text(mapping)
+    out = tmp_path / "out.jsonl"
+    args = ["roster", "convert", str(tmp_path / "export.csv")]
+    code = main([*args, "--mapping", str(tmp_path / "map.toml"), "--out", str(out)])
+    printed = capsys.readouterr()
+    return code, printed.out, printed.err, out
+
+
+@pytest.mark.parametrize("tail", ["", "x" * 140_000], ids=["short", "past_the_field_limit"])
+def test_an_unterminated_quote_is_an_error_naming_its_line_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], tail: str
+) -> None:
+    rows = [f"D1,{VACANT},ok\r\n", f'D2,{VACANT},"CANARYNOTE {tail}\r\n', f"D3,{VACANT},\r\n"]
+    (tmp_path / "out.jsonl").write_text("the previous run\n")
+    code, out, err, path = _run(tmp_path, capsys, (NOTES_HEADER + "".join(rows)).encode())
+    assert code == 2
+    assert out == ""
+    assert "line 3" in err and "quote" in err
+    assert "CANARYNOTE" not in err
+    # the previous output stays as it was, and no temporary file is left beside it
+    assert path.read_text() == "the previous run\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["export.csv", "map.toml", "out.jsonl"]
+
+
+def test_a_quote_closed_early_is_an_error_naming_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    export = NOTES_HEADER + f"D1,{VACANT},ok\r\n" + f'D2,{VACANT},"CANARYNOTE"x\r\n'
+    code, out, err, path = _run(tmp_path, capsys, export.encode())
+    assert (code, out, path.exists()) == (2, "", False)
+    assert "line 3" in err and "CANARYNOTE" not in err
+
+
+def test_a_windows_1252_export_is_read_as_such_and_said_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    header = "Duty ID,Unit,Grade,Start,End,Created,Status,Fill Type,Filled,Rate,Staff Name\r\n"
+    filled = "W12,HCA,06/07/2026 07:30,06/07/2026 20:00,01/06/2026 09:00,Assigned,Agency"
+    export = header + f"D1,{filled},03/07/2026 10:00,£31.50,CANARYRenée\r\n" * 2
+    code, out, err, path = _run(tmp_path, capsys, export.encode("cp1252"), mapping=MAPPING)
+    assert code == 0
+    assert json.loads(out)["events"] == 4
+    rates = [json.loads(line).get("hourly_rate_gbp") for line in path.read_text().splitlines()]
+    assert rates == [None, 31.5, None, 31.5]
+    assert "Windows-1252" in err
+    assert "CANARY" not in err + out
+
+
+def test_a_utf_8_export_with_a_byte_order_mark_is_read_without_a_note(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    export = NOTES_HEADER + f"D1,{VACANT},Renée\r\n"
+    code, out, err, _ = _run(tmp_path, capsys, export.encode("utf-8-sig"))
+    assert (code, json.loads(out)["events"], err) == (0, 2, "")
+
+
+def test_an_export_in_neither_encoding_is_an_error_naming_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 0x81 is undefined in Windows-1252 and not UTF-8
+    export = (NOTES_HEADER + f"D1,{VACANT},ok\r\n").encode() + f"D2,{VACANT},CANARY".encode()
+    code, out, err, path = _run(tmp_path, capsys, export + b"\x81\r\n")
+    assert (code, out, path.exists()) == (2, "", False)
+    assert "line 3" in err and "UTF-8" in err and "CANARY" not in err
+
+
+def test_a_vacant_shift_gives_its_shift_unfilled_only_once_it_has_started(
+    tmp_path: Path,
+) -> None:
+    from datetime import UTC, datetime
+
+    from feeds.roster_export import ShiftExportConverter, convert_export, load_mapping
+
+    header = "Duty ID,Unit,Grade,Start,End,Created,Status\n"
+    rows = (
+        # started yesterday / starting now (07:30 BST = 06:30 UTC) / tomorrow, next month
+        "D1,W12,HCA,05/07/2026 07:30,05/07/2026 20:00,01/06/2026 09:00,Vacant\n"
+        "D2,W12,HCA,06/07/2026 07:30,06/07/2026 20:00,01/06/2026 09:00,Vacant\n"
+        "D3,W12,HCA,07/07/2026 07:30,07/07/2026 20:00,01/06/2026 09:00,Vacant\n"
+        "D4,W12,HCA,07/08/2026 07:30,07/08/2026 20:00,01/06/2026 09:00,Vacant\n"
+    )
+    (tmp_path / "export.csv").write_text(header + rows)
+    (tmp_path / "map.toml").write_text(UNFILLED_MAPPING)
+    converter = ShiftExportConverter(
+        mapping=load_mapping(tmp_path / "map.toml"),
+        clock=lambda: datetime(2026, 7, 6, 6, 30, tzinfo=UTC),
+    )
+    out = tmp_path / "out.jsonl"
+    stats = convert_export([tmp_path / "export.csv"], converter=converter, out=out)
+    assert (stats.rejected, stats.events) == (0, 6)
+    events = [json.loads(line) for line in out.read_text().splitlines()]
+    unfilled = [e["occurred_at"] for e in events if e["event_type"] == "shift_unfilled"]
+    assert unfilled == ["2026-07-05T06:30:00Z", "2026-07-06T06:30:00Z"]
+    assert converter.upcoming_vacancies == 2
+
+
+def test_the_upcoming_roster_s_vacant_shifts_are_kept_and_said_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    start = (datetime.now(UTC) + timedelta(days=30)).strftime("%d/%m/%Y")
+    export = f"Duty ID,Unit,Grade,Start,End,Created,Status\nD1,W12,HCA,{start} 07:30,"
+    export += f"{start} 20:00,01/06/2026 09:00,Vacant\n"
+    code, out, err, path = _run(tmp_path, capsys, export.encode())
+    assert code == 0
+    assert json.loads(out)["rejected"] == 0
+    events = [json.loads(line)["event_type"] for line in path.read_text().splitlines()]
+    assert events == ["shift_planned"]
+    assert "1 vacant shift" in err and "not started" in err
+
+
+def test_a_mapped_column_missing_from_the_header_is_an_error_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    export = (
+        "Duty ID,Unit,Grade,Start,End,Created,Status,Fill type,Filled On,Rate (GBP)\r\n"
+        "D1,W12,HCA,06/07/2026 07:30,06/07/2026 20:00,01/06/2026 09:00,Assigned,Agency,"
+        "03/07/2026 10:00,85.00\r\n"
+    )
+    code, out, err, path = _run(tmp_path, capsys, export.encode(), mapping=MAPPING)
+    assert (code, out, path.exists()) == (2, "", False)
+    assert "filled_at" in err and '"Filled"' in err and "hourly_rate" in err
+    # the header's own names are listed, so the mapping can be corrected
+    assert "Filled On" in err and "Rate (GBP)" in err
+    assert "85.00" not in err
+
+
+def test_a_headerless_export_is_an_error_that_lists_no_cells(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    export = "D1,W12,CANARYSURNAME Jo,06/07/2026 07:30,06/07/2026 20:00,01/06/2026 09:00,Vacant\n"
+    code, out, err, _ = _run(tmp_path, capsys, export.encode())
+    assert (code, out) == (2, "")
+    assert "header" in err and "CANARYSURNAME" not in err
+
+
+def test_headers_match_the_mapping_ignoring_case_and_surrounding_spaces(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    export = (
+        " duty id ,UNIT,grade,Start ,End,Created,STATUS,fill type,FILLED,rate\r\n"
+        "D1,W12,HCA,06/07/2026 07:30,06/07/2026 20:00,01/06/2026 09:00,Assigned,Agency,"
+        "03/07/2026 10:00,85.00\r\n"
+    )
+    code, out, _, path = _run(tmp_path, capsys, export.encode(), mapping=MAPPING)
+    assert (code, json.loads(out)["rejected"]) == (0, 0)
+    filled = json.loads(path.read_text().splitlines()[1])
+    assert (filled["fill_source"], filled["hourly_rate_gbp"]) == ("agency", 85.0)
+
+
+def test_an_empty_cancellation_cell_names_the_mapped_column_not_the_mapping(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    column = 'status = "Status"\ncancelled_at = "Last Modified"'
+    mapping = UNFILLED_MAPPING.replace('status = "Status"', column)
+    _, _, err = _convert_cancellations(tmp_path, capsys, mapping=mapping)
+    assert "Last Modified" in err and "map [columns]" not in err
+
+
+def test_an_unknown_key_in_columns_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mapping = MAPPING.replace('filled_at = "Filled"', 'filed_at = "Filled"')
+    code, out, err, _ = _run(tmp_path, capsys, NOTES_HEADER.encode(), mapping=mapping)
+    assert (code, out) == (2, "")
+    assert "filed_at" in err and "filled_at" in err
+
+
+@pytest.mark.parametrize("rate", ["inf", "nan", "1_000", "1e3", "-5", "1,000", "٣١", "£"])
+def test_a_rate_that_is_not_a_plain_decimal_rejects_the_row(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], rate: str
+) -> None:
+    header = "Duty ID,Unit,Grade,Start,End,Created,Status,Fill Type,Filled,Rate\n"
+    filled = "W12,HCA,06/07/2026 07:30,06/07/2026 20:00,01/06/2026 09:00,Assigned,Agency,"
+    export = header + f'D1,{filled}03/07/2026 10:00,"{rate}"\n' + f"D2,{filled},£ 31.50\n"
+    code, out, _, path = _run(tmp_path, capsys, export.encode(), mapping=MAPPING)
+    assert code == 0
+    assert json.loads(out)["reasons"] == {"bad_rate": 1}
+    assert json.loads(path.read_text().splitlines()[1])["hourly_rate_gbp"] == 31.5

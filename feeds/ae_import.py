@@ -11,6 +11,9 @@ Decisions:
   cyber-attack, or a trust outside the 4-hour measure) or without attendances gets no event:
   both fields are required, and a fake 0 would read as a perfect month.
 - A missing over-4-hours-from-decision count is sent as absent (the field is optional).
+- Cells are read as the other sitrep files' are (:mod:`feeds.sitrep_import`): thousands
+  separators, suppression markers as missing, day-first dates; a row with a bad cell (or a
+  negative count) is rejected and counted, never read as a zero or a guess.
 - ``occurred_at`` is the first second of the month, like the other monthly sitreps; ``event_id``
   a UUID5 of (trust, ``ae_sitrep``, month), so a re-import is a set of duplicates.
 """
@@ -37,23 +40,24 @@ AE_COLUMNS: Final = (
 
 
 def ae_events(frame: pd.DataFrame, date_from: date | None, date_to: date | None) -> Iterator[Event]:
+    """Events from a frame read cell by cell (:func:`feeds.sitrep_import._load`): counts as
+    floats (NaN where missing), ``date`` as the month, rejected rows flagged."""
     import pandas as pd
 
     from feeds.sitrep_import import (
         SOURCE,
+        _accepted,
         _columns,
         _event_id,
         _in_range,
-        _month_start,
         _start_of,
     )
 
-    rows = zip(*_columns(frame, *AE_COLUMNS), strict=True)
-    for trust, text, attendances, over_4h, admissions, admissions_over_4h in rows:
-        first = _month_start(text)
+    rows = zip(*_columns(_accepted(frame), *AE_COLUMNS), strict=True)
+    for trust, first, attendances, over_4h, admissions, admissions_over_4h in rows:
         if not _in_range(first, date_from, date_to):
             continue
-        if pd.isna(attendances) or pd.isna(over_4h) or attendances <= 0:
+        if pd.isna(attendances) or pd.isna(over_4h) or attendances == 0:
             continue
         yield AeSitrep(
             event_id=_event_id(trust, "ae_sitrep", first),

@@ -78,7 +78,10 @@ def reason_for(wording: str) -> DelayReason:
     try:
         return WORDING_TO_REASON[normalise_wording(wording)]
     except KeyError:
-        raise UnknownDelayReason(f"unknown delay reason wording: {wording!r}") from None
+        # not quoted: a cell that is not a published wording may hold anything (a name, a note)
+        raise UnknownDelayReason(
+            "delay reason wording is not in WORDING_TO_REASON (feeds/delay_reasons.py)"
+        ) from None
 
 
 # every slug of the contract has at least one wording (checked at import: a typo fails loudly)

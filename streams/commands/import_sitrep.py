@@ -1,15 +1,22 @@
 """``opsradar import-sitrep``: NHS England's published sitrep CSVs -> ``nhs.sitrep.v1`` events.
 
 Decisions (missing submissions, rounding, event time and ids) are in :mod:`feeds.sitrep_import`.
-Exit 2 with a one-line message for a missing file or column, an unknown delay-reason wording, or
-an incomplete set of files (``--nctr``, ``--discharges`` and ``--beds`` go together; ``--ae``
-may come alone).
+Exit 2 with a one-line message for a missing file or column, a file that is not CSV (named by
+line), an unknown delay-reason wording (named by file and line), or an incomplete set of files
+(``--nctr``, ``--discharges`` and ``--beds`` go together; ``--ae`` may come alone). A row with a
+bad cell is left out and counted in the summary's ``rejected_rows``, an event the contract
+refuses in ``rejected_events``; stderr names the first rejected rows by file and line. No cell
+value is ever printed.
 """
 
 from __future__ import annotations
 
 import argparse
 from datetime import date
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from feeds.sitrep_import import ImportStats
 
 NAME = "import-sitrep"
 HELP = "turn published NHS sitrep CSVs into events"
@@ -63,6 +70,26 @@ def run(args: argparse.Namespace) -> int:
         "by_type": stats.events,
         "missing_days": stats.missing_days,
         "skipped_rows": stats.skipped_rows,
+        "rejected_rows": stats.rejected_rows,
+        "rejected_events": stats.rejected_events,
     }
+    _report_rejections(stats)
     sys.stdout.write(json.dumps(summary) + "\n")
     return 0
+
+
+def _report_rejections(stats: ImportStats) -> None:
+    import sys
+
+    rows = sum(stats.rejected_rows.values())
+    if rows:
+        sys.stderr.write(
+            f"opsradar import-sitrep: {rows} row(s) left out (rejected_rows in the summary); "
+            f"first: {'; '.join(stats.first_rejections)}\n"
+        )
+    refused = sum(stats.rejected_events.values())
+    if refused:
+        sys.stderr.write(
+            f"opsradar import-sitrep: {refused} event(s) refused by the contract and not written "
+            "(rejected_events in the summary)\n"
+        )

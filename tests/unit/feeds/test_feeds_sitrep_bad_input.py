@@ -1,0 +1,387 @@
+"""import-sitrep on malformed and published-style CSVs: values are read where unambiguous, else
+the row is rejected and counted (or, for a broken file, exit 2 naming file and line), and no
+value from the file ever reaches stdout, stderr or an exception message."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+from feeds.delay_reasons import UnknownDelayReason, reason_for
+from streams.cli import main
+
+pytestmark = pytest.mark.unit
+
+AE_HEADER = (
+    '"nhs_trust22_code","total_attendances","attendances_over_4hours",'
+    '"total_emergency_admissions","emergency_admissions_over_4hours","date"\n'
+)
+DELAY_HEADER = "nhs_trust22_code,date,delay_reason,delay_count\n"
+NCTR_HEADER = "nhs_trust22_code,date,do_not_meet_criteria_to_reside\n"
+DISCHARGE_HEADER = "nhs_trust22_code,date,discharged_by_1700,discharged_total\n"
+BED_HEADER = "nhs_trust22_code,date,general_acute_beds_available,general_acute_beds_occupied\n"
+HUB = "Care transfer hub process – Awaiting necessary referrals by care transfer hub"
+TRANSPORT = "Hospital process – Awaiting patient transport services"
+#: two published wordings of one reason (wellbeing_family_concerns)
+FAMILY = "Wellbeing concerns – Patient/family/carer concerns over discharge readiness"
+FAMILY_SPACED = "Wellbeing concerns – Patient /family/carer concerns over discharge readiness"
+#: stand-ins for identifying text a malformed export might carry in any cell
+SECRET = "jane.smith@nhs.net"
+SECRET_WORDING = f"Awaiting Dr Jane Smith {SECRET}"
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def _run(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, **files: Path
+) -> tuple[int, dict[str, Any], list[dict[str, Any]], str]:
+    """(exit code, printed summary or {}, events written, stderr) of one import-sitrep run."""
+    out = tmp_path / "out.jsonl"
+    flags = [part for name, path in files.items() for part in (f"--{name}", str(path))]
+    code = main(["import-sitrep", *flags, "--out", str(out)])
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out) if captured.out else {}
+    events = (
+        [msgspec.json.decode(line) for line in out.read_bytes().splitlines()]
+        if out.exists()
+        else []
+    )
+    return code, summary, events, captured.err
+
+
+def _ae(tmp_path: Path, *rows: str) -> Path:
+    return _write(tmp_path / "ae.csv", AE_HEADER + "".join(row + "\n" for row in rows))
+
+
+def _delays(tmp_path: Path, *rows: str) -> Path:
+    return _write(tmp_path / "delays.csv", DELAY_HEADER + "".join(row + "\n" for row in rows))
+
+
+def _no_leak(text: str, *values: str) -> None:
+    for value in values:
+        assert value.lower() not in text.lower()
+
+
+# 1. an unknown wording is named by file and line, never echoed
+
+
+def test_unknown_wording_exits_2_with_file_and_line_not_the_text(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ae = _ae(tmp_path, '"RAJ",100,5,10,1,"June 2024"')
+    delays = _delays(
+        tmp_path, f"RAJ,2024-06-01,{TRANSPORT},2", f"RAJ,2024-06-01,{SECRET_WORDING},3"
+    )
+    code, summary, events, err = _run(capsys, tmp_path, ae=ae, delays=delays)
+    assert code == 2 and summary == {} and events == []
+    assert "delays.csv: line 3" in err and "delay_reason" in err
+    assert "feeds/delay_reasons.py" in err  # where the known wordings live
+    _no_leak(err, "Jane", SECRET)
+
+
+def test_reason_for_never_puts_the_wording_in_its_message() -> None:
+    with pytest.raises(UnknownDelayReason) as raised:
+        reason_for(SECRET_WORDING)
+    _no_leak(str(raised.value), "Jane", SECRET)
+
+
+# 2. a bad cell is a rejected row, counted by column and reason: no traceback, no value
+
+
+@pytest.mark.parametrize(
+    ("row", "reason"),
+    [
+        (f'"RAJ",100,{SECRET},10,1,"May 2023"', "bad_number:attendances_over_4hours"),
+        (f'"RAJ",100,5,10,1,"{SECRET}"', "bad_date:date"),
+        ('"RAJ",100,5,10,inf,"May 2023"', "bad_number:emergency_admissions_over_4hours"),
+        ('"RAJ",100,-5,10,1,"May 2023"', "out_of_range:attendances_over_4hours"),
+        ('"RAJ",1000000000,5,10,1,"May 2023"', "out_of_range:total_attendances"),
+        ('"RAJ",100,5,10,1,"Jan-23"', "bad_date:date"),  # January 2023, or 23 January?
+        ('"RAJ",100,5,10,1,"44927"', "bad_date:date"),  # an Excel serial day
+        ('"RAJ",100,5,10,1,""', "bad_date:date"),
+        ('"RAJ",100,5,10,1,"2023-13-01"', "bad_date:date"),
+    ],
+)
+def test_a_bad_ae_cell_rejects_its_row(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], row: str, reason: str
+) -> None:
+    ae = _ae(tmp_path, row, '"RAJ",200,20,30,3,"June 2023"')
+    code, summary, events, err = _run(capsys, tmp_path, ae=ae)
+    assert code == 0
+    assert summary["rejected_rows"] == {reason: 1}
+    assert [e["period_start"] for e in events] == ["2023-06-01"]
+    assert "ae.csv: line 2" in err  # where to look, for the first rejections
+    _no_leak(err + json.dumps(summary), SECRET, "inf", "44927", "Jan-23", "1000000000")
+
+
+def test_a_bad_daily_cell_rejects_its_row_not_the_import(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    nctr = _write(
+        tmp_path / "n.csv",
+        NCTR_HEADER + f"RAA,2023-05-01,50\nRAA,2023-05-02,{SECRET}\nRAA,2023-05-03,52\n",
+    )
+    discharges = _write(
+        tmp_path / "d.csv",
+        DISCHARGE_HEADER + "RAA,2023-05-01,5,20\nRAA,2023-05-02,4,16\nRAA,2023-05-03,12,10\n",
+    )
+    beds = _write(tmp_path / "b.csv", BED_HEADER + "RAA,May 2023,200.4,abc\n")
+    code, summary, events, err = _run(capsys, tmp_path, nctr=nctr, discharges=discharges, beds=beds)
+    assert code == 0
+    assert summary["rejected_rows"] == {
+        "bad_number:do_not_meet_criteria_to_reside": 1,
+        "bad_number:general_acute_beds_occupied": 1,
+    }
+    daily = [e for e in events if e["event_type"] == "discharge_sitrep"]
+    # the rejected day is neither an event nor a "missing" (not submitted) day
+    assert [e["report_date"] for e in daily] == ["2023-05-01", "2023-05-03"]
+    assert summary["missing_days"] == 0
+    assert daily[0]["discharged_by_1700"] == 5
+    assert "discharged_by_1700" not in daily[1]  # 12 by 17:00 of 10: no split
+    assert not [e for e in events if e["event_type"] == "bed_sitrep"]
+    _no_leak(err + json.dumps(summary), SECRET, "abc")
+
+
+# 3. published-style values that are unambiguous are read
+
+
+def test_thousands_separators_spaces_and_uk_dates_are_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ae = _ae(
+        tmp_path,
+        '"RAJ","1,234",5,10,1," May 2023"',
+        '"RAJ"," 2,000 ",50,"1,100",11,"Jun-2023"',
+        '"RAJ",300,30,20,2,"01-Jul-2023"',
+        '"RAJ",400,40,20,2,"01/08/2023"',
+        '"RAJ",500,50,20,2,"September 2023"',
+    )
+    code, summary, events, _ = _run(capsys, tmp_path, ae=ae)
+    assert code == 0 and summary["rejected_rows"] == {}
+    assert [(e["period_start"], e["attendances"]) for e in events] == [
+        ("2023-05-01", 1234),
+        ("2023-06-01", 2000),
+        ("2023-07-01", 300),
+        ("2023-08-01", 400),
+        ("2023-09-01", 500),
+    ]
+    assert events[1]["emergency_admissions"] == 1100
+
+
+def test_day_first_daily_dates_and_thousands_in_beds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    nctr = _write(tmp_path / "n.csv", NCTR_HEADER + "RAA,01/05/2023,50\nRAA,02-May-2023,51\n")
+    discharges = _write(
+        tmp_path / "d.csv", DISCHARGE_HEADER + "RAA,2023-05-01,5,15\nRAA,2023-05-02,6,16\n"
+    )
+    beds = _write(tmp_path / "b.csv", BED_HEADER + 'RAA,May 2023,"1,200.4","1,100.6"\n')
+    code, summary, events, _ = _run(capsys, tmp_path, nctr=nctr, discharges=discharges, beds=beds)
+    assert code == 0 and summary["rejected_rows"] == {}
+    daily = [e for e in events if e["event_type"] == "discharge_sitrep"]
+    assert [(e["report_date"], e["nctr_patients"]) for e in daily] == [
+        ("2023-05-01", 50),
+        ("2023-05-02", 51),
+    ]
+    bed = next(e for e in events if e["event_type"] == "bed_sitrep")
+    assert (bed["ga_beds_available"], bed["ga_beds_occupied"]) == (1200, 1101)
+
+
+def test_a_monthly_form_is_not_a_day(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    nctr = _write(tmp_path / "n.csv", NCTR_HEADER + "RAA,May 2023,50\nRAA,2023-05-02,51\n")
+    discharges = _write(tmp_path / "d.csv", DISCHARGE_HEADER + "RAA,2023-05-02,6,16\n")
+    beds = _write(tmp_path / "b.csv", BED_HEADER + "RAA,May 2023,200,180\n")
+    code, summary, _, _ = _run(capsys, tmp_path, nctr=nctr, discharges=discharges, beds=beds)
+    assert code == 0 and summary["rejected_rows"] == {"bad_date:date": 1}
+
+
+@pytest.mark.parametrize("marker", ["*", "-", "..", " ", "", "NA"])
+def test_suppression_markers_are_missing_not_zero(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], marker: str
+) -> None:
+    ae = _ae(
+        tmp_path,
+        f'"RAJ",100,"{marker}",10,1,"May 2023"',  # no over-4-hours count: no event, as NA
+        f'"RAJ",200,20,30,"{marker}","June 2023"',  # the optional count is left out
+    )
+    code, summary, events, _ = _run(capsys, tmp_path, ae=ae)
+    assert code == 0 and summary["rejected_rows"] == {}
+    assert [e["period_start"] for e in events] == ["2023-06-01"]
+    assert "emergency_admissions_over_4h" not in events[0]
+
+
+@pytest.mark.parametrize("marker", ["*", "..", " "])
+def test_a_suppressed_delay_count_is_left_out_like_na(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], marker: str
+) -> None:
+    delays = _delays(tmp_path, f"RAJ,2024-06-01,{HUB},4", f'RAJ,2024-06-01,{TRANSPORT},"{marker}"')
+    ae = _ae(tmp_path, '"RAJ",100,5,10,1,"June 2024"')
+    code, summary, events, _ = _run(capsys, tmp_path, ae=ae, delays=delays)
+    assert code == 0 and summary["rejected_rows"] == {}
+    reasons = next(e for e in events if e["event_type"] == "delay_reasons_sitrep")
+    assert reasons["counts"] == {"hub_referrals": 4}
+
+
+def test_a_suppressed_daily_count_is_a_missing_day(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    nctr = _write(tmp_path / "n.csv", NCTR_HEADER + "RAA,2023-05-01,50\nRAA,2023-05-02,*\n")
+    discharges = _write(
+        tmp_path / "d.csv", DISCHARGE_HEADER + "RAA,2023-05-01,*,15\nRAA,2023-05-02,6,16\n"
+    )
+    beds = _write(tmp_path / "b.csv", BED_HEADER + "RAA,May 2023,200,180\n")
+    code, summary, events, _ = _run(capsys, tmp_path, nctr=nctr, discharges=discharges, beds=beds)
+    assert code == 0 and summary["rejected_rows"] == {} and summary["missing_days"] == 1
+    daily = [e for e in events if e["event_type"] == "discharge_sitrep"]
+    assert [e["report_date"] for e in daily] == ["2023-05-01"]
+    assert "discharged_by_1700" not in daily[0]
+
+
+# 4. only contract-valid events are written; the others are counted by the decoder's reason
+
+
+def test_events_the_contract_refuses_are_counted_not_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    nctr = _write(tmp_path / "n.csv", NCTR_HEADER + "RAA,2023-05-01,50\n")
+    discharges = _write(tmp_path / "d.csv", DISCHARGE_HEADER + "RAA,2023-05-01,5,15\n")
+    beds = _write(
+        tmp_path / "b.csv",
+        BED_HEADER + "RAA,May 2023,1000000000.4,180\nRAA,May 2099,200,180\n",
+    )
+    delays = _delays(
+        tmp_path, f"RAA,2024-06-01,{FAMILY},600000000", f"RAA,2024-06-01,{FAMILY_SPACED},600000000"
+    )
+    code, summary, events, _ = _run(
+        capsys, tmp_path, nctr=nctr, discharges=discharges, beds=beds, delays=delays
+    )
+    assert code == 0
+    assert summary["rejected_rows"] == {"out_of_range:general_acute_beds_available": 1}
+    # a sum of counts can leave the contract's range; a month in 2099 is in the future
+    assert summary["rejected_events"] == {"out_of_range": 1, "future_time": 1}
+    assert [e["event_type"] for e in events] == ["discharge_sitrep"]
+    assert summary["events"] == 1
+
+
+# 5. an exact duplicate delay row counts once; different wordings of one reason still add up
+
+
+def test_an_exact_duplicate_delay_row_counts_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    delays = _delays(
+        tmp_path,
+        f"RAJ,2024-06-01,{HUB},4",
+        f"RAJ,2024-06-01,{HUB},4",
+        f"RAJ,2024-06-01,{TRANSPORT},1",
+    )
+    ae = _ae(tmp_path, '"RAJ",100,5,10,1,"June 2024"')
+    code, summary, events, _ = _run(capsys, tmp_path, ae=ae, delays=delays)
+    assert code == 0 and summary["rejected_rows"] == {"duplicate_row": 1}
+    reasons = next(e for e in events if e["event_type"] == "delay_reasons_sitrep")
+    assert reasons["counts"] == {"hub_referrals": 4, "hospital_patient_transport": 1}
+
+
+def test_a_conflicting_duplicate_rejects_the_trust_month(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    delays = _delays(
+        tmp_path,
+        f"RAJ,2024-06-01,{HUB},4",
+        f"RAJ,2024-06-01,{TRANSPORT},1",
+        f"RAJ,June 2024,{HUB},5",  # the same trust, month and wording, another count
+        f"RAJ,2024-07-01,{HUB},2",
+    )
+    ae = _ae(tmp_path, '"RAJ",100,5,10,1,"June 2024"')
+    code, summary, events, err = _run(capsys, tmp_path, ae=ae, delays=delays)
+    # the two conflicting rows, and the month's other row: the month has no event
+    assert summary["rejected_rows"] == {"conflicting_duplicate": 2, "month_rejected": 1}
+    assert code == 0
+    months = [e["period_start"] for e in events if e["event_type"] == "delay_reasons_sitrep"]
+    assert months == ["2024-07-01"]
+    assert "delays.csv: line 4" in err
+
+
+def test_two_wordings_of_one_reason_add_up(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    delays = _delays(tmp_path, f"RAJ,2024-06-01,{FAMILY_SPACED},2", f"RAJ,2024-06-01,{FAMILY},3")
+    ae = _ae(tmp_path, '"RAJ",100,5,10,1,"June 2024"')
+    code, summary, events, _ = _run(capsys, tmp_path, ae=ae, delays=delays)
+    assert code == 0 and summary["rejected_rows"] == {}
+    reasons = next(e for e in events if e["event_type"] == "delay_reasons_sitrep")
+    assert reasons["counts"] == {"wellbeing_family_concerns": 5}
+
+
+# 6. a title block above the header is skipped; a file without the header says what it needs
+
+
+def test_a_title_block_above_the_header_is_skipped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ae = _write(
+        tmp_path / "ae.csv",
+        "Title:,A&E Attendances and Emergency Admissions\n"
+        "Period:,May 2023\n"
+        "\n" + AE_HEADER + '"RAJ",100,5,10,1,"May 2023"\n"RAJ",100,x,10,1,"June 2023"\n',
+    )
+    code, _, events, err = _run(capsys, tmp_path, ae=ae)
+    assert code == 0 and [e["attendances"] for e in events] == [100]
+    assert "ae.csv: line 6" in err  # line numbers count the title block
+
+
+def test_no_header_row_names_the_expected_columns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ae = _write(tmp_path / "ae.csv", f"Title:,{SECRET}\ntrust,attendances\nRAJ,100\n")
+    code, summary, _, err = _run(capsys, tmp_path, ae=ae)
+    assert code == 2 and summary == {}
+    assert "ae.csv: no header row" in err and "nhs_trust22_code" in err
+    assert "total_attendances" in err
+    _no_leak(err, SECRET)
+
+
+def test_a_structurally_broken_file_exits_2_with_the_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ae = _ae(tmp_path, '"RAJ",100,5,10,1,"May 2023"', f'"RAJ",100,5,10,1,"June 2023",{SECRET}')
+    code, summary, _, err = _run(capsys, tmp_path, ae=ae)
+    assert code == 2 and summary == {}
+    assert "ae.csv: line 3" in err and "Traceback" not in err
+    _no_leak(err, SECRET)
+
+
+def test_text_that_is_not_utf8_exits_2_without_the_bytes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ae = tmp_path / "ae.csv"
+    ae.write_bytes(AE_HEADER.encode() + b'"RAJ",100,5,10,1,"May 2023 \xe9t\xe9"\n')
+    code, _, _, err = _run(capsys, tmp_path, ae=ae)
+    assert code == 2 and "ae.csv" in err and "UTF-8" in err
+    _no_leak(err, "xe9", "0xe9")
+
+
+def test_a_bad_delay_count_leaves_its_trust_month_without_an_event(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    delays = _delays(
+        tmp_path,
+        f"RAJ,2024-06-01,{HUB},{SECRET}",
+        f"RAJ,2024-06-01,{TRANSPORT},1",
+        f"RAJ,2024-07-01,{HUB},2",
+    )
+    ae = _ae(tmp_path, '"RAJ",100,5,10,1,"June 2024"')
+    code, summary, events, err = _run(capsys, tmp_path, ae=ae, delays=delays)
+    assert code == 0
+    # June without one of its reasons would overstate every other reason's share
+    assert summary["rejected_rows"] == {"bad_number:delay_count": 1, "month_rejected": 1}
+    months = [e["period_start"] for e in events if e["event_type"] == "delay_reasons_sitrep"]
+    assert months == ["2024-07-01"]
+    _no_leak(err + json.dumps(summary), SECRET)

@@ -20,6 +20,9 @@ Rules (EVENTS.md, "What is rejected"):
   alphanumeric run: ``SW1A 1AA``, ``SW1A1AA`` and ``X-M11AE`` are postcodes; an outward code
   alone (``W1``, ``B10``) is not, because ward codes look like that.
 - **E-mail**: anything of the form ``x@y``; no contract value can contain ``@``.
+- **National Insurance number**: two letters, six digits and a suffix letter A-D, as a whole
+  alphanumeric run, with or without a space, ``_``, ``.`` or ``-`` between the pairs
+  (``QQ 12 34 56 C``): a staff identifier a roster's unit column could carry.
 - **Identifying field names**: keys that normalise to an NHS/CHI number, a birth date, a postcode,
   an address, a name, an e-mail, a phone or a hospital number.
 - **Pseudonymous tokens** are judged by their own rule: an ``event_id`` that is a UUID, or a
@@ -39,7 +42,15 @@ from itertools import repeat
 from typing import Final, NamedTuple
 
 from models.events import DATE_PATTERN, DATETIME_PATTERN, UUID_PATTERN
-from models.rejection import EMAIL, IDENTIFIER_FIELD, NHS_NUMBER, NUMERIC_REF, PHONE, POSTCODE
+from models.rejection import (
+    EMAIL,
+    IDENTIFIER_FIELD,
+    NHS_NUMBER,
+    NI_NUMBER,
+    NUMERIC_REF,
+    PHONE,
+    POSTCODE,
+)
 
 _WEIGHTS: Final = (10, 9, 8, 7, 6, 5, 4, 3, 2)
 
@@ -74,6 +85,10 @@ _PHONE: Final = re.compile(
     r"(?:[ )_.-]{0,2}\d){9,10}(?!\d)"
 )
 _EMAIL: Final = re.compile(r"[^\s@]@[^\s@]")
+# HMRC's layout, any two letters (its own example, QQ 12 34 56 C, uses a prefix it never issues)
+_NI_NUMBER: Final = re.compile(
+    r"(?<![A-Za-z0-9])[A-Za-z]{2}[ _.-]?(?:\d{2}[ _.-]?){3}[A-Da-d](?![A-Za-z0-9])"
+)
 # The UK postcode areas (Royal Mail); restricting to them keeps ward codes such as "CCU2AB" out.
 _AREAS: Final = (
     "AB AL B BA BB BD BF BH BL BN BR BS BT BX CA CB CF CH CM CO CR CT CV CW DA DD DE DG DH DL "
@@ -143,9 +158,13 @@ def _windows_pass(digits: str) -> bool:
 
 
 # Every identifier form has nine digits close together, an "@", or ends in a postcode's inward
-# code (digit, two letters): a superset test, one regex instead of five.
+# code (digit, two letters) or a National Insurance number's six digits and suffix letter A-D:
+# a superset test, one regex instead of six.
 # (Each branch after "@" starts with a digit, so the engine skips ahead to digits.)
-SUSPECT: Final = re.compile(r"@|\d(?:[A-Za-z]{2}(?![A-Za-z0-9])|(?:\D{0,3}\d){8})")
+SUSPECT: Final = re.compile(
+    r"@|\d(?:[A-Za-z]{2}(?![A-Za-z0-9])|(?:\D{0,3}\d){8}"
+    r"|\d(?:[^A-Za-z0-9]?\d\d){2}[^A-Za-z0-9]?[A-Da-d](?![A-Za-z0-9]))"
+)
 
 
 def may_hold_identifier(text: str) -> bool:
@@ -166,6 +185,11 @@ def _shape_table(letters_as: bytes) -> bytes:
 
 _DIGITS_AND_LETTERS: Final = _shape_table(b"a")
 _DIGITS_ONLY: Final = _shape_table(b".")
+#: shapes with the letters a National Insurance number ends in (A-D) as ``b``
+_DIGITS_AND_SUFFIXES: Final = bytes(
+    ord("b") if chr(byte) in "ABCDabcd" else shape for byte, shape in enumerate(_DIGITS_AND_LETTERS)
+)
+_NI_SHAPE: Final = re.compile(rb"00(?:\.?00){2}\.?b[.]")
 #: Four non-digits: :data:`SUSPECT`'s digit runs allow at most three between digits.
 _RUN_BREAK: Final = b"...."
 
@@ -174,9 +198,11 @@ def any_may_hold_identifier(texts: Collection[str]) -> bool:
     """``any(map(may_hold_identifier, texts))``, in a few C-level passes over all of them.
 
     Python's regex engine tries :data:`SUSPECT` at every digit of every code; for ASCII texts
-    its three branches are substrings of the texts' shapes (digits as ``0``, letters as ``a``,
-    the rest and the gaps between texts as ``.``): an ``@``; ``0aa.``; nine digits with no
-    ``....`` between them. ``tests/unit/contract`` checks this against the regex.
+    its branches are substrings of the texts' shapes (digits as ``0``, letters as ``a``, the
+    rest and the gaps between texts as ``.``): an ``@``; ``0aa.``; nine digits with no ``....``
+    between them; three pairs of digits and a letter A-D, at most one ``.`` between each
+    (:data:`_NI_SHAPE`, over shapes where A-D are ``b``). ``tests/unit/contract`` checks this
+    against the regex.
     """
     joined = "\n\n\n\n".join(texts) + "\n"
     try:
@@ -187,6 +213,8 @@ def any_may_hold_identifier(texts: Collection[str]) -> bool:
         return True
     shapes = raw.translate(_DIGITS_AND_LETTERS)
     if b"0aa." in shapes:
+        return True
+    if _NI_SHAPE.search(raw.translate(_DIGITS_AND_SUFFIXES)):
         return True
     runs = shapes.translate(_DIGITS_ONLY).split(_RUN_BREAK)
     return max(map(bytes.count, runs, repeat(b"0"))) >= 9
@@ -210,6 +238,8 @@ def find_in_text(text: str) -> str | None:
         return EMAIL
     if _POSTCODE.search(text):
         return POSTCODE
+    if _NI_NUMBER.search(text):
+        return NI_NUMBER
     return None
 
 

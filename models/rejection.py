@@ -24,6 +24,8 @@ NHS_NUMBER: Final = "nhs_number"
 POSTCODE: Final = "postcode"  # a full UK postcode (outward and inward code)
 EMAIL: Final = "email"  # anything shaped like local@domain
 PHONE: Final = "phone"  # a UK phone number (0..., +44..., 0044...)
+# two letters, six digits and a suffix letter A-D (``QQ 12 34 56 C``): a staff identifier
+NI_NUMBER: Final = "ni_number"
 IDENTIFIER_FIELD: Final = "identifier_field"  # a field named like an NHS number, a birth date, ...
 NUMERIC_REF: Final = "numeric_ref"  # a *_ref made only of decimal digits (not a keyed hash)
 
@@ -50,7 +52,7 @@ FUTURE_TIME: Final = "future_time"  # occurred_at more than the future limit aft
 TOO_OLD: Final = "too_old"  # occurred_at before 1970, or more than the past horizon before now
 
 IDENTIFYING_REASONS: Final = frozenset(
-    {NHS_NUMBER, POSTCODE, EMAIL, PHONE, IDENTIFIER_FIELD, NUMERIC_REF}
+    {NHS_NUMBER, POSTCODE, EMAIL, PHONE, NI_NUMBER, IDENTIFIER_FIELD, NUMERIC_REF}
 )
 
 #: Every reason a rejection can carry; a metric label's whole value set.

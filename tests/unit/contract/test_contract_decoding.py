@@ -207,6 +207,12 @@ RULES: list[tuple[str, bytes, str, str | None]] = [
     ("email", encode(example("admission", source_system=canaries.EMAIL)), "email", "source_system"),
     ("phone", encode(example("admission", source_system="07700-900123")), "phone", "source_system"),
     (
+        "ni number",
+        encode(example("admission", ward_code="QQ123456C")),
+        "ni_number",
+        "ward_code",
+    ),
+    (
         "numeric ref",
         encode(example("admission", spell_ref="1234567890123456")),
         "numeric_ref",

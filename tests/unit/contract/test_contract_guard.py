@@ -231,6 +231,11 @@ def test_postcodes_phones_and_emails_are_caught_in_every_string_field(
         ("source_system", "PAS.07700900123", "phone"),
         ("source_system", "tel.07700900123", "phone"),
         ("ward_code", "447700900123", "phone"),
+        # a National Insurance number: a staff identifier a roster's unit column can carry
+        ("ward_code", "QQ123456C", "ni_number"),
+        ("ward_code", "QQ 12 34 56 C", "ni_number"),
+        ("ward_code", "ab123456d", "ni_number"),
+        ("source_system", "NI-AB123456A", "ni_number"),
     ],
 )
 def test_identifiers_the_patterns_admit_are_caught(field: str, value: str, kind: str) -> None:
@@ -387,7 +392,7 @@ def test_fast_path_and_full_guard_agree(value: str, target: tuple[str, str]) -> 
     assert identifying == ([] if full is None else [full.reason])
 
 
-_SUSPECT_ALPHABET = "0123456789aZk@._-\n é\u0661"
+_SUSPECT_ALPHABET = "0123456789aZkCd@._-\n é\u0661"
 
 
 @FAST
@@ -403,7 +408,11 @@ def test_the_bulk_suspect_test_agrees_with_the_regex_on_each_text(texts: list[st
         (["W12", "AMU"], False),
         (["W1AB"], True),  # a postcode's inward code at the end
         (["W1ABC"], False),
-        (["1A", "B2"], False),  # not across two codes
+        (["1", "AB2"], False),  # not across two codes
+        (["QQ123456C"], True),  # a National Insurance number's digits and suffix letter
+        (["12 34.56-D"], True),
+        (["123456E"], False),
+        (["12345C"], False),
         (["12345", "6789"], False),
         (["123-456-789"], True),  # nine digits, three or fewer apart
         (["1234 ", "56789"], False),
@@ -413,3 +422,11 @@ def test_the_bulk_suspect_test_agrees_with_the_regex_on_each_text(texts: list[st
 )
 def test_the_bulk_suspect_test_on_codes(texts: list[str], expected: bool) -> None:
     assert guard.any_may_hold_identifier(texts) is expected
+
+
+@pytest.mark.parametrize(
+    "code", ["QQ123456E", "QQ12345C", "XQQ123456C", "QQ123456CD", "Q1123456C", "W12", "WARD1A"]
+)
+def test_codes_that_are_no_national_insurance_number_are_not_taken_for_one(code: str) -> None:
+    # a suffix past D, a digit short, part of a longer code, a digit for a prefix letter
+    assert "ni_number" not in reasons_of(example("shift_planned", unit_code=code))

@@ -70,10 +70,10 @@ def encounter(**changes: Any) -> dict[str, Any]:
 
 
 def run_convert(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, key: bytes = KEY
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | bytes, key: bytes = KEY
 ) -> tuple[dict[str, Any], list[dict[str, Any]], str]:
     source = tmp_path / "in.json"
-    source.write_text(content)
+    source.write_bytes(content if isinstance(content, bytes) else content.encode())
     (tmp_path / "key").write_bytes(key)
     out = tmp_path / "out.jsonl"
     code = main(
@@ -255,13 +255,7 @@ def test_a_bundle_file_starting_with_a_byte_order_mark_loses_no_resource(
 ) -> None:
     # PowerShell 5's Out-File -Encoding utf8 and Notepad write a BOM ahead of the JSON
     bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": ENCOUNTER}]}
-    source = tmp_path / "in.json"
-    source.write_bytes(b"\xef\xbb\xbf" + json.dumps(bundle, indent=1).encode())
-    (tmp_path / "key").write_bytes(KEY)
-    out = tmp_path / "out.jsonl"
-    code = main(
-        ["fhir", "convert", str(source), "--key-file", str(tmp_path / "key"), "--out", str(out)]
-    )
-    assert code == 0
-    summary = json.loads(capsys.readouterr().out)
+    content = b"\xef\xbb\xbf" + json.dumps(bundle, indent=1).encode()
+    summary, events, _ = run_convert(tmp_path, capsys, content)
+    assert len(events) == 3
     assert summary == {"resources": 1, "events": 3, "ignored": 0, "rejected": 0, "reasons": {}}

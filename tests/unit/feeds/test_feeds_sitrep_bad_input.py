@@ -64,6 +64,19 @@ def _delays(tmp_path: Path, *rows: str) -> Path:
     return _write(tmp_path / "delays.csv", DELAY_HEADER + "".join(row + "\n" for row in rows))
 
 
+def _run_delays(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, *rows: str
+) -> tuple[int, dict[str, Any], list[dict[str, Any]], str]:
+    """:func:`_run` on a delay-reason file of ``rows`` beside one trust's A&E month (a delay
+    file comes with the A&E or the bed-flow files)."""
+    ae = _ae(tmp_path, '"RAJ",100,5,10,1,"June 2024"')
+    return _run(capsys, tmp_path, ae=ae, delays=_delays(tmp_path, *rows))
+
+
+def _delay_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [e for e in events if e["event_type"] == "delay_reasons_sitrep"]
+
+
 def _no_leak(text: str, *values: str) -> None:
     for value in values:
         assert value.lower() not in text.lower()
@@ -75,11 +88,9 @@ def _no_leak(text: str, *values: str) -> None:
 def test_unknown_wording_exits_2_with_file_and_line_not_the_text(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    ae = _ae(tmp_path, '"RAJ",100,5,10,1,"June 2024"')
-    delays = _delays(
-        tmp_path, f"RAJ,2024-06-01,{TRANSPORT},2", f"RAJ,2024-06-01,{SECRET_WORDING},3"
+    code, summary, events, err = _run_delays(
+        capsys, tmp_path, f"RAJ,2024-06-01,{TRANSPORT},2", f"RAJ,2024-06-01,{SECRET_WORDING},3"
     )
-    code, summary, events, err = _run(capsys, tmp_path, ae=ae, delays=delays)
     assert code == 2 and summary == {} and events == []
     assert "delays.csv: line 3" in err and "delay_reason" in err
     assert "feeds/delay_reasons.py" in err  # where the known wordings live
@@ -221,11 +232,11 @@ def test_suppression_markers_are_missing_not_zero(
 def test_a_suppressed_delay_count_is_left_out_like_na(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], marker: str
 ) -> None:
-    delays = _delays(tmp_path, f"RAJ,2024-06-01,{HUB},4", f'RAJ,2024-06-01,{TRANSPORT},"{marker}"')
-    ae = _ae(tmp_path, '"RAJ",100,5,10,1,"June 2024"')
-    code, summary, events, _ = _run(capsys, tmp_path, ae=ae, delays=delays)
+    code, summary, events, _ = _run_delays(
+        capsys, tmp_path, f"RAJ,2024-06-01,{HUB},4", f'RAJ,2024-06-01,{TRANSPORT},"{marker}"'
+    )
     assert code == 0 and summary["rejected_rows"] == {}
-    reasons = next(e for e in events if e["event_type"] == "delay_reasons_sitrep")
+    (reasons,) = _delay_events(events)
     assert reasons["counts"] == {"hub_referrals": 4}
 
 
@@ -276,35 +287,33 @@ def test_events_the_contract_refuses_are_counted_not_written(
 def test_an_exact_duplicate_delay_row_counts_once(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    delays = _delays(
+    code, summary, events, _ = _run_delays(
+        capsys,
         tmp_path,
         f"RAJ,2024-06-01,{HUB},4",
         f"RAJ,2024-06-01,{HUB},4",
         f"RAJ,2024-06-01,{TRANSPORT},1",
     )
-    ae = _ae(tmp_path, '"RAJ",100,5,10,1,"June 2024"')
-    code, summary, events, _ = _run(capsys, tmp_path, ae=ae, delays=delays)
     assert code == 0 and summary["rejected_rows"] == {"duplicate_row": 1}
-    reasons = next(e for e in events if e["event_type"] == "delay_reasons_sitrep")
+    (reasons,) = _delay_events(events)
     assert reasons["counts"] == {"hub_referrals": 4, "hospital_patient_transport": 1}
 
 
 def test_a_conflicting_duplicate_rejects_the_trust_month(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    delays = _delays(
+    code, summary, events, err = _run_delays(
+        capsys,
         tmp_path,
         f"RAJ,2024-06-01,{HUB},4",
         f"RAJ,2024-06-01,{TRANSPORT},1",
         f"RAJ,June 2024,{HUB},5",  # the same trust, month and wording, another count
         f"RAJ,2024-07-01,{HUB},2",
     )
-    ae = _ae(tmp_path, '"RAJ",100,5,10,1,"June 2024"')
-    code, summary, events, err = _run(capsys, tmp_path, ae=ae, delays=delays)
     # the two conflicting rows, and the month's other row: the month has no event
     assert summary["rejected_rows"] == {"conflicting_duplicate": 2, "month_rejected": 1}
     assert code == 0
-    months = [e["period_start"] for e in events if e["event_type"] == "delay_reasons_sitrep"]
+    months = [e["period_start"] for e in _delay_events(events)]
     assert months == ["2024-07-01"]
     assert "delays.csv: line 4" in err
 
@@ -312,11 +321,11 @@ def test_a_conflicting_duplicate_rejects_the_trust_month(
 def test_two_wordings_of_one_reason_add_up(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    delays = _delays(tmp_path, f"RAJ,2024-06-01,{FAMILY_SPACED},2", f"RAJ,2024-06-01,{FAMILY},3")
-    ae = _ae(tmp_path, '"RAJ",100,5,10,1,"June 2024"')
-    code, summary, events, _ = _run(capsys, tmp_path, ae=ae, delays=delays)
+    code, summary, events, _ = _run_delays(
+        capsys, tmp_path, f"RAJ,2024-06-01,{FAMILY_SPACED},2", f"RAJ,2024-06-01,{FAMILY},3"
+    )
     assert code == 0 and summary["rejected_rows"] == {}
-    reasons = next(e for e in events if e["event_type"] == "delay_reasons_sitrep")
+    (reasons,) = _delay_events(events)
     assert reasons["counts"] == {"wellbeing_family_concerns": 5}
 
 
@@ -371,17 +380,16 @@ def test_text_that_is_not_utf8_exits_2_without_the_bytes(
 def test_a_bad_delay_count_leaves_its_trust_month_without_an_event(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    delays = _delays(
+    code, summary, events, err = _run_delays(
+        capsys,
         tmp_path,
         f"RAJ,2024-06-01,{HUB},{SECRET}",
         f"RAJ,2024-06-01,{TRANSPORT},1",
         f"RAJ,2024-07-01,{HUB},2",
     )
-    ae = _ae(tmp_path, '"RAJ",100,5,10,1,"June 2024"')
-    code, summary, events, err = _run(capsys, tmp_path, ae=ae, delays=delays)
     assert code == 0
     # June without one of its reasons would overstate every other reason's share
     assert summary["rejected_rows"] == {"bad_number:delay_count": 1, "month_rejected": 1}
-    months = [e["period_start"] for e in events if e["event_type"] == "delay_reasons_sitrep"]
+    months = [e["period_start"] for e in _delay_events(events)]
     assert months == ["2024-07-01"]
     _no_leak(err + json.dumps(summary), SECRET)

@@ -66,9 +66,7 @@ import codecs
 import csv
 import hashlib
 import io
-import os
 import re
-import secrets
 import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -80,6 +78,7 @@ from zoneinfo import ZoneInfo
 from feeds.hl7.checked import EventCheck
 from feeds.hl7.convert import ConvertStats
 from feeds.hl7.pseudonym import Pseudonymiser
+from feeds.replaced_file import replaced_on_success
 from models.events import (
     ROSTERING_TOPIC,
     Event,
@@ -451,20 +450,10 @@ def convert_export(
 ) -> ConvertStats:
     """``messages`` counts rows. ``out`` is replaced only when every file converts."""
     stats = ConvertStats()
-    # written beside ``out`` and renamed: a failed run leaves neither a partial file nor a
-    # previous output overwritten
-    part = out.with_name(f".{out.name}.{secrets.token_hex(8)}.part")
-    # "x": created as open(out, "wb") would (permissions too), but never onto an existing file
-    sink = open(part, "xb")
-    try:
-        with sink:
-            for path in paths:
-                for raws, reason in converter.convert(path):
-                    stats.add("rejected" if reason is not None else "accepted", reason, len(raws))
-                    for raw in raws:
-                        sink.write(raw + b"\n")
-        os.replace(part, out)
-    except BaseException:
-        part.unlink(missing_ok=True)
-        raise
+    with replaced_on_success(out) as part, open(part, "wb") as sink:
+        for path in paths:
+            for raws, reason in converter.convert(path):
+                stats.add("rejected" if reason is not None else "accepted", reason, len(raws))
+                for raw in raws:
+                    sink.write(raw + b"\n")
     return stats

@@ -58,6 +58,7 @@ from typing import IO, TYPE_CHECKING, Any, Final
 
 from feeds.delay_reasons import UnknownDelayReason, normalise_wording, reason_for
 from feeds.jsonl_writer import EventWriter
+from feeds.replaced_file import replaced_on_success
 from models.events import (
     MAX_NUMBER,
     SITREP_TOPIC,
@@ -593,7 +594,7 @@ def import_sitrep(
     # a few thousand events a trust-year: sorting them whole is cheap and gives time order
     events.sort(key=lambda e: (e.occurred_at, e.trust_code, type(e).__name__))
     counts: dict[str, int] = {}
-    with EventWriter(out, batch, omit_none=True) as writer:
+    with replaced_on_success(out) as part, EventWriter(part, batch, omit_none=True) as writer:
         for event in contract_valid(events, stats):
             writer.write(event)
             name = str(event.__struct_config__.tag)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from feeds.fhir.encounter import EncounterConverter, resources_of
 from feeds.hl7.convert import ConvertStats
+from feeds.replaced_file import replaced_on_success
 
 
 def convert_files(
@@ -14,7 +15,7 @@ def convert_files(
 ) -> ConvertStats:
     """Convert every resource of ``paths`` in order (``messages`` counts resources)."""
     stats = ConvertStats()
-    with open(out, "wb") as sink:
+    with replaced_on_success(out) as part, open(part, "wb") as sink:
         for path in paths:
             for resource in resources_of(path.read_bytes()):
                 outcome = converter.convert(resource)

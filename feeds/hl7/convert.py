@@ -10,6 +10,7 @@ from typing import Any
 
 from feeds.hl7.adt import AdtConverter, Outcome
 from feeds.hl7.framing import split_messages
+from feeds.replaced_file import replaced_on_success
 
 
 @dataclass(slots=True)
@@ -47,7 +48,7 @@ class ConvertStats:
 def convert_files(paths: Iterable[Path], *, converter: AdtConverter, out: Path) -> ConvertStats:
     """Convert every message of ``paths`` in order; the accepted events go to ``out``."""
     stats = ConvertStats()
-    with open(out, "wb") as sink:
+    with replaced_on_success(out) as part, open(part, "wb") as sink:
         for path in paths:
             for text in split_messages(path.read_bytes()):
                 outcome = converter.convert(text)

@@ -259,3 +259,18 @@ def test_a_bundle_file_starting_with_a_byte_order_mark_loses_no_resource(
     summary, events, _ = run_convert(tmp_path, capsys, content)
     assert len(events) == 3
     assert summary == {"resources": 1, "events": 3, "ignored": 0, "rejected": 0, "reasons": {}}
+
+
+def test_a_run_that_fails_on_its_second_file_leaves_the_previous_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "key").write_bytes(KEY)
+    (tmp_path / "in.json").write_text(json.dumps(encounter()))
+    out = tmp_path / "out.jsonl"
+    out.write_text("the previous run\n")
+    files = [str(tmp_path / "in.json"), str(tmp_path / "missing.json")]
+    code = main(["fhir", "convert", *files, "--key-file", str(tmp_path / "key"), "--out", str(out)])
+    assert code == 2
+    assert "No such file" in capsys.readouterr().err
+    assert out.read_text() == "the previous run\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.json", "key", "out.jsonl"]

@@ -251,3 +251,20 @@ def test_a_short_key_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFixtu
     )
     assert code == 2
     assert "short" not in capsys.readouterr().err
+
+
+def test_a_run_that_fails_on_its_second_file_leaves_the_previous_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the first file converts; the second is missing: a partial output would later be
+    # produced as if it were the whole batch
+    (tmp_path / "key").write_bytes(KEY)
+    (tmp_path / "in.hl7").write_text(adt("A01"))
+    out = tmp_path / "out.jsonl"
+    out.write_text("the previous run\n")
+    files = [str(tmp_path / "in.hl7"), str(tmp_path / "missing.hl7")]
+    code = main(["hl7", "convert", *files, "--key-file", str(tmp_path / "key"), "--out", str(out)])
+    assert code == 2
+    assert "missing.hl7" in capsys.readouterr().err
+    assert out.read_text() == "the previous run\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.hl7", "key", "out.jsonl"]

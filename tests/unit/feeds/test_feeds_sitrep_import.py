@@ -214,3 +214,26 @@ def test_published_wordings_all_map_including_typographic_variants() -> None:
     assert reason_for("Interface\xa0process – Homeless with no recourse to public funds?") == (
         "interface_no_recourse_public_funds"
     )
+
+
+def test_an_import_stopped_while_writing_leaves_the_previous_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a full disk or Ctrl-C part-way through the events: a partial file would later be
+    # produced as if it were the whole history
+    from feeds.jsonl_writer import EventWriter
+
+    written = EventWriter.write
+
+    def write_then_stop(self: EventWriter, event: object) -> None:
+        if self.count == 100:
+            raise KeyboardInterrupt
+        written(self, event)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(EventWriter, "write", write_then_stop)
+    out = tmp_path / "out.jsonl"
+    out.write_text("the previous run\n")
+    with pytest.raises(KeyboardInterrupt):
+        import_sitrep(nctr=NCTR, discharges=DISCHARGES, beds=BEDS, delays=DELAYS, out=out)
+    assert out.read_text() == "the previous run\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.jsonl"]

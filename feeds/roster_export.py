@@ -34,6 +34,10 @@ shift whose start has not passed yet (by the converter's ``clock``) gives only i
 roster is the normal case; its vacancies become ``shift_unfilled`` in an export made after they
 start (the ``shift_planned`` again is the same event, a duplicate the engine ignores).
 
+Times are read in ``time_format`` as UK local time, and with seconds where the format stops at
+the minute (``07:30:00``); ``24:00`` is the next day's 00:00 (:func:`local_time`). Any other cell
+rejects its row (``bad_timestamp``).
+
 The file is read as UTF-8 (a byte-order mark allowed); bytes that are not UTF-8 make it read as
 Windows-1252, the encoding Excel's plain "CSV" uses in the UK, and stderr says so. Its first row
 is the header; ``[columns]`` names match it ignoring case and surrounding spaces, and every
@@ -70,7 +74,7 @@ import re
 import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 from zoneinfo import ZoneInfo
@@ -292,7 +296,7 @@ class ShiftExportConverter:
 
     def _time(self, text: str) -> datetime:
         try:
-            local = datetime.strptime(text, self._map.time_format).replace(tzinfo=LONDON)
+            local = local_time(text, self._map.time_format).replace(tzinfo=LONDON)
             return local.astimezone(UTC)
         except ValueError:
             raise RowRejected("bad_timestamp") from None
@@ -439,6 +443,29 @@ class ShiftExportConverter:
                 "shift_unfilled comes from an export made after the shift starts"
             )
         return notes
+
+
+#: a time of day of 24:00 (with or without seconds) at the end of the cell
+_END_OF_DAY = re.compile(r"(?<!\d)24:00(?::00)?$")
+
+
+def local_time(text: str, time_format: str) -> datetime:
+    """The naive local time of a cell written in ``time_format``, and in the two variants
+    rostering exports write beside it: seconds (``07:30:00``) where the format stops at the
+    minute (a cell's format in the spreadsheet, or a system's "with seconds" option), and
+    ``24:00``, which some systems write for a night shift ending at midnight: the next day's
+    00:00. At the clock changes the caller's zone decides (``fold=0``: the repeated autumn hour
+    is its first occurrence, a time in the skipped spring hour reads as an hour later)."""
+    day_after = _END_OF_DAY.search(text) is not None
+    if day_after:
+        text = _END_OF_DAY.sub(lambda end: end[0].replace("24", "00", 1), text)
+    try:
+        parsed = datetime.strptime(text, time_format)  # noqa: DTZ007 (naive: local time)
+    except ValueError:
+        if not time_format.endswith("%M"):
+            raise
+        parsed = datetime.strptime(text, f"{time_format}:%S")  # noqa: DTZ007
+    return parsed + timedelta(days=1) if day_after else parsed
 
 
 def _shifts(count: int, kind: str) -> str:

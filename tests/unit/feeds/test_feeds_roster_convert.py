@@ -345,3 +345,48 @@ def test_a_rate_that_is_not_a_plain_decimal_rejects_the_row(
     assert code == 0
     assert json.loads(out)["reasons"] == {"bad_rate": 1}
     assert json.loads(path.read_text().splitlines()[1])["hourly_rate_gbp"] == 31.5
+
+
+def test_times_with_seconds_and_a_night_ending_at_24_00_are_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # exports write seconds where the mapping's format stops at the minute, and some write a
+    # night shift's midnight end as 24:00; both were rejected as bad_timestamp
+    rows = [
+        "D1,W12,HCA,06/07/2026 07:30:00,06/07/2026 20:00:00,01/06/2026 09:00:00,Vacant\n",
+        "D2,W12,HCA,06/07/2026 16:00,06/07/2026 24:00,01/06/2026 09:00,Vacant\n",
+        "D3,W12,HCA,06/07/2026 16:00,06/07/2026 24:00:00,01/06/2026 09:00,Vacant\n",
+        "D4,W12,HCA,06/07/2026 25:00,06/07/2026 24:30,01/06/2026 09:00,Vacant\n",
+    ]
+    export = "Duty ID,Unit,Grade,Start,End,Created,Status\n" + "".join(rows)
+    code, out, _, path = _run(tmp_path, capsys, export.encode())
+    assert code == 0
+    assert json.loads(out)["reasons"] == {"bad_timestamp": 1}
+    planned = [json.loads(x) for x in path.read_text().splitlines()]
+    planned = [e for e in planned if e["event_type"] == "shift_planned"]
+    # BST: local 07:30 is 06:30 UTC, and 24:00 on 6 July is 23:00 UTC that day
+    assert [(e["starts_at"][:16], e["ends_at"][:16]) for e in planned] == [
+        ("2026-07-06T06:30", "2026-07-06T19:00"),
+        ("2026-07-06T15:00", "2026-07-06T23:00"),
+        ("2026-07-06T15:00", "2026-07-06T23:00"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("cell", "utc"),
+    [
+        # the repeated autumn hour is its first occurrence (BST), as the HL7 adapter reads it
+        ("25/10/2026 01:30", "2026-10-25T00:30"),
+        # a time in the skipped spring hour reads as an hour later (02:30 BST = 01:30 UTC)
+        ("29/03/2026 01:30", "2026-03-29T01:30"),
+        ("29/03/2026 03:00", "2026-03-29T02:00"),
+    ],
+)
+def test_clock_change_times_read_as_the_hl7_adapter_reads_them(
+    cell: str, utc: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    row = f"D1,W12,HCA,{cell},{cell[:10]} 09:00,01/03/2026 09:00,Vacant\n"
+    export = "Duty ID,Unit,Grade,Start,End,Created,Status\n" + row
+    code, _, _, path = _run(tmp_path, capsys, export.encode())
+    assert code == 0
+    assert json.loads(path.read_text().splitlines()[0])["starts_at"][:16] == utc

@@ -12,7 +12,11 @@ Decisions, so re-imports and replays are predictable:
   or discharge total is missing gets **no** ``discharge_sitrep``: both fields are required, and a
   fake 0 would drag the 7-day discharges-per-NCTR mean under its trigger.
 - ``discharged_by_1700`` is sent only where the published split exists (until May 2023) and is
-  no larger than the total.
+  no larger than the total; a later file without the column imports without it.
+- **One row per trust and date** (NCTR, discharges, beds, A&E): an exact repeat counts once
+  (``duplicate_row``); the same trust and date with other figures (a revised publication
+  appended to the first) gives no event, its rows counted as ``conflicting_duplicate``
+  (:func:`one_row_per_key`).
 - Monthly bed averages are rounded to whole beds; a month with no (or zero) G&A beds is skipped.
 - ``occurred_at``: a daily sitrep at the last second of its report date (when the day's numbers
   are complete); a monthly one (beds, delay reasons) at the first second of its month. A monthly
@@ -24,14 +28,20 @@ Decisions, so re-imports and replays are predictable:
 
 Published-style cells, so a file saved from a spreadsheet imports as the compiled one does:
 
-- The header is the first row naming ``nhs_trust22_code`` (in the first 50 lines): a title or
-  notes block above it is skipped; line numbers in messages count it.
+- The header is the first row naming ``nhs_trust22_code`` (in the first 50 CSV records): a title
+  or notes block above it is skipped, a quoted title cell over several lines too; line numbers
+  in messages count every line.
+- Rows that each end in one empty field more than the header (a spreadsheet's empty last
+  column) are read; a value in that extra field is a shifted row and stops the import naming
+  its line.
 - Numbers may have thousands separators (``1,234``) and surrounding spaces. NHS England's
   suppression and missing markers (``*``, ``-``, ``..``, blank) are missing values, as ``NA``
   is: never a zero.
 - Dates are day-first (NHS England is UK): ``2024-06-01``, ``01/06/2024``, ``01-Jun-2024``; a
   monthly file also takes ``June 2024``, ``Jun 2024`` and ``Jun-2024``. ``Jan-23`` (January 2023
-  or 23 January?) and spreadsheet serial days are not guessed at.
+  or 23 January?) and spreadsheet serial days are not guessed at. A file whose slashed dates
+  are month-first (one such as ``05/13/2023`` shows it) stops the import, naming the line: its
+  other dates would each be read as a wrong day.
 - A row with any other cell in a column the import reads (not a number, negative, over
   999,999,999, not a date) is rejected, counted by ``reason:column`` in ``rejected_rows``; an
   event the contract decoder refuses (a sum over the range, a future month) is not written and
@@ -80,6 +90,8 @@ TRUST_PATTERN: Final = r"^R[A-Z0-9]{2}$"
 
 NCTR_COLUMNS: Final = ("nhs_trust22_code", "date", "do_not_meet_criteria_to_reside")
 DISCHARGE_COLUMNS: Final = ("nhs_trust22_code", "date", "discharged_by_1700", "discharged_total")
+#: published until May 2023 only: a later file may lack the column
+OPTIONAL_DISCHARGE_COLUMNS: Final = ("discharged_by_1700",)
 BED_COLUMNS: Final = (
     "nhs_trust22_code",
     "date",
@@ -145,14 +157,25 @@ def _not_utf8(path: Path) -> SitrepInputError:
     return SitrepInputError(f"{path}: not UTF-8 text: save it as CSV UTF-8 and import it again")
 
 
-def _find_header(path: Path, columns: tuple[str, ...]) -> tuple[int, list[str]]:
-    """(line number, column names) of the first row naming the trust-code column."""
+@dataclass(frozen=True, slots=True)
+class _Header:
+    #: CSV records above the header (a title block's quoted cell may span lines)
+    records_above: int
+    #: the header's last line in the file (line numbers in messages count every line)
+    line: int
+    names: list[str]
+
+
+def _find_header(path: Path, columns: tuple[str, ...]) -> _Header:
+    """The first record naming the trust-code column, searched as CSV records (not lines: a
+    quoted title cell may hold line breaks, and pandas skips records)."""
     try:
         with _open_text(path) as source:
-            for number, line in enumerate(islice(source, HEADER_SCAN_LINES), start=1):
-                names = [name.strip() for name in next(csv.reader([line]), [])]
+            reader = csv.reader(source)
+            for number, record in enumerate(islice(reader, HEADER_SCAN_LINES)):
+                names = [name.strip() for name in record]
                 if columns[0] in names:
-                    return number, names
+                    return _Header(records_above=number, line=reader.line_num, names=names)
     except UnicodeDecodeError:
         raise _not_utf8(path) from None
     except (OSError, EOFError, csv.Error) as error:
@@ -166,47 +189,74 @@ def _find_header(path: Path, columns: tuple[str, ...]) -> tuple[int, list[str]]:
     )
 
 
-def _parser_message(path: Path, error: Exception) -> str:
+def _parser_message(path: Path, error: Exception, *, header: _Header) -> str:
     # pandas' tokenizer names line and field counts; anything else is not passed on, in case
     found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(error))
     if found is None:
         return f"{path}: not well-formed CSV (check its quoting)"
     expected, line, saw = found.groups()
+    # pandas counts a record (a title cell's line breaks in it) as one line
+    lines_in_records = header.line - (header.records_above + 1)
     return (
-        f"{path}: line {line}: {saw} fields where the header has {expected}: "
-        "fix or remove that line (an unquoted comma in a cell?)"
+        f"{path}: line {int(line) + lines_in_records}: {saw} fields where the header has "
+        f"{expected}: fix or remove that line (an unquoted comma in a cell?)"
     )
 
 
-def _read(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
-    """The columns the import needs, as text, and each row's line number in the file."""
+def _read_frame(path: Path, header: _Header, *, index_col: bool | None) -> pd.DataFrame:
     import pandas as pd
 
-    if not path.is_file():
-        raise SitrepInputError(f"{path}: no such file")
-    header_line, names = _find_header(path, columns)
-    missing = [c for c in columns if c not in names]
-    if missing:
-        raise SitrepInputError(f"{path}: missing column(s) {', '.join(missing)}")
     try:
         # every column, not ``usecols``: with it pandas drops a row's extra fields silently, and
         # a row with one too many (an unquoted "1,234") would be read shifted
-        frame = pd.read_csv(
+        return pd.read_csv(
             path,
-            skiprows=header_line - 1,
+            skiprows=header.records_above,
             dtype="string",
             # a blank line stays a (padding) row, so that row numbers stay line numbers
             skip_blank_lines=False,
+            index_col=index_col,
         )
     except pd.errors.ParserError as error:
-        raise SitrepInputError(_parser_message(path, error)) from None
+        raise SitrepInputError(_parser_message(path, error, header=header)) from None
     except UnicodeDecodeError:
         raise _not_utf8(path) from None
     except (OSError, ValueError) as error:
         raise SitrepInputError(f"{path}: cannot read as CSV ({type(error).__name__})") from None
+
+
+def _read(path: Path, columns: tuple[str, ...], *, optional: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The columns the import needs, as text, and each row's line number in the file; an
+    ``optional`` column the file lacks is read as missing in every row."""
+    import pandas as pd
+
+    if not path.is_file():
+        raise SitrepInputError(f"{path}: no such file")
+    header = _find_header(path, columns)
+    missing = [c for c in columns if c not in header.names and c not in optional]
+    if missing:
+        raise SitrepInputError(f"{path}: missing column(s) {', '.join(missing)}")
+    frame = _read_frame(path, header, index_col=None)
+    if not isinstance(frame.index, pd.RangeIndex):
+        # The rows have one field more than the header (pandas then takes the first column
+        # as the index, and every value sits one column left). Spreadsheets write that when
+        # each row ends in a comma: read again ignoring the trailing field, but only if it
+        # is empty in every row; a value there is a shifted row, not padding.
+        trailing = frame.iloc[:, -1].str.strip()
+        shifted = (trailing.notna() & (trailing != "")).to_numpy(dtype=bool)
+        if shifted.any():
+            line = header.line + 1 + int(shifted.argmax())
+            raise SitrepInputError(
+                f"{path}: line {line}: more fields than the header has: fix or remove that line "
+                "(an unquoted comma in a cell?)"
+            )
+        frame = _read_frame(path, header, index_col=False)
     frame.columns = [str(name).strip() for name in frame.columns]
+    for column in optional:
+        if column not in frame.columns:
+            frame[column] = pd.Series(pd.NA, index=frame.index, dtype="string")
     frame = frame[list(columns)]
-    return frame.assign(**{LINE: range(header_line + 1, header_line + 1 + len(frame))})
+    return frame.assign(**{LINE: range(header.line + 1, header.line + 1 + len(frame))})
 
 
 def _trust_rows(frame: pd.DataFrame, stats: ImportStats) -> pd.DataFrame:
@@ -296,9 +346,53 @@ def _load(
     numbers: tuple[str, ...],
     monthly: bool,
     stats: ImportStats,
+    optional: tuple[str, ...] = (),
 ) -> pd.DataFrame:
-    frame = _trust_rows(_read(path, columns), stats)
+    frame = _trust_rows(_read(path, columns, optional=optional), stats)
+    _refuse_month_first(frame, path=path)
     return _parsed(frame, path=path, numbers=numbers, monthly=monthly, stats=stats)
+
+
+#: a slashed date whose first two numbers could be either day or month
+_SLASHED_DATE: Final = r"^\s*(\d{1,2})/(\d{1,2})/\d{4}\s*$"
+
+
+def _refuse_month_first(frame: pd.DataFrame, *, path: Path) -> None:
+    """Stop the import if the file's slashed dates are month-first (US order, which Excel
+    writes under a US locale). One date such as 01/13/2024 proves it; the others
+    (02/01/2024) would otherwise be read day-first, each one a wrong day, without an error."""
+    parts = frame["date"].str.extract(_SLASHED_DATE).astype("Float64")
+    month_first = ((parts[0] <= 12) & (parts[1] > 12)).fillna(False).to_numpy(dtype=bool)
+    if month_first.any():
+        line = frame[LINE].to_numpy()[month_first.argmax()]
+        raise SitrepInputError(
+            f"{path}: line {line}: the dates are month-first (US order); NHS England's are "
+            "day-first: save the file with day-first (DD/MM/YYYY) or ISO (YYYY-MM-DD) dates"
+        )
+
+
+def one_row_per_key(
+    frame: pd.DataFrame, *, path: Path, values: tuple[str, ...], stats: ImportStats
+) -> pd.DataFrame:
+    """One row per trust and date. An exact repeat (a file joined with itself, or a revision
+    that changed nothing) counts once (``duplicate_row``). The same trust and date with other
+    figures (a revised publication appended to the first) gives no event: which version is
+    the revision is not in the file, and picking one would depend on the rows' order; its rows
+    are counted as ``conflicting_duplicate``, as the delay-reason import does."""
+    key = ["nhs_trust22_code", "date"]
+    dated = frame["date"].notna()
+    repeat = dated & frame.duplicated(subset=[*key, *values, REJECTED], keep="first")
+    _reject_all(stats, path=path, rows=frame[repeat & ~frame[REJECTED]], reason="duplicate_row")
+    frame = frame[~repeat]
+    dated = frame["date"].notna()
+    conflicting = dated & frame.duplicated(subset=key, keep=False)
+    if not conflicting.any():
+        return frame
+    fresh = conflicting & ~frame[REJECTED]
+    _reject_all(stats, path=path, rows=frame[fresh], reason="conflicting_duplicate")
+    frame = frame.assign(**{REJECTED: frame[REJECTED] | conflicting})
+    # the first row of each key stays, rejected: it marks the day as rejected, not missing
+    return frame[~(conflicting & frame.duplicated(subset=key, keep="first"))]
 
 
 def missing_mask(values: pd.Series) -> pd.Series:
@@ -534,25 +628,33 @@ def _frames(
     stats: ImportStats,
 ) -> dict[str, pd.DataFrame]:
     """Each given file read and parsed, cell by cell; an unreadable file stops the import."""
-    from feeds.ae_import import AE_COLUMNS
+    from feeds.ae_import import AE_COLUMNS, ae_rows
 
     frames: dict[str, pd.DataFrame] = {}
     if nctr is not None and discharges is not None and beds is not None:
-        frames["nctr"] = _load(
-            nctr, NCTR_COLUMNS, numbers=NCTR_COLUMNS[2:], monthly=False, stats=stats
-        )
-        frames["discharges"] = _load(
-            discharges, DISCHARGE_COLUMNS, numbers=DISCHARGE_COLUMNS[2:], monthly=False, stats=stats
-        )
-        frames["beds"] = _load(
-            beds, BED_COLUMNS, numbers=BED_COLUMNS[2:], monthly=True, stats=stats
-        )
+        loaded = {
+            "nctr": (nctr, NCTR_COLUMNS, False, ()),
+            "discharges": (discharges, DISCHARGE_COLUMNS, False, OPTIONAL_DISCHARGE_COLUMNS),
+            "beds": (beds, BED_COLUMNS, True, ()),
+        }
+        for name, (path, columns, monthly, optional) in loaded.items():
+            frame = _load(
+                path,
+                columns,
+                numbers=columns[2:],
+                monthly=monthly,
+                stats=stats,
+                optional=optional,
+            )
+            frames[name] = one_row_per_key(frame, path=path, values=columns[2:], stats=stats)
     if delays is not None:
         frame = _load(delays, DELAY_COLUMNS, numbers=("delay_count",), monthly=True, stats=stats)
         frame = _with_reasons(frame, path=delays)
         frames["delays"] = _delay_rows(frame, path=delays, stats=stats)
     if ae is not None:
-        frames["ae"] = _load(ae, AE_COLUMNS, numbers=AE_COLUMNS[2:], monthly=True, stats=stats)
+        frame = _load(ae, AE_COLUMNS, numbers=AE_COLUMNS[2:], monthly=True, stats=stats)
+        frame = one_row_per_key(frame, path=ae, values=AE_COLUMNS[2:], stats=stats)
+        frames["ae"] = ae_rows(frame, path=ae, stats=stats)
     return frames
 
 

@@ -393,3 +393,172 @@ def test_a_bad_delay_count_leaves_its_trust_month_without_an_event(
     months = [e["period_start"] for e in _delay_events(events)]
     assert months == ["2024-07-01"]
     _no_leak(err + json.dumps(summary), SECRET)
+
+
+# 7. what spreadsheets and later publications do to the files
+
+
+def _bedflow(
+    tmp_path: Path, *, nctr: str, discharges: str, beds: str = "RAA,May 2023,200,180\n"
+) -> dict[str, Path]:
+    return {
+        "nctr": _write(tmp_path / "n.csv", nctr),
+        "discharges": _write(tmp_path / "d.csv", discharges),
+        "beds": _write(tmp_path / "b.csv", BED_HEADER + beds),
+    }
+
+
+def _daily(events: list[dict[str, Any]]) -> list[tuple[str, int, int]]:
+    return [
+        (e["report_date"], e["nctr_patients"], e["discharged_total"])
+        for e in events
+        if e["event_type"] == "discharge_sitrep"
+    ]
+
+
+def test_rows_ending_in_a_comma_are_read_not_dropped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Excel writes a trailing comma per row when the sheet has an empty last column; pandas then
+    # took the trust code as the row index and every row was skipped as padding, silently
+    files = _bedflow(
+        tmp_path,
+        nctr=NCTR_HEADER + "RAA,2023-05-01,50,\nRAA,2023-05-02,51,\n",
+        discharges=DISCHARGE_HEADER + "RAA,2023-05-01,5,20,\nRAA,2023-05-02,4,16,\n",
+        beds="RAA,May 2023,200,180,\n",
+    )
+    code, summary, events, _ = _run(capsys, tmp_path, **files)
+    assert code == 0
+    assert _daily(events) == [("2023-05-01", 50, 20), ("2023-05-02", 51, 16)]
+    assert summary["skipped_rows"] == 0 and summary["by_type"]["bed_sitrep"] == 1
+
+
+def test_a_value_beyond_the_header_in_every_row_is_an_error_naming_the_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = _bedflow(
+        tmp_path,
+        nctr=NCTR_HEADER + "RAA,2023-05-01,50,\nRAA,2023-05-02,51,7\n",
+        discharges=DISCHARGE_HEADER + "RAA,2023-05-01,5,20\n",
+    )
+    code, summary, _, err = _run(capsys, tmp_path, **files)
+    assert code == 2 and summary == {}
+    assert "n.csv: line 3: more fields than the header" in err
+
+
+def test_a_revised_day_appended_to_the_file_gives_no_event_and_is_counted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A later publication's figures appended to the first: which row is the revision is not in
+    # the file. The day was written with crossed figures (one id, four events) before.
+    files = _bedflow(
+        tmp_path,
+        nctr=NCTR_HEADER + "RAA,2023-05-01,50\nRAA,2023-05-02,51\nRAA,2023-05-01,55\n",
+        discharges=DISCHARGE_HEADER
+        + "RAA,2023-05-01,5,20\nRAA,2023-05-02,4,16\nRAA,2023-05-01,5,20\nRAA,2023-05-01,6,22\n",
+        beds="RAA,May 2023,200,180\nRAA,May 2023,200,180\n",
+    )
+    code, summary, events, err = _run(capsys, tmp_path, **files)
+    assert code == 0
+    assert _daily(events) == [("2023-05-02", 51, 16)]
+    # NCTR 50 / 55; discharges 5,20 (twice: once a repeat) / 6,22; the bed month repeated
+    assert summary["rejected_rows"] == {"conflicting_duplicate": 4, "duplicate_row": 2}
+    assert summary["missing_days"] == 0  # rejected, not "not submitted"
+    assert summary["by_type"]["bed_sitrep"] == 1  # the exact repeat counts once
+    assert "n.csv: line 2: conflicting_duplicate" in err
+
+
+def test_a_revised_ae_month_gives_no_event(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ae = _ae(
+        tmp_path,
+        '"RAJ",100,5,10,1,"May 2023"',
+        '"RAJ",200,20,10,1,"June 2023"',
+        '"RAJ",110,6,10,1,"May 2023"',
+    )
+    code, summary, events, _ = _run(capsys, tmp_path, ae=ae)
+    assert code == 0
+    assert [e["period_start"] for e in events] == ["2023-06-01"]
+    assert summary["rejected_rows"] == {"conflicting_duplicate": 2}
+
+
+def test_month_first_dates_stop_the_import_naming_the_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 05/02/2023 would be read as 5 February; 05/13/2023 shows the file is month-first
+    files = _bedflow(
+        tmp_path,
+        nctr=NCTR_HEADER + "RAA,05/02/2023,50\nRAA,05/13/2023,51\n",
+        discharges=DISCHARGE_HEADER + "RAA,2023-05-02,4,16\n",
+    )
+    code, summary, events, err = _run(capsys, tmp_path, **files)
+    assert (code, summary, events) == (2, {}, [])
+    assert "n.csv: line 3" in err and "month-first" in err
+
+
+def test_a_discharge_file_without_the_17_00_split_is_imported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # NHS England stopped the split after May 2023: later files lack the column
+    files = _bedflow(
+        tmp_path,
+        nctr=NCTR_HEADER + "RAA,2023-06-01,50\n",
+        discharges="nhs_trust22_code,date,discharged_total\nRAA,2023-06-01,20\n",
+        beds="RAA,June 2023,200,180\n",
+    )
+    code, summary, events, _ = _run(capsys, tmp_path, **files)
+    assert code == 0 and summary["rejected_rows"] == {}
+    (daily,) = [e for e in events if e["event_type"] == "discharge_sitrep"]
+    assert daily["discharged_total"] == 20 and "discharged_by_1700" not in daily
+
+
+def test_a_quoted_title_over_several_lines_is_skipped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ae = _write(
+        tmp_path / "ae.csv",
+        '"A&E Attendances\nand Emergency Admissions"\n\n'
+        + AE_HEADER
+        + '"RAJ",100,5,10,1,"May 2023"\n"RAJ",100,x,10,1,"June 2023"\n',
+    )
+    code, _, events, err = _run(capsys, tmp_path, ae=ae)
+    assert code == 0 and [e["attendances"] for e in events] == [100]
+    assert "ae.csv: line 6" in err and "Traceback" not in err
+
+
+def test_a_month_without_its_emergency_admissions_is_rejected_not_zero(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ae = _ae(tmp_path, '"RAJ",1000,50,,12,"May 2023"', '"RAJ",1000,50,200,12,"June 2023"')
+    code, summary, events, _ = _run(capsys, tmp_path, ae=ae)
+    assert code == 0
+    assert [e["period_start"] for e in events] == ["2023-06-01"]
+    assert summary["rejected_rows"] == {"missing_count:total_emergency_admissions": 1}
+
+
+def test_a_month_that_copies_the_year_before_is_rejected(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the shared compilation's February 2025 is February 2024, count for count
+    ae = _ae(
+        tmp_path,
+        '"RAJ",9100,2950,2010,640,"February 2024"',
+        '"RAJ",9400,3050,2100,600,"March 2024"',
+        '"RAJ",9100,2950,2010,640,"February 2025"',
+        '"RAJ",9400,3051,2100,600,"March 2025"',
+        # a small unit's month may repeat by chance: too few attendances to tell
+        '"RYX",40,0,0,,"February 2024"',
+        '"RYX",40,0,0,,"February 2025"',
+    )
+    code, summary, events, err = _run(capsys, tmp_path, ae=ae)
+    assert code == 0
+    assert [(e["trust_code"], e["period_start"]) for e in events] == [
+        ("RAJ", "2024-02-01"),
+        ("RYX", "2024-02-01"),
+        ("RAJ", "2024-03-01"),
+        ("RYX", "2025-02-01"),
+        ("RAJ", "2025-03-01"),
+    ]
+    assert summary["rejected_rows"] == {"copy_of_year_before": 1}
+    assert "ae.csv: line 4: copy_of_year_before" in err

@@ -3,7 +3,8 @@
 These names are product surface (``scope_metrics.metric`` in Postgres, the ``metric`` label of
 ``opsradar_scope_metric`` in Prometheus). Site scopes evaluate them every event-time hour from
 event-level data; sitrep scopes at every report date from the national aggregates (same name, same
-meaning; ``discharged_by_1700_share_7d`` exists only there). Windows end at the evaluation time.
+meaning; ``discharged_by_1700_share_7d`` and ``discharges_per_occupied_bed_7d`` exist only
+there). Windows end at the evaluation time.
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ BEDFLOW_METRICS: Final[dict[str, str]] = {
 
 SITREP_ONLY_METRICS: Final[dict[str, str]] = {
     "discharged_by_1700_share_7d": "discharged by 17:00 / discharged, 7 report days (to May 2023)",
+    "discharges_per_occupied_bed_7d": "discharges a day / occupied G&A beds, 7 report days "
+    "(sitrep scopes: under 0.04 the count is partial and discharges_per_nctr_patient_7d is not "
+    "emitted)",
 }
 
 ROSTERING_METRICS: Final[dict[str, str]] = {

@@ -26,6 +26,16 @@ PART: Final = "sitrep"
 KEEP_DAYS: Final = 35
 KEEP_BED_REPORTS: Final = 8
 KEEP_AE_REPORTS: Final = 8
+#: A trust's 7-day mean of discharges a day per occupied G&A bed under this is not a full count
+#: of its discharges, and ``discharges_per_nctr_patient_7d`` is not emitted from it. 0.04 a day
+#: would mean adult stays of 25 days on average, where the published trust-days' median is 0.11
+#: (p10 0.064). Real data (discharges_daily_by_trust / beds_monthly_by_trust, 2022-25): 6% of
+#: trust-days, at 42 trusts, sit in a separate cluster at 0.01-0.03. These are trusts that
+#: counted part of their discharges for months, then stepped up 5-9x in one day (RWP from about
+#: 8 a day to 150 in August 2023), or a partial fortnight (RJ7, May 2023). The histogram has
+#: its trough at 0.03-0.05. Those days held 74% of the trust-days under the discharge-rate
+#: trigger (< 0.20 per NCTR patient): the trigger was reading the reporting, not the flow.
+MIN_DISCHARGES_PER_OCCUPIED_BED: Final = 0.04
 
 Source = Literal["discharge", "bed", "delay", "ae"]
 Cadence = Literal["daily", "periodic"]
@@ -33,7 +43,8 @@ Cadence = Literal["daily", "periodic"]
 #: metric -> the sitrep source whose update means the metric changed
 METRIC_SOURCES: Final[dict[str, tuple[str, ...]]] = {
     "nctr_share_7d": ("discharge", "bed"),
-    "discharges_per_nctr_patient_7d": ("discharge",),
+    "discharges_per_nctr_patient_7d": ("discharge", "bed"),
+    "discharges_per_occupied_bed_7d": ("discharge", "bed"),
     "weekend_weekday_discharge_ratio_7d": ("discharge",),
     "discharged_by_1700_share_7d": ("discharge",),
     "nctr_patients": ("discharge",),
@@ -213,8 +224,14 @@ class Sitrep:
         if day in agg.discharge:
             out["nctr_patients"] = Reading(agg.discharge[day][0], agg.discharge[day][0])
         out["discharges_7d"] = Reading(discharged, discharged)
+        beds = self._beds_at(day)
+        full_count = True
+        if beds is not None and beds[1] > 0:
+            per_bed = discharged / len(days) / beds[1]
+            out["discharges_per_occupied_bed_7d"] = Reading(per_bed, discharged)
+            full_count = per_bed >= MIN_DISCHARGES_PER_OCCUPIED_BED
         reading = ratio(discharged, nctr, mean_nctr)
-        if reading is not None:
+        if reading is not None and full_count:
             out["discharges_per_nctr_patient_7d"] = reading
         shares = []
         for key in days:

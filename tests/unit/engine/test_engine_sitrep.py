@@ -84,3 +84,33 @@ def test_a_sitrep_for_an_evaluated_date_is_kept_not_re_evaluated() -> None:
     share = series(flushed, "nctr_share_7d")[-1]
     assert share.evaluated_at == b.day_at(3)
     assert share.value == pytest.approx((150 / 990 + 3 * 150 / 900) / 4)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("discharged", "occupied", "flagged"),
+    [
+        # 25 a day on 900 occupied beds (0.028 a bed) is a partial count, as RWP's 8 a day on
+        # its ~900 beds until August 2023: its 0.17 per NCTR patient must not trip the trigger
+        (25, 900, False),
+        # a full count (0.04 a bed) over the rate line: 36 / 150 = 0.24 per NCTR patient
+        (36, 900, False),
+        # a full count (29 / 720 = 0.0403 a bed) under it: 29 / 150 = 0.19
+        (29, 720, True),
+    ],
+)
+def test_a_partial_discharge_count_does_not_judge_the_discharge_rate(
+    discharged: int, occupied: int, flagged: bool
+) -> None:
+    rate = CATALOGUE.kinds["discharge_coordination"].conditions[1].threshold
+    s = b.Stream()
+    b.sitreps(s, 30, discharged=b.const(discharged), occupied=b.const(occupied), nctr=b.const(150))
+    out = run(s.events(31))
+    assert series(out, "discharges_per_occupied_bed_7d")[-1].value == pytest.approx(
+        discharged / occupied
+    )
+    emitted = series(out, "discharges_per_nctr_patient_7d")
+    assert bool(emitted) == (discharged / occupied >= 0.04)
+    if emitted:
+        assert (emitted[-1].value < rate) == flagged
+    assert bool(steps(out, "discharge_coordination")) == flagged

@@ -6,8 +6,10 @@ through the engine with ``opsradar analyse``; the (trust, month) pairs where
 of a pandas computation written here from the CSVs and the catalogue's rules (OPPORTUNITIES.md;
 defaults from ``models/catalogue.toml``), sharing no code with the importer or the engine:
 
-- discharge_coordination (daily reports): NCTR share of occupied G&A beds >= 35 % or discharges per
-  NCTR patient per day < 0.25, both over the 7 days up to the report (days with a submission);
+- discharge_coordination (daily reports): NCTR share of occupied G&A beds at or over its threshold,
+  or discharges per NCTR patient per day under its own, both over the 7 days up to the report
+  (days with a submission); the discharge arm only where the 7 days' discharges a day per
+  occupied G&A bed are at least 0.04 (under it the count is partial, ``streams/engine/sitrep.py``);
   min sample 20 NCTR patients (7-day mean); active once the trigger held for 7 consecutive reports.
 - care_transfer_referral_automation (monthly reports): hospital_hub_referral + hub reasons >= 30 %
   of delayed patients; min sample 20; active after 3 consecutive monthly reports.
@@ -38,6 +40,9 @@ LIFECYCLE = CATALOGUE["lifecycle"]
 KINDS = ("discharge_coordination", "care_transfer_referral_automation")
 HUB_WORDING_STARTS = ("care transfer hub process",)
 HUB_REFERRAL_WORDING = "awaiting referral to care transfer hub"
+#: discharges a day per occupied G&A bed under which a trust's count is partial (written here, not
+#: imported, so that a change in the engine's constant shows up as a failure)
+PARTIAL_COUNT_BELOW = 0.04
 
 
 def _condition(kind: str, name: str) -> dict[str, object]:
@@ -114,10 +119,14 @@ def reference_discharge_coordination() -> set[tuple[str, str]]:
                 continue
             share = window["share"].dropna().mean()
             rate = window["discharged_total"].sum() / window["do_not_meet_criteria_to_reside"].sum()
-            trigger = bool(share >= share_rule["threshold"] or rate < rate_rule["threshold"])
+            per_bed = window["discharged_total"].mean() / rows.loc[day, "occupied"]
+            # without a bed month the count cannot be judged, and the arm stands
+            full_count = bool(pd.isna(per_bed) or per_bed >= PARTIAL_COUNT_BELOW)
+            rate_holds = full_count and rate < rate_rule["threshold"]
+            trigger = bool(share >= share_rule["threshold"] or rate_holds)
             clear = bool(
                 not share >= share_rule["threshold"] * ratio
-                and not rate < rate_rule["threshold"] / ratio
+                and not (full_count and rate < rate_rule["threshold"] / ratio)
             )
             evaluations.append((day.date(), trigger, clear))
         persistence = CATALOGUE["kinds"]["discharge_coordination"].get(

@@ -327,9 +327,13 @@ class SitrepDomain:
             if updated:
                 daily = any(sources[source] for source in updated)
                 modes[kind] = "daily" if daily else "periodic"
+        # the day's readings over the latest of every source: a kind evaluated on today's
+        # discharge report is sized with this month's beds (only the kinds in ``modes`` are
+        # evaluated, on metrics their updated sources give)
+        known = {**self.sitrep.context(day), **readings} if modes else readings
         out.extend(
             self.kinds.detect(
-                readings=readings,
+                readings=known,
                 ts=ts,
                 when=when,
                 modes=modes,

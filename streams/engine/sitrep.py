@@ -180,6 +180,18 @@ class Sitrep:
             del agg.discharge[key]
         return sources
 
+    def context(self, day: int) -> dict[str, Reading]:
+        """The bed and discharge readings as of ``day`` whether or not their sources were
+        updated for it: the impact formulas' inputs. Published bed sitreps are monthly, so a kind
+        evaluated on a daily discharge report is sized against the month's beds; these readings
+        are never emitted as points (a point says its source was updated that day)."""
+        out = self._discharge_metrics(day)
+        beds = self._beds_at(day)
+        if beds is not None:
+            out["open_beds"] = Reading(beds[0], beds[0])
+            out["occupied_beds"] = Reading(beds[1], beds[0])
+        return out
+
     def evaluate(self, day: int, sources: dict[str, int]) -> dict[str, Reading]:
         agg = self.agg
         out: dict[str, Reading] = {}

@@ -114,3 +114,47 @@ def test_a_partial_discharge_count_does_not_judge_the_discharge_rate(
     if emitted:
         assert (emitted[-1].value < rate) == flagged
     assert bool(steps(out, "discharge_coordination")) == flagged
+
+
+@pytest.mark.unit
+def test_a_daily_evaluation_is_sized_with_the_month_s_bed_report() -> None:
+    """Published bed sitreps are monthly: a discharge_coordination episode evaluated on a daily
+    discharge report must count its excess NCTR against the month's occupied beds, not against
+    none (which sized it at every NCTR patient, 5-10 times too large)."""
+    from models.events import BedSitrep, DischargeSitrep
+
+    line = CATALOGUE.kinds["discharge_coordination"].impact["nctr_share_line"]
+    s = b.Stream()
+    first = b.T0.date().replace(day=1)
+    s.add(
+        BedSitrep,
+        b.T0,
+        site_code=None,
+        period_start=first,
+        period="month",
+        ga_beds_available=1000,
+        ga_beds_occupied=900,
+    )
+    for day in range(25):
+        report = first + b.timedelta(days=day)
+        at = b.T0 + b.timedelta(days=day + 1, hours=9)
+        # NCTR 400 of 900 occupied (44%): over the 38% line every day
+        s.add(
+            DischargeSitrep,
+            at,
+            site_code=None,
+            report_date=report,
+            nctr_patients=400,
+            discharged_total=150,
+        )
+    out = run(s.events(26))
+    sized = [
+        o.opportunity
+        for o in out
+        if hasattr(o, "opportunity") and o.opportunity.kind == "discharge_coordination"
+    ]
+    assert sized and sized[-1].status == "active"
+    assert [o.weekly_bed_days for o in sized] == pytest.approx(
+        [(400 - line * 900) * 7] * len(sized)
+    )
+    assert sized[-1].evidence["impact"]["inputs"]["occupied_beds"] == 900

@@ -373,23 +373,32 @@ class OpportunityStore:
         )
         await conn.execute(stmt, rows)
 
-    async def top_opportunities(self, limit: int = 10) -> list[dict[str, Any]]:
-        """Open opportunities with the largest weekly impact (bed-days, then £, then severity)."""
+    async def top_opportunities(
+        self, limit: int = 10, *, include_stale: bool = False
+    ) -> list[dict[str, Any]]:
+        """Open opportunities with the largest weekly impact (bed-days, then £, then severity);
+        those of scopes that stopped reporting (``stale``) only with ``include_stale``."""
         view = open_opportunities_view
-        query = (
-            select(view)
-            .order_by(
-                view.c.weekly_bed_days.desc(),
-                view.c.weekly_gbp.desc(),
-                view.c.severity.desc(),
-                view.c.scope,
-                view.c.kind,
-            )
-            .limit(limit)
-        )
+        query = select(view)
+        if not include_stale:
+            query = query.where(view.c.stale.is_not(True))
+        query = query.order_by(
+            view.c.weekly_bed_days.desc(),
+            view.c.weekly_gbp.desc(),
+            view.c.severity.desc(),
+            view.c.scope,
+            view.c.kind,
+        ).limit(limit)
         async with self.engine.connect() as conn:
             result = await conn.execute(query)
             return [dict(row) for row in result.mappings()]
+
+    async def stale_open_opportunities(self) -> int:
+        """How many open episodes belong to scopes that stopped reporting (``stale``)."""
+        view = open_opportunities_view
+        query = select(func.count()).select_from(view).where(view.c.stale.is_(True))
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(query)).scalar_one())
 
 
 def _sqlite_cache(dbapi_connection: Any, _record: Any) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     Dialect,
     Float,
@@ -182,4 +183,7 @@ open_opportunities_view = Table(
     Column("baseline", Float),
     Column("evidence", EvidenceJSON),
     Column("catalogue_version", Text),
+    Column("data_quality", Text),
+    Column("data_behind_days", Float),
+    Column("stale", Boolean),
 )

@@ -424,6 +424,45 @@ async def scenario_trust_summary(store: OpportunityStore) -> None:
     assert summary[("RY2", "dna_reduction")]["weekly_gbp"] == 7.0
 
 
+async def scenario_stale_opportunities(store: OpportunityStore) -> None:
+    """An open episode whose data is behind the newest of its domain and scope type (over 3
+    days at a site, 45 at a trust-level sitrep scope) is ``stale``: marked in
+    ``open_opportunities``, left out of the summaries and, unless asked, of the top list."""
+    day = timedelta(days=1)
+    trusts = trust_codes(20)
+    # 20 trusts' site episodes: 12 current (the newest at day 10, the oldest 2 days behind it),
+    # 8 whose feeds stopped on day 5
+    sites = [
+        opportunity(trust=trust, site=f"{trust}01", at=T0 + (10 - i % 3 if i < 12 else 5) * day)
+        for i, trust in enumerate(trusts)
+    ]
+    # trust-level sitrep episodes: 30 days behind is a monthly report late, 60 a trust gone
+    sitreps = [
+        opportunity(trust=trust, site=None, kind="capacity_forecasting", at=T0 + at * day)
+        for trust, at in (("RS1", 100), ("RS2", 70), ("RS3", 40))
+    ]
+    await store.write_updates([OpportunityUpdate(opportunity=o) for o in sites + sitreps])
+    async with store.engine.connect() as conn:
+        rows = (await conn.execute(text("SELECT * FROM open_opportunities"))).mappings().all()
+        national = (
+            await conn.execute(text("SELECT kind, trusts FROM national_summary ORDER BY kind"))
+        ).all()
+        summary = (await conn.execute(text("SELECT trust_code FROM trust_summary"))).all()
+    behind = {row["scope"]: (round(row["data_behind_days"], 6), bool(row["stale"])) for row in rows}
+    assert behind["RS1"] == (0.0, False) and behind["RS2"] == (30.0, False)
+    assert behind["RS3"] == (60.0, True)
+    assert [behind[f"{t}01"] for t in trusts[:3]] == [(0.0, False), (1.0, False), (2.0, False)]
+    assert {behind[f"{t}01"] for t in trusts[12:]} == {(5.0, True)}
+    # discharge_coordination: 12 current trusts, shown as 10 (the 20 with the stale ones would
+    # show as 20); capacity_forecasting: 2 current, suppressed
+    assert national == [("capacity_forecasting", None), ("discharge_coordination", 10)]
+    assert {trust for (trust,) in summary} == {*trusts[:12], "RS1", "RS2"}
+    top = await store.top_opportunities(limit=100)
+    assert len(top) == 14 and not any(row["stale"] for row in top)
+    assert len(await store.top_opportunities(limit=100, include_stale=True)) == 23
+    assert await store.stale_open_opportunities() == 9
+
+
 async def scenario_national_summary(store: OpportunityStore) -> None:
     """Counts 0..30 per kind: ``national_summary`` never shows 1–7, rounds the rest to 5."""
     updates, truth = national_mix(30)

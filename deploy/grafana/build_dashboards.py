@@ -532,13 +532,16 @@ def trust_operations() -> Json:
 # -- Opportunity explorer (Postgres) ----------------------------------------------------------
 
 FILTER = "kind IN ($kind) AND trust_code IN ($trust)"
+#: open episodes of scopes still reporting: a stale one (its data days or months behind the rest:
+#: a trust that merged, a feed switched off) is not an opportunity now (migration r0006)
+CURRENT = f"{FILTER} AND NOT stale"
 
 
 def opportunity_explorer() -> Json:
     panels = [
         stat(
             "Open opportunities",
-            [sql(f"SELECT count(*) AS open FROM open_opportunities WHERE {FILTER}")],
+            [sql(f"SELECT count(*) AS open FROM open_opportunities WHERE {CURRENT}")],
             width=6,
         ),
         stat(
@@ -546,7 +549,7 @@ def opportunity_explorer() -> Json:
             [
                 sql(
                     "SELECT COALESCE(sum(weekly_bed_days), 0) AS bed_days "
-                    f"FROM open_opportunities WHERE {FILTER}"
+                    f"FROM open_opportunities WHERE {CURRENT}"
                 )
             ],
             width=6,
@@ -556,7 +559,7 @@ def opportunity_explorer() -> Json:
             [
                 sql(
                     "SELECT COALESCE(sum(weekly_staff_hours), 0) AS staff_hours "
-                    f"FROM open_opportunities WHERE {FILTER}"
+                    f"FROM open_opportunities WHERE {CURRENT}"
                 )
             ],
             width=6,
@@ -566,7 +569,7 @@ def opportunity_explorer() -> Json:
             [
                 sql(
                     "SELECT COALESCE(sum(weekly_gbp), 0) AS gbp "
-                    f"FROM open_opportunities WHERE {FILTER}"
+                    f"FROM open_opportunities WHERE {CURRENT}"
                 )
             ],
             unit="currencyGBP",
@@ -584,15 +587,17 @@ def opportunity_explorer() -> Json:
                            round(weekly_gbp::numeric, 0) AS gbp_per_week,
                            since, last_evaluated_at, intervention
                     FROM open_opportunities
-                    WHERE {FILTER}
+                    WHERE {CURRENT}
                     ORDER BY $rank_by DESC NULLS LAST, severity DESC
                     LIMIT 500
                     """
                 )
             ],
             description=(
-                "Every emerging or active episode, from the open_opportunities view. There is no "
-                "region column in the data, so filter by trust (a region is a set of trusts)."
+                "Every emerging or active episode of a scope still reporting, from the "
+                "open_opportunities view (those of scopes that stopped are stale there, and left "
+                "out here). There is no region column in the data, so filter by trust (a region "
+                "is a set of trusts)."
             ),
             height=12,
         ),
@@ -629,7 +634,7 @@ def opportunity_explorer() -> Json:
                            round(sum(weekly_staff_hours)::numeric, 1) AS staff_hours_per_week,
                            round(sum(weekly_gbp)::numeric, 0) AS gbp_per_week
                     FROM open_opportunities
-                    WHERE {FILTER}
+                    WHERE {CURRENT}
                     GROUP BY kind
                     ORDER BY gbp_per_week DESC, bed_days_per_week DESC
                     """

@@ -65,7 +65,7 @@ def test_upgrade_downgrade_one_step_and_upgrade_again(empty_database: str) -> No
     engine = create_engine(schema.sync_url(empty_database))
     try:
         schema.upgrade(empty_database)
-        assert schema.current_revision(empty_database) == "r0005"
+        assert schema.current_revision(empty_database) == "r0006"
         assert objects(engine) == (set(TABLE_NAMES), set(VIEW_NAMES))
         assert privileges(engine) == WRITER_ON_TABLES | ON_VIEWS
         with engine.begin() as conn:
@@ -76,6 +76,10 @@ def test_upgrade_downgrade_one_step_and_upgrade_again(empty_database: str) -> No
                 )
             )
 
+        schema.downgrade(empty_database, "-1")
+        assert schema.current_revision(empty_database) == "r0005"
+        assert objects(engine) == (set(TABLE_NAMES), set(VIEW_NAMES))
+        assert privileges(engine) == WRITER_ON_TABLES | ON_VIEWS
         schema.downgrade(empty_database, "-1")
         assert schema.current_revision(empty_database) == "r0004"
         assert objects(engine) == (set(TABLE_NAMES), set(VIEW_NAMES))
@@ -92,7 +96,7 @@ def test_upgrade_downgrade_one_step_and_upgrade_again(empty_database: str) -> No
         assert roles >= 2
 
         schema.upgrade(empty_database)
-        assert schema.current_revision(empty_database) == "r0005"
+        assert schema.current_revision(empty_database) == "r0006"
         assert objects(engine) == (set(TABLE_NAMES), set(VIEW_NAMES))
         assert privileges(engine) == WRITER_ON_TABLES | ON_VIEWS
         with engine.connect() as conn:
@@ -123,4 +127,4 @@ def test_databases_migrated_side_by_side_all_reach_head(postgres_url: str) -> No
         for command in commands:
             output, _ = command.communicate(timeout=120)
             assert command.returncode == 0, output.decode()
-        assert [schema.current_revision(url) for url in urls] == ["r0005"] * len(urls)
+        assert [schema.current_revision(url) for url in urls] == ["r0006"] * len(urls)

@@ -33,6 +33,12 @@ async def test_trust_summary_counts_open_episodes(writer_store: OpportunityStore
     await scenarios.scenario_trust_summary(writer_store)
 
 
+async def test_episodes_of_scopes_that_stopped_reporting_are_stale(
+    writer_store: OpportunityStore,
+) -> None:
+    await scenarios.scenario_stale_opportunities(writer_store)
+
+
 async def test_national_summary_suppresses_small_counts(writer_store: OpportunityStore) -> None:
     await scenarios.scenario_national_summary(writer_store)
 

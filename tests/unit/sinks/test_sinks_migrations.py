@@ -30,9 +30,12 @@ def test_upgrade_downgrade_one_step_and_upgrade_again(sqlite_file: str) -> None:
     url = f"sqlite+aiosqlite:///{sqlite_file}"
     engine = create_engine(f"sqlite:///{sqlite_file}")
     schema.upgrade(url)
-    assert schema.current_revision(url) == schema.head_revision() == "r0005"
+    assert schema.current_revision(url) == schema.head_revision() == "r0006"
     assert objects(engine) == (set(TABLE_NAMES), set(VIEW_NAMES))
 
+    schema.downgrade(url, "-1")  # r0006 redefines views and keeps every object
+    assert schema.current_revision(url) == "r0005"
+    assert objects(engine) == (set(TABLE_NAMES), set(VIEW_NAMES))
     schema.downgrade(url, "-1")  # r0005 rebuilds a table (SQLite) and keeps every object
     assert schema.current_revision(url) == "r0004"
     assert objects(engine) == (set(TABLE_NAMES), set(VIEW_NAMES))
@@ -43,7 +46,7 @@ def test_upgrade_downgrade_one_step_and_upgrade_again(sqlite_file: str) -> None:
     schema.upgrade(url)
     assert objects(engine) == (set(TABLE_NAMES), set(VIEW_NAMES))
     schema.upgrade(url)  # already at head: nothing to do, no error
-    assert schema.current_revision(url) == "r0005"
+    assert schema.current_revision(url) == "r0006"
 
     schema.downgrade(url, "base")
     assert schema.current_revision(url) is None
@@ -89,8 +92,8 @@ def test_other_databases_are_refused() -> None:
 def test_db_upgrade_command(sqlite_file: str, capsys: pytest.CaptureFixture[str]) -> None:
     url = f"sqlite+aiosqlite:///{sqlite_file}"
     assert main(["db", "upgrade", "--db", url]) == 0
-    assert "at revision r0005" in capsys.readouterr().out
+    assert "at revision r0006" in capsys.readouterr().out
     assert main(["db", "current", "--db", url]) == 0
-    assert capsys.readouterr().out.strip() == "r0005"
+    assert capsys.readouterr().out.strip() == "r0006"
     assert main(["db", "upgrade", "--db", "mysql://u@h/db"]) == 1
     assert "unsupported database URL scheme" in capsys.readouterr().err

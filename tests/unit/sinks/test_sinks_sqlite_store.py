@@ -42,6 +42,12 @@ async def test_trust_summary_counts_open_episodes(store: OpportunityStore) -> No
     await scenarios.scenario_trust_summary(store)
 
 
+async def test_episodes_of_scopes_that_stopped_reporting_are_stale(
+    store: OpportunityStore,
+) -> None:
+    await scenarios.scenario_stale_opportunities(store)
+
+
 async def test_national_summary_suppresses_small_counts(store: OpportunityStore) -> None:
     await scenarios.scenario_national_summary(store)
 

@@ -16,8 +16,9 @@ Lateness: an event up to ``lateness`` behind the scope's watermark (the newest `
 applied) is accepted into state, but boundaries already evaluated are **not** re-evaluated or
 re-emitted (outputs are never retracted; the late event counts from the next boundary on). Older
 events are counted ``late``; those that change an entity's state (``ENTITY_EVENTS``: a late
-discharge frees its bed, a late triage leaves the untriaged list) are still applied to it, the
-others (counts of outcomes, absences, changes) are dropped. A repeated ``event_id`` within the
+discharge frees its bed, a late triage leaves the untriaged list), and clinic outcomes (recorded
+when a clinic's list is closed, hours after the appointment), are still applied, the
+others (counts of absences and changes) are dropped. A repeated ``event_id`` within the
 dedupe horizon is counted ``duplicate`` and changes nothing; beyond it, the entity lifecycle
 (``after_close``) keeps a resent closing event from counting twice.
 
@@ -94,10 +95,17 @@ from streams.engine.timekeys import DAY, HOUR, day_of_date
 Output = MetricPoint | OpportunityUpdate
 
 DEFAULT_LATENESS: Final = timedelta(hours=2)
-#: event types that move an entity (spell, shift, pathway) through its lifecycle: applied even when
-#: later than the lateness allowance, since the entity's state is wrong until they are
+#: event types applied even when later than the lateness allowance: those that move an entity
+#: (spell, shift, pathway) through its lifecycle, since its state is wrong until they are, and
+#: clinic outcomes. A PAS records an outcome when the clinic's list is closed (end of session,
+#: or the next morning's batch): hours after the appointment, and behind the referrals feed's
+#: newest event, so dropping late ones would drop most of them and the DNA rate with them. An
+#: outcome counts in its own day, in the 28-day windows still to be evaluated (a day already
+#: past the window is purged at the next sweep), and marks its referral past triage.
 ENTITY_EVENTS: Final[frozenset[type]] = frozenset(
     {
+        AppointmentBooked,
+        AppointmentOutcome,
         Admission,
         Transfer,
         ReadyForDischarge,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -10,7 +10,7 @@ from models.events import Admission, Discharge, ReadyForDischarge, WardCapacity
 from models.outputs import MetricPoint
 from streams.engine import Engine, ScopeState
 from tests.unit.engine import builders as b
-from tests.unit.engine.engine_support import CATALOGUE, value_at
+from tests.unit.engine.engine_support import CATALOGUE, series, value_at
 
 SCOPE = CATALOGUE.for_scope(b.TRUST, b.SITE)
 H = timedelta(hours=1)
@@ -152,3 +152,30 @@ def test_no_data_no_metrics() -> None:
     state, _ = _state()
     assert state.advance_to(b.T0 + 5 * H) == []
     assert state.flush() == []
+
+
+@pytest.mark.unit
+def test_clinic_outcomes_recorded_hours_after_the_clinic_still_count() -> None:
+    """A PAS records outcomes when the clinic list is closed: an outcome arriving 10 h after
+    its appointment, behind the referrals feed's newest events, counts as one in time does."""
+    from models.events import AppointmentOutcome
+    from tests.unit.engine.engine_support import run
+
+    s = b.Stream()
+    b.referrals(s, 70, dna=b.const(0.2))
+    events = s.events(70)
+    recorded = timedelta(hours=10)
+
+    def arrival(event: object) -> datetime:
+        late = recorded if isinstance(event, AppointmentOutcome) else timedelta(0)
+        return event.occurred_at + late  # type: ignore[attr-defined, no-any-return]
+
+    in_time = run(events)
+    late = run(sorted(events, key=arrival))
+    # the last boundary, evaluated after every outcome has arrived on both paths (a late one
+    # counts from the next boundary on, never in a boundary already emitted)
+    for metric in ("dna_rate_28d", "appointment_outcomes_28d"):
+        expected, got = series(in_time, metric)[-1], series(late, metric)[-1]
+        assert got.evaluated_at == expected.evaluated_at
+        assert (got.value, got.sample_size) == (expected.value, expected.sample_size)
+    assert series(in_time, "dna_rate_28d")[-1].value > 0.1

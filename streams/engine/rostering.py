@@ -46,6 +46,10 @@ PART: Final = "rostering"
 #: count re-shards saved states on restore (``streams.engine.shards``).
 SHIFT_SHARDS: Final = 32
 LAST_ROSTERS: Final = 4
+#: rosters remembered as published, so that a re-publication (an amended roster published
+#: again, which rostering systems do days before it starts) keeps the first one's lead time:
+#: a site's units publish a few rosters a month, so 64 covers months of them
+REMEMBERED_ROSTERS: Final = 64
 SHORT_NOTICE_HOURS: Final = 24.0
 WEEK_HOURS: Final = 168
 FORTNIGHT_HOURS: Final = 336
@@ -73,6 +77,8 @@ class RosteringAgg(msgspec.Struct, kw_only=True):
     changes_by_day: dict[int, int] = msgspec.field(default_factory=dict)
     short_absences: dict[int, int] = msgspec.field(default_factory=dict)
     lead_times: list[float] = msgspec.field(default_factory=list)
+    #: "unit|period start" of the recent rosters whose lead time is in ``lead_times``
+    published: list[str] = msgspec.field(default_factory=list)
     unknown_refs: int = 0
     after_close: int = 0
 
@@ -214,6 +220,12 @@ class Rostering:
         start = datetime(
             event.period_start.year, event.period_start.month, event.period_start.day, tzinfo=UTC
         )
+        # The lead time is the first publication's: an amendment published again 14 days ahead
+        # says nothing of how early the roster was first out (NHS Employers' 6-week standard).
+        key = f"{event.unit_code}|{event.period_start.isoformat()}"
+        if key in self.agg.published:
+            return
+        self.agg.published = [*self.agg.published, key][-REMEMBERED_ROSTERS:]
         lead = (start.timestamp() - ts) / DAY
         self.agg.lead_times = [*self.agg.lead_times, lead][-LAST_ROSTERS:]
 

@@ -82,3 +82,31 @@ def test_changes_and_absences_count_only_for_shifts_seen_planned(unknown_per_day
     assert not [
         t for t in transitions(out) if t.kind in ("auto_rostering", "absence_backfill_automation")
     ]
+
+
+def test_a_roster_published_again_keeps_its_first_lead_time() -> None:
+    """Rostering systems re-publish an amended roster days before it starts. The lead time is
+    the first publication's: every roster here is out 56 days ahead (over the 42-day line) and
+    published again 14 days ahead, which read as a median of 35 days and raised
+    auto_rostering on a site that publishes on time."""
+    from models.events import RosterPublished
+
+    s = b.Stream()
+    b.rostering(s, 120)
+    for first in [e for e in s.events() if isinstance(e, RosterPublished)]:
+        start = b.T0.replace(
+            year=first.period_start.year, month=first.period_start.month, day=first.period_start.day
+        )
+        again = start - timedelta(days=14)
+        if again < b.T0 + timedelta(days=120):
+            s.add(
+                RosterPublished,
+                again,
+                unit_code=first.unit_code,
+                period_start=first.period_start,
+                period_end=first.period_end,
+            )
+    out = run(s.events(120))
+    leads = series(out, "roster_lead_time_median_days")
+    assert leads and {round(p.value) for p in leads} == {56}
+    assert not [t for t in transitions(out) if t.kind == "auto_rostering"]

@@ -72,6 +72,13 @@ class ReferralsAgg(msgspec.Struct, kw_only=True):
     unknown_refs: int = 0
     after_close: int = 0
     expired: int = 0
+    #: the day of the earliest closure the feed has carried (see ``_evaluate``)
+    first_closure_day: int | None = None
+
+    def __post_init__(self) -> None:
+        # a state saved before this field existed: its closure buckets say closures flow
+        if self.first_closure_day is None and self.closed:
+            self.first_closure_day = min(self.closed)
 
 
 def _decrement(buckets: dict[int, int], key: int) -> bool:
@@ -152,6 +159,8 @@ class Referrals:
             agg.after_close += 1
             return
         add(agg.closed, day, 1)
+        if agg.first_closure_day is None or day < agg.first_closure_day:
+            agg.first_closure_day = day
         if pathway is None:
             agg.unknown_refs += 1
             self.pathways.put(ref, Pathway(-1, closed_day=day))
@@ -344,9 +353,14 @@ class Referrals:
                 old_untriaged, agg.untriaged_count, agg.untriaged_count
             ),
             "dna_rate_28d": ratio(dnas, outcomes, outcomes),
-            # With no closure at all the list can only grow: divide by 1, not by 0.
+            # Judged on windows that start on or after the feed's first closure. A waiting list
+            # sent at connection is its open pathways, back-dated months: the pathways closed
+            # in those months were never sent, so a window before the first closure (or
+            # straddling it) holds their referrals but not their closures, and a site that
+            # loaded two years of list would show as flooding for two years of history. After
+            # that, no closure in 28 days means the list can only grow: divide by 1, not by 0.
             "referral_inflow_closure_ratio_28d": ratio(received, max(closed, 1), received)
-            if received
+            if received and agg.first_closure_day is not None and first >= agg.first_closure_day
             else None,
         }
         latency = self._median_latency_days(day)

@@ -202,3 +202,29 @@ def test_healthy_site_stays_quiet(seed: int) -> None:
     out = run(s.events(60))
     assert transitions(out) == []
     assert len(CATALOGUE.kinds) == 16
+
+
+@pytest.mark.unit
+def test_a_waiting_list_sent_at_connection_raises_no_flood_in_its_back_dated_history() -> None:
+    """A trust connecting sends its open pathways, received over the last year: referrals with
+    no closures (those closed were never sent). Their back-dated months read as a list growing
+    without end, and demand_capacity_planning went active across them; a healthy live flow
+    after connection raises nothing either."""
+    from models.events import ReferralReceived
+
+    s = b.Stream()
+    for index in range(1500):
+        s.add(
+            ReferralReceived,
+            b.T0 - timedelta(days=365) + timedelta(hours=index * 5.8),
+            referral_ref=s.ref(),
+            specialty_code="100",
+            priority="routine",
+            source="gp",
+        )
+    b.referrals(s, 90)
+    out = run(s.events(90))
+    assert not [t for t in transitions(out) if t.kind == "demand_capacity_planning"]
+    ratio = series(out, "referral_inflow_closure_ratio_28d")
+    # judged from the 28th day of the live feed (its first closure is on day 0)
+    assert ratio and min(p.evaluated_at for p in ratio) >= b.T0 + timedelta(days=27)

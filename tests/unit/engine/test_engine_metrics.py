@@ -263,7 +263,9 @@ def test_referral_metrics() -> None:
     assert value_at(out, "triage_latency_median_days_28d", when) == pytest.approx(2 + 0.5 / 24)
     assert value_at(out, "dna_rate_28d", when) == pytest.approx(1 / 3)
     assert value_at(out, "pathways_closed_28d", when) == 4
-    assert value_at(out, "referral_inflow_closure_ratio_28d", when) == pytest.approx(4 / 4)
+    # the window (days 107-134) starts before the feed's first closure (day 131): its closures
+    # are not all in the feed, so the inflow/closure ratio is not judged on it
+    assert value_at(out, "referral_inflow_closure_ratio_28d", when) is None
     assert state.referrals.agg.unknown_refs == 1
 
 

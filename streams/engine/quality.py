@@ -15,7 +15,8 @@ state is emitted as the metric ``data_quality_<domain>`` (``CODES``).
 The expected rate is the scope's own, of its paced event types together and of each one
 (``UNPACED_TYPES`` come in bursts and are not watched), per UTC hour of the week: a running mean
 of the last 4 weeks of that hour (fewer while the scope is young), so a ward's quiet nights and
-weekends are expected quiet. Everything is event time: a replay decides exactly as live.
+weekends are expected quiet. England's bank holidays (UK local date) expect nothing and are not
+learned: elective work stops on them. Everything is event time: a replay decides exactly as live.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any, Final, Literal
 
 import msgspec
 
-from streams.engine.timekeys import HOUR, at
+from streams.engine.timekeys import HOUR, at, hour_is_bank_holiday
 
 PROFILE_PART: Final = "quality_profile"
 
@@ -154,6 +155,11 @@ class DataQuality:
         # feed that skips some days (a roster team filling shifts in batches on some weekdays)
         # expects nothing of the hours it sometimes skips.
         reliable_mask = (1 << min(profile.hours // WEEK_HOURS, PROFILE_WEEKS)) - 1
+        # A bank holiday's hours expect nothing and teach nothing: clinics, triage, validation
+        # and rostering teams stop, and a Monday's rate would call its silence a gap (1 January
+        # alone blinded every site's referral kinds for 8 days), while learning it would make
+        # that hour of the week expect less for the next 4 weeks.
+        holiday = hour_is_bank_holiday(closing)
         for event_type, slots in profile.slots.items():
             count = counts.get(event_type, 0)
             present = profile.present.setdefault(event_type, [0] * WEEK_HOURS)
@@ -161,18 +167,20 @@ class DataQuality:
                 state.expected_silent[event_type] = 0.0
                 state.usual_silent[event_type] = 0
                 state.last_seen[event_type] = closing
-            elif learned and present[slot] & reliable_mask == reliable_mask:
+            elif not holiday and learned and present[slot] & reliable_mask == reliable_mask:
                 expected = slots[slot]
                 state.expected_silent[event_type] = (
                     state.expected_silent.get(event_type, 0.0) + expected
                 )
                 if expected >= 1.0:
                     state.usual_silent[event_type] = state.usual_silent.get(event_type, 0) + 1
+            if holiday:
+                continue
             # the running mean of the last PROFILE_WEEKS weeks of this hour of the week
             slots[slot] += (count - slots[slot]) / (weeks + 1)
             present[slot] = ((present[slot] << 1) | (count > 0)) & FULL_MASK
         profile.hours += 1
-        silent_feed = self._silent_before_learned(closing) if not learned else False
+        silent_feed = self._silent_before_learned(closing) if not learned and not holiday else False
         # A type silent for more than a week is one the scope no longer sends: its silence is
         # the scope's new normal, not a gap (the gap it made then recovers).
         state.silent = sorted(

@@ -6,9 +6,12 @@ compact, and nothing depends on the wall clock.
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, date, datetime, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
+
+import holidays
 
 HOUR: Final = 3600
 DAY: Final = 86400
@@ -72,3 +75,21 @@ def day_is_weekend(day: int) -> bool:
 def hour_is_weekend(hour: int) -> bool:
     """Whether the hour starting at ``hour`` falls on a Saturday or Sunday in the UK."""
     return at(hour * HOUR).astimezone(LONDON).weekday() >= 5
+
+
+#: England's bank holidays (gov.uk's list, from the maintained ``holidays`` package: substitute
+#: days and one-off ones such as 8 May 2023 included), by year on first use
+_BANK_HOLIDAYS: Final = holidays.country_holidays("GB", subdiv="ENG")
+
+
+@functools.lru_cache(maxsize=4096)
+def day_is_bank_holiday(local_day: int) -> bool:
+    """Whether the UK local date ``local_day`` (a day key) is a bank holiday in England."""
+    return date.fromordinal(local_day + EPOCH_ORDINAL) in _BANK_HOLIDAYS
+
+
+def hour_is_bank_holiday(hour: int) -> bool:
+    """Whether the hour starting at ``hour`` falls on a bank holiday in England (UK local date).
+    Elective work stops on those days (clinics, triage, validation, rostering teams): a feed
+    quiet then is a holiday, not an interface down."""
+    return day_is_bank_holiday(local_day(hour * HOUR))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import msgspec
 import pytest
 
 from models.events import (
@@ -282,3 +283,32 @@ def test_a_booked_referral_is_no_longer_awaiting_triage() -> None:
         p for p in series(out, "untriaged_referrals") if p.evaluated_at >= end + timedelta(days=1)
     ]
     assert after and all(p.value <= baseline[p.evaluated_at] + rejections for p in after)
+
+
+def test_a_bank_holiday_s_quiet_referral_feed_is_no_gap() -> None:
+    """On Good Friday and Easter Monday (3 and 6 April 2026) clinics, triage and validation
+    stop, and the work is done on the next working day. The quiet weekdays read as the
+    interface down: a gap, then weeks of recovery with the referral kinds blind. A real gap
+    still is one (the test above)."""
+    from streams.engine.timekeys import LONDON, hour_is_bank_holiday
+
+    s = b.Stream()
+    b.referrals(s, 110, per_day=b.const(60))
+
+    def worked(event: Event) -> Event:
+        moved = event.occurred_at
+        while hour_is_bank_holiday(int(moved.timestamp() // 3600)):
+            moved += timedelta(days=1)
+        if moved == event.occurred_at:
+            return event
+        local = moved.astimezone(LONDON)
+        # the next working day, from 09:00 local
+        opened = max(local, local.replace(hour=9, minute=0, second=0))
+        return type(event)(**{**msgspec.structs.asdict(event), "occurred_at": opened})
+
+    events = sorted((worked(e) for e in s.events(110)), key=lambda e: e.occurred_at)
+    assert not [e for e in events if hour_is_bank_holiday(int(e.occurred_at.timestamp() // 3600))]
+    out = run(events)
+    quality = series(out, "data_quality_referrals")
+    after_warm_up = [p.value for p in quality if p.evaluated_at >= b.day_at(28)]
+    assert after_warm_up and set(after_warm_up) == {1.0}

@@ -67,6 +67,7 @@ def ae_rows(frame: pd.DataFrame, *, path: Path, stats: ImportStats) -> pd.DataFr
         ok
         & frame["total_attendances"].notna()
         & frame["attendances_over_4hours"].notna()
+        & (frame["total_attendances"] > 0)  # a month without attendances is no submission
         & frame["total_emergency_admissions"].isna()
     )
     _reject_all(
@@ -76,7 +77,10 @@ def ae_rows(frame: pd.DataFrame, *, path: Path, stats: ImportStats) -> pd.DataFr
         reason="missing_count:total_emergency_admissions",
     )
     before = frame.loc[ok & ~no_admissions, ["nhs_trust22_code", "date", *counts]]
-    before = before.assign(date=[d.replace(year=d.year + 1) for d in before["date"]])
+    if before.empty:  # no trust row to compare (a header, or England totals only)
+        return frame.assign(**{REJECTED: frame[REJECTED] | no_admissions})
+    year_on = [d.replace(year=d.year + 1) for d in before["date"]]
+    before = before.assign(date=pd.Series(year_on, index=before.index, dtype=object))
     # a left merge keeps the left rows' order
     matched = frame[["nhs_trust22_code", "date"]].merge(
         before, on=["nhs_trust22_code", "date"], how="left"

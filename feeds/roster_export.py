@@ -445,8 +445,9 @@ class ShiftExportConverter:
         return notes
 
 
-#: a time of day of 24:00 (with or without seconds) at the end of the cell
-_END_OF_DAY = re.compile(r"(?<!\d)24:00(?::00)?$")
+#: a time of day of 24:00 (with or without seconds) at the end of the cell, after the date's
+#: space or ``T`` (or alone): not the minutes and seconds of 07:24:00
+_END_OF_DAY = re.compile(r"(?:^|(?<=[\sT]))24:00(?::00)?$")
 
 
 def local_time(text: str, time_format: str) -> datetime:

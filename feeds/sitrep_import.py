@@ -40,8 +40,8 @@ Published-style cells, so a file saved from a spreadsheet imports as the compile
 - Dates are day-first (NHS England is UK): ``2024-06-01``, ``01/06/2024``, ``01-Jun-2024``; a
   monthly file also takes ``June 2024``, ``Jun 2024`` and ``Jun-2024``. ``Jan-23`` (January 2023
   or 23 January?) and spreadsheet serial days are not guessed at. A file whose slashed dates
-  are month-first (one such as ``05/13/2023`` shows it) stops the import, naming the line: its
-  other dates would each be read as a wrong day.
+  are month-first (two or more such as ``05/13/2023`` show it; one is a typo, its row rejected)
+  stops the import, naming the line: its other dates would each be read as a wrong day.
 - A row with any other cell in a column the import reads (not a number, negative, over
   999,999,999, not a date) is rejected, counted by ``reason:column`` in ``rejected_rows``; an
   event the contract decoder refuses (a sum over the range, a future month) is not written and
@@ -203,7 +203,9 @@ def _parser_message(path: Path, error: Exception, *, header: _Header) -> str:
     )
 
 
-def _read_frame(path: Path, header: _Header, *, index_col: bool | None) -> pd.DataFrame:
+def _read_frame(path: Path, header: _Header, *, width: int | None = None) -> pd.DataFrame:
+    """The file under its header, every cell as text; ``width``: read only the header's
+    columns (after :func:`_empty_extra_field` has checked that what lies beyond is empty)."""
     import pandas as pd
 
     try:
@@ -215,7 +217,8 @@ def _read_frame(path: Path, header: _Header, *, index_col: bool | None) -> pd.Da
             dtype="string",
             # a blank line stays a (padding) row, so that row numbers stay line numbers
             skip_blank_lines=False,
-            index_col=index_col,
+            index_col=False if width is not None else None,
+            usecols=list(range(width)) if width is not None else None,
         )
     except pd.errors.ParserError as error:
         raise SitrepInputError(_parser_message(path, error, header=header)) from None
@@ -223,6 +226,29 @@ def _read_frame(path: Path, header: _Header, *, index_col: bool | None) -> pd.Da
         raise _not_utf8(path) from None
     except (OSError, ValueError) as error:
         raise SitrepInputError(f"{path}: cannot read as CSV ({type(error).__name__})") from None
+
+
+def _empty_extra_field(path: Path, header: _Header) -> bool:
+    """True when rows carry one field more than the header and it is empty: a spreadsheet's
+    empty last column, a comma ending each row. A row with a value beyond the header (an
+    unquoted "1,234", a shifted row) stops the import, naming its line."""
+    width = len(header.names)
+    extra = False
+    with _open_text(path) as source:
+        reader = csv.reader(source)
+        for _ in islice(reader, header.records_above + 1):
+            pass  # the title block and the header
+        for record in reader:
+            if len(record) <= width:
+                continue
+            if len(record) == width + 1 and not record[-1].strip():
+                extra = True
+                continue
+            raise SitrepInputError(
+                f"{path}: line {reader.line_num}: {len(record)} fields where the header has "
+                f"{width}: fix or remove that line (an unquoted comma in a cell?)"
+            )
+    return extra
 
 
 def _read(path: Path, columns: tuple[str, ...], *, optional: tuple[str, ...] = ()) -> pd.DataFrame:
@@ -236,21 +262,20 @@ def _read(path: Path, columns: tuple[str, ...], *, optional: tuple[str, ...] = (
     missing = [c for c in columns if c not in header.names and c not in optional]
     if missing:
         raise SitrepInputError(f"{path}: missing column(s) {', '.join(missing)}")
-    frame = _read_frame(path, header, index_col=None)
-    if not isinstance(frame.index, pd.RangeIndex):
-        # The rows have one field more than the header (pandas then takes the first column
-        # as the index, and every value sits one column left). Spreadsheets write that when
-        # each row ends in a comma: read again ignoring the trailing field, but only if it
-        # is empty in every row; a value there is a shifted row, not padding.
-        trailing = frame.iloc[:, -1].str.strip()
-        shifted = (trailing.notna() & (trailing != "")).to_numpy(dtype=bool)
-        if shifted.any():
-            line = header.line + 1 + int(shifted.argmax())
-            raise SitrepInputError(
-                f"{path}: line {line}: more fields than the header has: fix or remove that line "
-                "(an unquoted comma in a cell?)"
-            )
-        frame = _read_frame(path, header, index_col=False)
+    try:
+        frame: pd.DataFrame | None = _read_frame(path, header)
+        refused: SitrepInputError | None = None
+    except SitrepInputError as error:
+        frame, refused = None, error
+    if frame is None or not isinstance(frame.index, pd.RangeIndex):
+        # Rows with more fields than the header: pandas refused them, or (when the first row
+        # has one more) took the first column as the index with every value one column left.
+        # Spreadsheets write one empty field more per row (a comma ending each row): read the
+        # header's columns only, once every row is checked to hold nothing beyond them.
+        if not _empty_extra_field(path, header):
+            if refused is not None:
+                raise refused
+        frame = _read_frame(path, header, width=len(header.names))
     frame.columns = [str(name).strip() for name in frame.columns]
     for column in optional:
         if column not in frame.columns:
@@ -353,17 +378,21 @@ def _load(
     return _parsed(frame, path=path, numbers=numbers, monthly=monthly, stats=stats)
 
 
+#: dates that read only month-first before a file is taken to be month-first
+MONTH_FIRST_PROOF: Final = 2
 #: a slashed date whose first two numbers could be either day or month
 _SLASHED_DATE: Final = r"^\s*(\d{1,2})/(\d{1,2})/\d{4}\s*$"
 
 
 def _refuse_month_first(frame: pd.DataFrame, *, path: Path) -> None:
     """Stop the import if the file's slashed dates are month-first (US order, which Excel
-    writes under a US locale). One date such as 01/13/2024 proves it; the others
-    (02/01/2024) would otherwise be read day-first, each one a wrong day, without an error."""
+    writes under a US locale): dates such as 01/13/2024 show it, and the others (02/01/2024)
+    would otherwise be read day-first, each one a wrong day, without an error."""
     parts = frame["date"].str.extract(_SLASHED_DATE).astype("Float64")
     month_first = ((parts[0] <= 12) & (parts[1] > 12)).fillna(False).to_numpy(dtype=bool)
-    if month_first.any():
+    # One such date is a typo in a day-first file (its row is rejected, bad_date); a
+    # month-first file has one on every day after the 12th
+    if month_first.sum() >= MONTH_FIRST_PROOF:
         line = frame[LINE].to_numpy()[month_first.argmax()]
         raise SitrepInputError(
             f"{path}: line {line}: the dates are month-first (US order); NHS England's are "

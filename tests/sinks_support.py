@@ -441,7 +441,13 @@ async def scenario_stale_opportunities(store: OpportunityStore) -> None:
         opportunity(trust=trust, site=None, kind="capacity_forecasting", at=T0 + at * day)
         for trust, at in (("RS1", 100), ("RS2", 70), ("RS3", 40))
     ]
-    await store.write_updates([OpportunityUpdate(opportunity=o) for o in sites + sitreps])
+    # a kind whose source ended before the others' (a monthly publication): not behind its own
+    ended = [
+        opportunity(trust=trust, site=f"{trust}01", kind="discharge_timing_prediction", at=at)
+        for trust, at in (("RT1", T0 + 2 * day), ("RT2", T0 + day))
+    ]
+    updates = [OpportunityUpdate(opportunity=o) for o in sites + sitreps + ended]
+    await store.write_updates(updates)
     async with store.engine.connect() as conn:
         rows = (await conn.execute(text("SELECT * FROM open_opportunities"))).mappings().all()
         national = (
@@ -453,13 +459,18 @@ async def scenario_stale_opportunities(store: OpportunityStore) -> None:
     assert behind["RS3"] == (60.0, True)
     assert [behind[f"{t}01"] for t in trusts[:3]] == [(0.0, False), (1.0, False), (2.0, False)]
     assert {behind[f"{t}01"] for t in trusts[12:]} == {(5.0, True)}
+    assert (behind["RT101"], behind["RT201"]) == ((0.0, False), (1.0, False))
     # discharge_coordination: 12 current trusts, shown as 10 (the 20 with the stale ones would
     # show as 20); capacity_forecasting: 2 current, suppressed
-    assert national == [("capacity_forecasting", None), ("discharge_coordination", 10)]
-    assert {trust for (trust,) in summary} == {*trusts[:12], "RS1", "RS2"}
+    assert national == [
+        ("capacity_forecasting", None),
+        ("discharge_coordination", 10),
+        ("discharge_timing_prediction", None),
+    ]
+    assert {trust for (trust,) in summary} == {*trusts[:12], "RS1", "RS2", "RT1", "RT2"}
     top = await store.top_opportunities(limit=100)
-    assert len(top) == 14 and not any(row["stale"] for row in top)
-    assert len(await store.top_opportunities(limit=100, include_stale=True)) == 23
+    assert len(top) == 16 and not any(row["stale"] for row in top)
+    assert len(await store.top_opportunities(limit=100, include_stale=True)) == 25
     assert await store.stale_open_opportunities() == 9
 
 

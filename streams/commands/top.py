@@ -67,7 +67,11 @@ def run(args: argparse.Namespace) -> int:
         return 2
     settings = get_settings()
     url = args.db or settings.database_url
-    shown = make_url(url).render_as_string(hide_password=True)
+    try:
+        shown = make_url(url).render_as_string(hide_password=True)
+    except SQLAlchemyError:
+        sys.stderr.write("opsradar top: --db is not a database URL (e.g. sqlite+aiosqlite:///F)\n")
+        return 2
 
     async def read() -> tuple[list[dict[str, Any]], int]:
         tls = database_connect_args(settings, schema.async_url(url))

@@ -12,8 +12,11 @@ RVY's ``capacity_forecasting`` (last bed month July 2023, merged into RBN) activ
 
 An open episode is re-sent at least once a day of event time while its scope is evaluated
 (``snapshot_every_hours``; a sitrep scope's at each report it is evaluated on), so how far its
-``last_evaluated_at`` is behind the newest evaluation of any episode of the same domain and scope
-type (site, or trust-level sitrep) is how far its data is behind the rest of the country's:
+``last_evaluated_at`` is behind the newest evaluation of any episode of the same kind and scope
+type (site, or trust-level sitrep) is how far its data is behind the rest of the country's. Of
+the same kind, because kinds read sources of different cadence and end: the delay-reason
+publication (monthly, ending May 2025 in the shared data) is not behind its own kinds' newest
+when the daily sitreps run on to August.
 
 - ``data_behind_days``: that difference, in days (0 for the newest);
 - ``stale``: behind by more than 3 days at a site (a live one is at most a day behind), more
@@ -57,10 +60,10 @@ def _current_opportunities() -> str:
     SELECT o.*, {behind} AS data_behind_days, ({behind} > {limit}) AS stale
     FROM opportunities AS o
     JOIN (
-        SELECT domain, (site_code IS NULL) AS trust_level, MAX(last_evaluated_at) AS newest
+        SELECT kind, (site_code IS NULL) AS trust_level, MAX(last_evaluated_at) AS newest
         FROM opportunities
-        GROUP BY domain, (site_code IS NULL)
-    ) AS n ON n.domain = o.domain AND n.trust_level = (o.site_code IS NULL)
+        GROUP BY kind, (site_code IS NULL)
+    ) AS n ON n.kind = o.kind AND n.trust_level = (o.site_code IS NULL)
     """
 
 

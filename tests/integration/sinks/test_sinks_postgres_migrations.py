@@ -52,6 +52,10 @@ WRITER_ON_TABLES = {
 }
 
 
+def open_columns(engine: Engine) -> set[str]:
+    return {column["name"] for column in inspect(engine).get_columns("open_opportunities")}
+
+
 def on_views(views: tuple[str, ...]) -> set[tuple[str, str, str]]:
     return {
         (role, view, "SELECT") for role in ("opsradar_writer", "opsradar_analyst") for view in views
@@ -76,10 +80,13 @@ def test_upgrade_downgrade_one_step_and_upgrade_again(empty_database: str) -> No
                 )
             )
 
+        stale = {"data_behind_days", "stale"}
+        assert stale <= open_columns(engine)
         schema.downgrade(empty_database, "-1")
         assert schema.current_revision(empty_database) == "r0005"
         assert objects(engine) == (set(TABLE_NAMES), set(VIEW_NAMES))
         assert privileges(engine) == WRITER_ON_TABLES | ON_VIEWS
+        assert not stale & open_columns(engine)
         schema.downgrade(empty_database, "-1")
         assert schema.current_revision(empty_database) == "r0004"
         assert objects(engine) == (set(TABLE_NAMES), set(VIEW_NAMES))

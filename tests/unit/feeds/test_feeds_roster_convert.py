@@ -357,6 +357,8 @@ def test_times_with_seconds_and_a_night_ending_at_24_00_are_read(
         "D2,W12,HCA,06/07/2026 16:00,06/07/2026 24:00,01/06/2026 09:00,Vacant\n",
         "D3,W12,HCA,06/07/2026 16:00,06/07/2026 24:00:00,01/06/2026 09:00,Vacant\n",
         "D4,W12,HCA,06/07/2026 25:00,06/07/2026 24:30,01/06/2026 09:00,Vacant\n",
+        # the minutes and seconds of 07:24:00 are no 24:00
+        "D5,W12,HCA,06/07/2026 07:24:00,06/07/2026 19:24:00,01/06/2026 09:24:00,Vacant\n",
     ]
     export = "Duty ID,Unit,Grade,Start,End,Created,Status\n" + "".join(rows)
     code, out, _, path = _run(tmp_path, capsys, export.encode())
@@ -369,6 +371,7 @@ def test_times_with_seconds_and_a_night_ending_at_24_00_are_read(
         ("2026-07-06T06:30", "2026-07-06T19:00"),
         ("2026-07-06T15:00", "2026-07-06T23:00"),
         ("2026-07-06T15:00", "2026-07-06T23:00"),
+        ("2026-07-06T06:24", "2026-07-06T18:24"),
     ]
 
 

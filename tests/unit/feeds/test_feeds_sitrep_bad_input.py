@@ -433,17 +433,37 @@ def test_rows_ending_in_a_comma_are_read_not_dropped(
     assert summary["skipped_rows"] == 0 and summary["by_type"]["bed_sitrep"] == 1
 
 
-def test_a_value_beyond_the_header_in_every_row_is_an_error_naming_the_line(
+@pytest.mark.parametrize(
+    ("rows", "line", "fields"),
+    [
+        # a value in the extra field of a later row
+        ("RAA,2023-05-01,50,\nRAA,2023-05-02,51,7\n", 3, 4),
+        # an unquoted 1,234 in a row that also ends in a comma: read as 1 before
+        ("RAA,2023-05-01,1,234,\nRAA,2023-05-02,50,\n", 2, 5),
+    ],
+)
+def test_a_value_beyond_the_header_is_an_error_naming_the_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], rows: str, line: int, fields: int
+) -> None:
+    files = _bedflow(
+        tmp_path, nctr=NCTR_HEADER + rows, discharges=DISCHARGE_HEADER + "RAA,2023-05-01,5,20\n"
+    )
+    code, summary, _, err = _run(capsys, tmp_path, **files)
+    assert code == 2 and summary == {}
+    assert f"n.csv: line {line}: {fields} fields where the header has 3" in err
+
+
+def test_trailing_commas_after_a_blank_first_row_are_read(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     files = _bedflow(
         tmp_path,
-        nctr=NCTR_HEADER + "RAA,2023-05-01,50,\nRAA,2023-05-02,51,7\n",
-        discharges=DISCHARGE_HEADER + "RAA,2023-05-01,5,20\n",
+        nctr=NCTR_HEADER + "\nRAA,2023-05-01,50,\nRAA,2023-05-02,51,\n",
+        discharges=DISCHARGE_HEADER + "RAA,2023-05-01,5,20\nRAA,2023-05-02,4,16\n",
     )
-    code, summary, _, err = _run(capsys, tmp_path, **files)
-    assert code == 2 and summary == {}
-    assert "n.csv: line 3: more fields than the header" in err
+    code, _, events, _ = _run(capsys, tmp_path, **files)
+    assert code == 0
+    assert _daily(events) == [("2023-05-01", 50, 20), ("2023-05-02", 51, 16)]
 
 
 def test_a_revised_day_appended_to_the_file_gives_no_event_and_is_counted(
@@ -486,15 +506,37 @@ def test_a_revised_ae_month_gives_no_event(
 def test_month_first_dates_stop_the_import_naming_the_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # 05/02/2023 would be read as 5 February; 05/13/2023 shows the file is month-first
+    # 05/02/2023 would be read as 5 February; 05/13 and 05/14 show the file is month-first
     files = _bedflow(
         tmp_path,
-        nctr=NCTR_HEADER + "RAA,05/02/2023,50\nRAA,05/13/2023,51\n",
+        nctr=NCTR_HEADER + "RAA,05/02/2023,50\nRAA,05/13/2023,51\nRAA,05/14/2023,52\n",
         discharges=DISCHARGE_HEADER + "RAA,2023-05-02,4,16\n",
     )
     code, summary, events, err = _run(capsys, tmp_path, **files)
     assert (code, summary, events) == (2, {}, [])
     assert "n.csv: line 3" in err and "month-first" in err
+
+
+def test_one_month_first_date_in_a_day_first_file_is_a_typo_rejected(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = _bedflow(
+        tmp_path,
+        nctr=NCTR_HEADER + "RAA,01/05/2023,50\nRAA,05/13/2023,51\nRAA,03/05/2023,52\n",
+        discharges=DISCHARGE_HEADER + "RAA,2023-05-01,4,16\nRAA,2023-05-03,5,17\n",
+    )
+    code, summary, events, _ = _run(capsys, tmp_path, **files)
+    assert code == 0 and summary["rejected_rows"] == {"bad_date:date": 1}
+    assert [d for d, _, _ in _daily(events)] == ["2023-05-01", "2023-05-03"]
+
+
+def test_an_ae_file_without_trust_rows_imports_nothing_without_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, summary, events, _ = _run(
+        capsys, tmp_path, ae=_ae(tmp_path, '"ENG",100,5,10,1,"May 2023"')
+    )
+    assert (code, events, summary["skipped_rows"]) == (0, [], 1)
 
 
 def test_a_discharge_file_without_the_17_00_split_is_imported(
@@ -530,7 +572,13 @@ def test_a_quoted_title_over_several_lines_is_skipped(
 def test_a_month_without_its_emergency_admissions_is_rejected_not_zero(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    ae = _ae(tmp_path, '"RAJ",1000,50,,12,"May 2023"', '"RAJ",1000,50,200,12,"June 2023"')
+    ae = _ae(
+        tmp_path,
+        '"RAJ",1000,50,,12,"May 2023"',
+        '"RAJ",1000,50,200,12,"June 2023"',
+        # no attendances: no submission, left out as before, not a rejection
+        '"RAJ",0,0,,,"July 2023"',
+    )
     code, summary, events, _ = _run(capsys, tmp_path, ae=ae)
     assert code == 0
     assert [e["period_start"] for e in events] == ["2023-06-01"]

@@ -21,6 +21,10 @@ def objects(engine: Engine) -> tuple[set[str], set[str]]:
     return set(inspector.get_table_names()) - {"alembic_version"}, set(inspector.get_view_names())
 
 
+def open_columns(engine: Engine) -> set[str]:
+    return {column["name"] for column in inspect(engine).get_columns("open_opportunities")}
+
+
 @pytest.fixture
 def sqlite_file(tmp_path: Path) -> str:
     return str(tmp_path / "opsradar.db")
@@ -33,9 +37,11 @@ def test_upgrade_downgrade_one_step_and_upgrade_again(sqlite_file: str) -> None:
     assert schema.current_revision(url) == schema.head_revision() == "r0006"
     assert objects(engine) == (set(TABLE_NAMES), set(VIEW_NAMES))
 
+    assert {"data_behind_days", "stale"} <= open_columns(engine)
     schema.downgrade(url, "-1")  # r0006 redefines views and keeps every object
     assert schema.current_revision(url) == "r0005"
     assert objects(engine) == (set(TABLE_NAMES), set(VIEW_NAMES))
+    assert not {"data_behind_days", "stale"} & open_columns(engine)
     schema.downgrade(url, "-1")  # r0005 rebuilds a table (SQLite) and keeps every object
     assert schema.current_revision(url) == "r0004"
     assert objects(engine) == (set(TABLE_NAMES), set(VIEW_NAMES))

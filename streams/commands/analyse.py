@@ -133,6 +133,20 @@ def _summary_entry(opportunity: Opportunity) -> dict[str, Any]:
     }
 
 
+def _summary_entries(episodes: list[Opportunity]) -> list[dict[str, Any]]:
+    """Each episode's entry, with ``data_behind_days`` and ``stale`` as the analyst views give
+    them (an open episode of a scope that stopped reporting is stale)."""
+    from models.outputs import data_behind_days, is_stale
+
+    entries = []
+    for episode, behind in zip(episodes, data_behind_days(episodes), strict=True):
+        entry = _summary_entry(episode)
+        entry["data_behind_days"] = round(behind, 3)
+        entry["stale"] = is_stale(episode, behind)
+        entries.append(entry)
+    return entries
+
+
 class _Sink:
     """Batches outputs to the database writer (``sinks.database.OpportunityStore``) and keeps
     the latest snapshot of each episode for the summary."""
@@ -207,10 +221,12 @@ async def _analyse(args: argparse.Namespace, paths: list[Path]) -> dict[str, Any
             "expired": totals["expired"],
             "occupancy_clamped": totals["occupancy_clamped"],
         },
-        "opportunities": [
-            _summary_entry(episodes[key])
-            for key in sorted(episodes, key=lambda k: (k[0], k[1] or "", k[2], k[3]))
-        ],
+        "opportunities": _summary_entries(
+            [
+                episodes[key]
+                for key in sorted(episodes, key=lambda k: (k[0], k[1] or "", k[2], k[3]))
+            ]
+        ),
     }
 
 

@@ -91,6 +91,9 @@ class Quality(msgspec.Struct, kw_only=True):
     gap_start: int | None = None
     gap_end: int | None = None
     confirmed: bool = False  # the gap's unconfirmed entities were expired
+    #: events of the gap's hours came after it, later than the lateness allowance: its backlog
+    #: was delivered (a resend after the feed resumed), so nothing it seemed to lose is lost
+    backfilled: bool = False
 
 
 class Profile(msgspec.Struct, kw_only=True):
@@ -131,6 +134,17 @@ class DataQuality:
             bucket = state.counts[hour] = {}
         bucket[FEED] = bucket.get(FEED, 0) + 1
         bucket[event_type] = bucket.get(event_type, 0) + 1
+
+    def late(self, hour: int) -> None:
+        """An event of ``hour`` arrived later than the lateness allowance. One inside the
+        current (or last) gap is its backlog arriving: the entities last heard of before the
+        gap are then not expired when the recovery ends (``_move``)."""
+        state = self.state
+        if state.gap_start is None or state.backfilled or hour < state.gap_start:
+            return
+        if state.gap_end is None or hour < state.gap_end:
+            state.backfilled = True
+            self._dirty.add(self.part)
 
     @property
     def ok(self) -> bool:
@@ -218,12 +232,14 @@ class DataQuality:
                 self._set("gap", hour)
                 state.gap_start = state.last_seen.get(FEED, hour - 1) + 1
                 state.gap_end = None
+                state.backfilled = False
             elif state.first_hour is not None and hour - state.first_hour >= WARMUP_HOURS:
                 self._set("ok", hour)
         if state.status == "ok" and state.silent:
             self._set("gap", hour)
             state.gap_start = min(state.last_seen.get(name, hour - 1) for name in state.silent) + 1
             state.gap_end = None
+            state.backfilled = False
         elif state.status == "gap" and not state.silent:
             self._set("recovering", hour)
             state.gap_end = hour
@@ -241,9 +257,10 @@ class DataQuality:
                 # Those last heard of before the gap *ended*: in a one-type gap the rest of the
                 # feed flows, so a referral received (or a patient admitted) in the gap whose
                 # triage (discharge) the gap lost was last heard of inside it.
+                # Not when the gap's backlog came late: what it held has been applied.
                 if not state.confirmed and hour - state.gap_end >= recovery - CONFIRM_LEAD_HOURS:
                     state.confirmed = True
-                    confirm = state.gap_end
+                    confirm = None if state.backfilled else state.gap_end
                 if hour - state.gap_end >= recovery:
                     self._set("ok", hour)
         return Transition(status=state.status, confirm_before=confirm)

@@ -345,9 +345,11 @@ class ScopeState:
         watermark = core.watermark
         if watermark is not None and ts < watermark - self._lateness:
             core.late += 1
-            if type(event) in ENTITY_EVENTS:
-                bound = self._handler(type(event))
-                if bound is not None:
+            bound = self._handler(type(event))
+            if bound is not None:
+                # a feed gap's backlog arriving after the feed resumed
+                bound[0].quality.late(hour)
+                if type(event) in ENTITY_EVENTS:
                     # No evaluated hour changes; the entity's state does (a late discharge frees
                     # its bed). Remembered as seen, so a redelivery within the horizon is ignored.
                     self.dedupe.add(event.event_id, key)

@@ -312,3 +312,30 @@ def test_a_bank_holiday_s_quiet_referral_feed_is_no_gap() -> None:
     quality = series(out, "data_quality_referrals")
     after_warm_up = [p.value for p in quality if p.evaluated_at >= b.day_at(28)]
     assert after_warm_up and set(after_warm_up) == {1.0}
+
+
+def test_a_gap_whose_backlog_is_resent_after_the_feed_resumed_expires_no_patient() -> None:
+    """An interface down for 6 hours, its messages resent once the live feed is back (a batch
+    file through ``hl7 convert``, an engine's archive replay): a gap, then its events arrive
+    behind the feed. They are applied, so the patients last heard of before the gap are not
+    what it lost: expiring them at the recovery's end took a quarter of the beds off the
+    count for two weeks."""
+    s = b.Stream()
+    b.bedflow(s, 40, admissions=b.const(60), beds=b.const(900), los_days=6.0)
+    start, end = b.day_at(20) + timedelta(hours=10), b.day_at(20) + timedelta(hours=16)
+    resent = b.day_at(20) + timedelta(hours=22)
+
+    def arrival(event: object) -> object:
+        at = event.occurred_at  # type: ignore[attr-defined]
+        return resent + (at - start) / 1000 if start <= at < end else at
+
+    in_order = s.events(40)
+    out = run(sorted(in_order, key=arrival))  # type: ignore[arg-type, return-value]
+    quality = series(out, "data_quality_bed_flow")
+    assert {p.value for p in quality if start <= p.evaluated_at < start + timedelta(days=1)} >= {
+        2.0
+    }
+    expected = {p.evaluated_at: p.value for p in series(run(in_order), "occupied_beds")}
+    # from the day after the gap (its own hours were emitted before the resend came)
+    after = [p for p in series(out, "occupied_beds") if p.evaluated_at >= b.day_at(21)]
+    assert after and all(p.value == expected[p.evaluated_at] for p in after)

@@ -78,7 +78,11 @@ def test_analyse_writes_the_summary_and_the_database(
         "weekly_staff_hours",
         "weekly_gbp",
         "evidence",
+        "data_behind_days",
+        "stale",
     }
+    # one site, its feed running to the end: nothing is behind, nothing stale
+    assert (timing[0]["data_behind_days"], timing[0]["stale"]) == (0.0, False)
     # the default database: opsradar.sqlite in the working directory, migrated on first use
     with sqlite3.connect(tmp_path / "opsradar.sqlite") as db:
         kinds = db.execute("select kind, status from opportunities").fetchall()

@@ -329,8 +329,13 @@ class SitrepDomain:
                 modes[kind] = "daily" if daily else "periodic"
         # the day's readings over the latest of every source: a kind evaluated on today's
         # discharge report is sized with this month's beds (only the kinds in ``modes`` are
-        # evaluated, on metrics their updated sources give)
-        known = {**self.sitrep.context(day), **readings} if modes else readings
+        # evaluated, on metrics their updated sources give), and with the 7 report days' NCTR
+        # patients its trigger judged
+        known = (
+            {**self.sitrep.context(day), **readings, **self.sitrep.sizing(day)}
+            if modes
+            else readings
+        )
         out.extend(
             self.kinds.detect(
                 readings=known,

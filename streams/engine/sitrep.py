@@ -192,6 +192,17 @@ class Sitrep:
             out["occupied_beds"] = Reading(beds[1], beds[0])
         return out
 
+    def sizing(self, day: int) -> dict[str, Reading]:
+        """Readings that stand in for the day's in the impact formulas: the NCTR patients of the
+        7 report days the trigger judged (their mean), not the day's count alone. A trust's
+        count swings day to day: RYR's 545 on 31 March 2024, in a week whose mean was 634 (37%
+        of its beds), sized an active episode at 0 bed-days."""
+        days = [key for key in range(day - 6, day + 1) if key in self.agg.discharge]
+        if not days:
+            return {}
+        mean = round(sum(self.agg.discharge[key][0] for key in days) / len(days))
+        return {"nctr_patients": Reading(mean, mean)}
+
     def evaluate(self, day: int, sources: dict[str, int]) -> dict[str, Reading]:
         agg = self.agg
         out: dict[str, Reading] = {}

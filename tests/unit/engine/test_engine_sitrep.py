@@ -158,3 +158,25 @@ def test_a_daily_evaluation_is_sized_with_the_month_s_bed_report() -> None:
         [(400 - line * 900) * 7] * len(sized)
     )
     assert sized[-1].evidence["impact"]["inputs"]["occupied_beds"] == 900
+
+
+@pytest.mark.unit
+def test_a_trust_s_episode_is_sized_on_the_week_its_trigger_judged() -> None:
+    """NCTR 350 and 450 on alternate days: the 7-day share (44% of 900 beds) is what triggers,
+    so the weekly excess is the week's mean NCTR over the line, not one day's count (on a
+    350 day, 350 - 315 = 35 a day instead of 85)."""
+    line = CATALOGUE.kinds["discharge_coordination"].impact["nctr_share_line"]
+    s = b.Stream()
+    b.sitreps(s, 30, nctr=lambda day: 350 if day % 2 else 450, occupied=b.const(900))
+    out = run(s.events(31))
+    sized = [
+        o.opportunity
+        for o in out
+        if hasattr(o, "opportunity") and o.opportunity.kind == "discharge_coordination"
+    ]
+    week = [o for o in sized if o.last_evaluated_at >= b.day_at(7)]
+    assert week and sized[-1].status == "active"
+    # the evaluated day's 7 report days hold four of one count and three of the other
+    means = {round((4 * 450 + 3 * 350) / 7), round((4 * 350 + 3 * 450) / 7)}
+    assert {o.evidence["impact"]["inputs"]["nctr_patients"] for o in week} <= means
+    assert all(o.weekly_bed_days > (350 - line * 900) * 7 for o in week)

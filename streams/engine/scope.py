@@ -344,6 +344,15 @@ class ScopeState:
             return []
         watermark = core.watermark
         if watermark is not None and ts < watermark - self._lateness:
+            # A late event is remembered under the watermark's hour, not its own: its own is
+            # past the dedupe horizon, purged at the next advance, and a backlog of late events
+            # over months of hours (bookings of a back-dated waiting list) made a part per hour,
+            # every one of them in the state's index (a 1 MB changelog record stopped the
+            # worker). Under the watermark's hour a redelivery within the horizon is ignored.
+            late_key = self.dedupe.key(event.event_id, int(watermark // HOUR))
+            if self.dedupe.seen(event.event_id, late_key):
+                core.duplicate += 1
+                return []
             core.late += 1
             bound = self._handler(type(event))
             if bound is not None:
@@ -351,8 +360,8 @@ class ScopeState:
                 bound[0].quality.late(hour)
                 if type(event) in ENTITY_EVENTS:
                     # No evaluated hour changes; the entity's state does (a late discharge frees
-                    # its bed). Remembered as seen, so a redelivery within the horizon is ignored.
-                    self.dedupe.add(event.event_id, key)
+                    # its bed).
+                    self.dedupe.add(event.event_id, late_key)
                     bound[1](event, ts, hour)
             return []
         out: list[Output] = []

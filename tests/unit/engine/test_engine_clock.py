@@ -179,3 +179,46 @@ def test_clinic_outcomes_recorded_hours_after_the_clinic_still_count() -> None:
         assert got.evaluated_at == expected.evaluated_at
         assert (got.value, got.sample_size) == (expected.value, expected.sample_size)
     assert series(in_time, "dna_rate_28d")[-1].value > 0.1
+
+
+@pytest.mark.unit
+def test_late_events_over_months_of_hours_keep_the_dedupe_small_and_count_once() -> None:
+    """A waiting list's bookings sent at connection, back-dated over months: each was remembered
+    under its own hour, a dedupe part per hour in the state's index (a 1 MB changelog record
+    stopped the demo's worker). They are remembered under the watermark's hour, and a late
+    outcome sent twice still counts once."""
+    from models.events import AppointmentBooked, AppointmentOutcome, ReferralReceived
+
+    state = ScopeState.new("RX1", "RX101", CATALOGUE.for_scope("RX1", "RX101"))
+    s = b.Stream()
+    now = b.T0 + timedelta(days=200)
+    state.apply(
+        s.add(
+            ReferralReceived,
+            now,
+            referral_ref="aa" + "0" * 14,
+            specialty_code="100",
+            priority="routine",
+            source="gp",
+        )
+    )
+    for index in range(1000):
+        state.apply(
+            s.add(
+                AppointmentBooked,
+                b.T0 + timedelta(hours=3 * index),
+                referral_ref=f"bb{index:014x}",
+                appointment_at=now + timedelta(days=3),
+                attendance_type="first",
+            )
+        )
+    assert len(state.dedupe.held_hours()) <= 2
+    outcome = s.add(
+        AppointmentOutcome,
+        now - timedelta(days=1),
+        referral_ref="cc" + "0" * 14,
+        outcome="attended",
+    )
+    state.apply(outcome)
+    state.apply(outcome)  # redelivered
+    assert (state.late, state.core.duplicate) == (1001, 1)

@@ -132,7 +132,7 @@ def main() -> int:
         f"  worker       http://127.0.0.1:{settings.web_port}/metrics\n"
         "  Postgres     psql postgresql://opsradar:opsradar@127.0.0.1:55432/opsradar "
         "-c 'SELECT * FROM open_opportunities'\n"
-        "  top list     .venv/bin/opsradar top  (the largest open opportunities now)\n"
+        "  top list     .venv/bin/opsradar top  (what is still open: the demo's episodes end)\n"
         f"  injected     {truth}\n"
         "  stop it all  make down"
     )

@@ -327,15 +327,10 @@ class SitrepDomain:
             if updated:
                 daily = any(sources[source] for source in updated)
                 modes[kind] = "daily" if daily else "periodic"
-        # the day's readings over the latest of every source: a kind evaluated on today's
-        # discharge report is sized with this month's beds (only the kinds in ``modes`` are
-        # evaluated, on metrics their updated sources give), and with the 7 report days' NCTR
-        # patients its trigger judged
-        known = (
-            {**self.sitrep.context(day), **readings, **self.sitrep.sizing(day)}
-            if modes
-            else readings
-        )
+        # the impact inputs of every source as of today (``Sitrep.context``) over the day's
+        # readings: only the kinds in ``modes`` are evaluated, on metrics their updated
+        # sources give
+        known = {**readings, **self.sitrep.context(day)} if modes else readings
         out.extend(
             self.kinds.detect(
                 readings=known,

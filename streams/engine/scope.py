@@ -15,7 +15,7 @@ happen at event-time boundaries only:
 Lateness: an event up to ``lateness`` behind the scope's watermark (the newest ``occurred_at``
 applied) is accepted into state, but boundaries already evaluated are **not** re-evaluated or
 re-emitted (outputs are never retracted; the late event counts from the next boundary on). Older
-events are counted ``late``; those that change an entity's state (``ENTITY_EVENTS``: a late
+events are counted ``late``; those that change an entity's state (``LATE_APPLIED_EVENTS``: a late
 discharge frees its bed, a late triage leaves the untriaged list), and clinic outcomes (recorded
 when a clinic's list is closed, hours after the appointment), are still applied, the
 others (counts of absences and changes) are dropped. A repeated ``event_id`` within the
@@ -102,7 +102,7 @@ DEFAULT_LATENESS: Final = timedelta(hours=2)
 #: newest event, so dropping late ones would drop most of them and the DNA rate with them. An
 #: outcome counts in its own day, in the 28-day windows still to be evaluated (a day already
 #: past the window is purged at the next sweep), and marks its referral past triage.
-ENTITY_EVENTS: Final[frozenset[type]] = frozenset(
+LATE_APPLIED_EVENTS: Final[frozenset[type]] = frozenset(
     {
         AppointmentBooked,
         AppointmentOutcome,
@@ -358,7 +358,7 @@ class ScopeState:
             if bound is not None:
                 # a feed gap's backlog arriving after the feed resumed
                 bound[0].quality.late(hour)
-                if type(event) in ENTITY_EVENTS:
+                if type(event) in LATE_APPLIED_EVENTS:
                     # No evaluated hour changes; the entity's state does (a late discharge frees
                     # its bed).
                     self.dedupe.add(event.event_id, late_key)

@@ -180,28 +180,31 @@ class Sitrep:
             del agg.discharge[key]
         return sources
 
-    def context(self, day: int) -> dict[str, Reading]:
-        """The bed and discharge readings as of ``day`` whether or not their sources were
-        updated for it: the impact formulas' inputs. Published bed sitreps are monthly, so a kind
-        evaluated on a daily discharge report is sized against the month's beds; these readings
-        are never emitted as points (a point says its source was updated that day)."""
-        out = self._discharge_metrics(day)
+    def _bed_readings(self, day: int) -> dict[str, Reading]:
         beds = self._beds_at(day)
-        if beds is not None:
-            out["open_beds"] = Reading(beds[0], beds[0])
-            out["occupied_beds"] = Reading(beds[1], beds[0])
+        if beds is None:
+            return {}
+        out = {"open_beds": Reading(beds[0], beds[0]), "occupied_beds": Reading(beds[1], beds[0])}
+        reading = ratio(beds[1], beds[0], beds[0])
+        if reading is not None:
+            out["bed_occupancy_ratio"] = reading
         return out
 
-    def sizing(self, day: int) -> dict[str, Reading]:
-        """Readings that stand in for the day's in the impact formulas: the NCTR patients of the
-        7 report days the trigger judged (their mean), not the day's count alone. A trust's
-        count swings day to day: RYR's 545 on 31 March 2024, in a week whose mean was 634 (37%
-        of its beds), sized an active episode at 0 bed-days."""
-        days = [key for key in range(day - 6, day + 1) if key in self.agg.discharge]
-        if not days:
-            return {}
-        mean = round(sum(self.agg.discharge[key][0] for key in days) / len(days))
-        return {"nctr_patients": Reading(mean, mean)}
+    def context(self, day: int) -> dict[str, Reading]:
+        """The impact formulas' inputs as of ``day``, whether or not their sources were updated
+        for it; never emitted as points (a point says its source was updated that day).
+
+        Published bed sitreps are monthly, so a kind evaluated on a daily discharge report is
+        sized against the month's beds. ``nctr_patients`` is the mean of the 7 report days the
+        trigger judged, not the day's count: a trust's count swings day to day (RYR's 545 on
+        31 March 2024, in a week whose mean was 634, 37% of its beds, sized an active episode at
+        0 bed-days). Every other reading equals the day's own where both exist."""
+        out = {**self._discharge_metrics(day), **self._bed_readings(day)}
+        days = self._window_days(day)
+        if days:
+            mean = round(sum(self.agg.discharge[key][0] for key in days) / len(days))
+            out["nctr_patients"] = Reading(mean, mean)
+        return out
 
     def evaluate(self, day: int, sources: dict[str, int]) -> dict[str, Reading]:
         agg = self.agg
@@ -209,13 +212,7 @@ class Sitrep:
         if "discharge" in sources or "bed" in sources:
             out.update(self._discharge_metrics(day))
         if "bed" in sources:
-            beds = self._beds_at(day)
-            if beds is not None:
-                out["open_beds"] = Reading(beds[0], beds[0])
-                out["occupied_beds"] = Reading(beds[1], beds[0])
-                reading = ratio(beds[1], beds[0], beds[0])
-                if reading is not None:
-                    out["bed_occupancy_ratio"] = reading
+            out.update(self._bed_readings(day))
         if "ae" in sources:
             out.update(self._ae_metrics(day))
         if "delay" in sources and agg.delay_day is not None and agg.delay_day <= day:
@@ -235,9 +232,13 @@ class Sitrep:
                     out[f"delay_share_{group}"] = reading
         return out
 
+    def _window_days(self, day: int) -> list[int]:
+        """The report days of the 7 days ending ``day`` that have a discharge sitrep."""
+        return [key for key in range(day - 6, day + 1) if key in self.agg.discharge]
+
     def _discharge_metrics(self, day: int) -> dict[str, Reading]:
         agg = self.agg
-        days = [key for key in range(day - 6, day + 1) if key in agg.discharge]
+        days = self._window_days(day)
         if not days:
             return {}
         out: dict[str, Reading] = {}

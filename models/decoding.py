@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import operator
 import re
-import typing
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from itertools import compress, repeat
@@ -89,7 +88,6 @@ class _Shape(msgspec.Struct, frozen=True):
     # default, quotes
     own_patterned: tuple[tuple[str, str, Callable[[Any], Any]], ...]  # name, regex, getter: the
     # patterned fields not every type has; its refs and its codes but source_system among them
-    own_codes: tuple[str, ...]
     counted: bool  # a delay_reasons_sitrep: each count's key adds two quotes
 
 
@@ -136,12 +134,25 @@ def _shape(cls: type[Any]) -> _Shape:
         own_patterned=tuple(
             (name, regex, attrgetter(name)) for name, regex in patterns.OWN_FIELDS[cls]
         ),
-        own_codes=tuple(name for name in code_fields if name != "source_system"),
         counted=cls is DelayReasonsSitrep,
     )
 
 
 _SHAPES: Final = {cls: _shape(cls) for cls in _ALL_TYPES}
+#: The patterns of the code fields. No other field shares them, so each pattern's memo holds
+#: codes only (tested): the identifier scan runs on a code the first time it is seen.
+_CODE_REGEXES: Final = frozenset(
+    regex
+    for cls in _ALL_TYPES
+    for name, regex in (*patterns.COMMON_FIELDS, *patterns.OWN_FIELDS[cls])
+    if name in _CODE_FIELDS
+)
+assert all(
+    name in _CODE_FIELDS
+    for cls in _ALL_TYPES
+    for name, regex in (*patterns.COMMON_FIELDS, *patterns.OWN_FIELDS[cls])
+    if regex in _CODE_REGEXES
+), "a code's pattern is shared with a field that is not a code"
 #: The fields a batch path reads over all of a batch's events: the patterned ones every type
 #: has (event_id, trust_code, site_code, source_system) and occurred_at for the clock rules.
 _COMMON_COLUMNS: Final = tuple(
@@ -202,8 +213,10 @@ class RecordDecoder:
             name for name, owner in EVENT_TYPE_TOPIC.items() if topic is None or owner == topic
         )
         self._bounds: tuple[datetime, ClockBounds] | None = None
-        self._patterns = patterns.BatchPatterns()
-        self._clean_codes: set[str | None] = {None}  # None: an absent code, as in a memo
+        # A code is remembered once it matched its pattern and held no identifier.
+        self._patterns = patterns.BatchPatterns(
+            vetting=dict.fromkeys(_CODE_REGEXES, _no_identifier)
+        )
 
     def _clock(self, now: datetime) -> ClockBounds:
         """The clock rules' bounds for ``now``; computed again only when ``now`` changes."""
@@ -285,8 +298,8 @@ class RecordDecoder:
         by_regex: dict[str, list[str | None]] = {}
         for name, regex in patterns.COMMON_FIELDS:
             by_regex.setdefault(regex, []).extend(common[name])
-        codes: list[str | None] = common["source_system"]  # by_regex holds its own copy
-        quotes = _SOURCE_SYSTEM_QUOTES * (len(codes) - codes.count(None))
+        sources: list[str | None] = common["source_system"]
+        quotes = _SOURCE_SYSTEM_QUOTES * (len(sources) - sources.count(None))
         refs: list[str | None] = []
         group_quotes: dict[type[Any], int] = {}  # but source_system's
         for cls, group in by_type.items():
@@ -302,10 +315,9 @@ class RecordDecoder:
                 counted += 2 * sum(map(len, map(_COUNTS, group)))
             group_quotes[cls] = counted
             quotes += counted
-            for name in shape.own_codes:
-                codes.extend(own[name])
             for name in shape.ref_fields:
                 refs.extend(own[name])
+        # the codes' identifier scan too: the patterns' memo vets a code before remembering it
         if not self._patterns.all_values_match(by_regex):
             return None
         # Equal counts: no key repeats and no optional key is written at its default (null, or
@@ -314,8 +326,6 @@ class RecordDecoder:
             self._batch.decode(value), events, by_type, group_quotes
         ):
             return None
-        if not self._codes_clean(codes):
-            return None
         # Every ref matched [0-9a-f]{16,64} above (ASCII, never empty): all-digit is isdecimal,
         # the single-event path's test, here in one C-level pass (None: an absent optional ref).
         if any(map(str.isdecimal, filter(None, refs))):
@@ -323,22 +333,6 @@ class RecordDecoder:
         sites, trusts = common["site_code"], common["trust_code"]
         times = common["occurred_at"]
         return events if columns_within(sites, trusts, times, by_type, self._clock(now)) else None
-
-    def _codes_clean(self, codes: list[str | None]) -> bool:
-        """True when no code holds an identifier; a code found clean before is not scanned again
-        (the verdict is the code's own, and a batch repeats a few codes many times)."""
-        if self._clean_codes.issuperset(codes):
-            return True
-        fresh = set(codes)
-        fresh -= self._clean_codes  # None among them too
-        if guard.any_may_hold_identifier(typing.cast("set[str]", fresh)):
-            if any(
-                guard.may_hold_identifier(code) and guard.find_in_text(code) is not None
-                for code in typing.cast("set[str]", fresh)
-            ):
-                return False
-        patterns.remember(self._clean_codes, fresh)
-        return True
 
     # One event
 
@@ -446,6 +440,16 @@ class RecordDecoder:
             if reason == INVALID_JSON and not _is_utf8(raw):
                 reason = INVALID_UTF8
         return Rejection(guard.find_in_raw_text(text) or reason)
+
+
+def _no_identifier(codes: list[str]) -> bool:
+    """True when no code holds an identifier (a cheap test over all of them first: most codes
+    are short and plainly not identifiers)."""
+    if not guard.any_may_hold_identifier(codes):
+        return True
+    return not any(
+        guard.may_hold_identifier(code) and guard.find_in_text(code) is not None for code in codes
+    )
 
 
 def _not_json(constant: str) -> Any:

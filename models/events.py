@@ -161,7 +161,12 @@ DelayPeriod = Literal["day", "week", "month"]
 
 
 class _Event(
-    msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True, tag_field="event_type"
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    forbid_unknown_fields=True,
+    tag_field="event_type",
+    gc=False,
 ):
     """The envelope every event carries; ``event_type`` is the Struct's tag."""
 

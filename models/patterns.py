@@ -129,12 +129,19 @@ class BatchPatterns:
     checked every time.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, vetting: Mapping[str, Callable[[list[str]], bool]] | None = None) -> None:
+        """``vetting``: for some patterns, a second test their new values must also pass (the
+        decoder's identifier scan of codes) before they are remembered; a memo then vouches
+        for both, so a repeated code costs neither again."""
         # None (an absent optional value) is in every memo, so that a batch whose values were
         # all seen before is one C-level ``issuperset``, with no set built.
         self._matched: dict[str, set[str | None]] = {
             regex: {None} for regex in _CHECKS if regex not in _UNIQUE_VALUED
         }
+        self._vetting = dict(vetting or {})
+        unknown = set(self._vetting) - set(self._matched)
+        if unknown:
+            raise ValueError(f"only remembered patterns can be vetted: {sorted(unknown)}")
 
     def all_values_match(self, values: Mapping[str, Sequence[str | None]]) -> bool:
         """True when every value matches its pattern (``values``: by regex; None: absent)."""
@@ -151,7 +158,11 @@ class BatchPatterns:
                 continue
             fresh = set(found)
             fresh -= matched  # None among them too
-            if not _CHECKS[regex](typing.cast("list[str]", list(fresh))):
+            new_values = typing.cast("list[str]", list(fresh))
+            if not _CHECKS[regex](new_values):
+                return False
+            vet = self._vetting.get(regex)
+            if vet is not None and not vet(new_values):
                 return False
             remember(matched, fresh)
         return True

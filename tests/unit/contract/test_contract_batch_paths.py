@@ -209,6 +209,21 @@ def test_a_code_remembered_from_an_earlier_batch_does_not_vouch_for_a_different_
     assert [r.reason for r in judged[1]] == ["bad_pattern", "nhs_number"]
 
 
+def test_an_identifying_code_is_never_remembered_as_clean() -> None:
+    # the patterns' memo vouches for a code's identifier scan too: a code that matched its
+    # pattern but held an identifier must be scanned again, and refused, every time it comes
+    decoder = RecordDecoder(None, past_horizon=None)
+    source = LegitEvents(8, plant_rate=0)
+    for _ in range(3):
+        events = [source.event("ready_for_discharge") for _ in range(3)]
+        events[1]["ward_code"] = "9434765919"  # an NHS number, within the ward code's pattern
+        raws = [json.dumps(event).encode() for event in events]
+        judged = _verdict(decoder.decode(b"[" + b",".join(raws) + b"]", now=NOW))
+        assert judged == _one_by_one(raws)
+        assert [r.reason for r in judged[1]] == ["nhs_number"]
+        assert len(judged[0]) == 2
+
+
 def test_the_memo_of_known_codes_stays_bounded() -> None:
     decoder = RecordDecoder(None, past_horizon=None)
     source = LegitEvents(6, plant_rate=0)
@@ -218,7 +233,6 @@ def test_the_memo_of_known_codes_stays_bounded() -> None:
             event["source_system"] = f"SYS{start + offset}"
         decoded = decoder.decode(json.dumps(events).encode(), now=NOW)
         assert len(decoded.events) == 500
-    assert 0 < len(decoder._clean_codes) <= MEMO_LIMIT
     remembered = decoder._patterns._matched[contract.SOURCE_SYSTEM_PATTERN]
     assert 0 < len(remembered) <= MEMO_LIMIT
 

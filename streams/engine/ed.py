@@ -9,7 +9,10 @@ The entity lifecycle of an attendance (``docs/catalogue.md`` "Entities"):
 - **Closed** by its ``ed_departure``. A closed attendance is remembered for
   ``CLOSED_KEEP_HOURS`` so that a resent departure or a late decision to admit changes no count
   (``after_close``). A departure of an attendance never seen is counted ``unknown_departures``
-  and closes it: its time in the department is unknown.
+  and closes it. A departure whose arrival has not come is kept with its time: an ED system's
+  arrivals and departures often reach the integration engine on separate channels, and one
+  lagging delivers the departure first; the arrival that follows then counts the stay, in the
+  departure's hour, as if the two had come in order.
 - **Expired** (``expired``) when open and silent for ``SILENT_HOURS``, and, after a feed gap,
   every attendance last heard of before the gap once the gap's recovery ends (its departure may
   be among the events the gap lost).
@@ -61,6 +64,11 @@ class Attendance(msgspec.Struct, array_like=True, gc=False):
     decided: float = UNKNOWN  # epoch seconds of the decision to admit, UNKNOWN if none
     handed_over: bool = False
     closed_hour: int = OPEN
+    # Set by a departure that came before the arrival (the feed's channels race): the arrival
+    # that follows counts the stay then. Appended last, with defaults: older states decode.
+    departed: float = UNKNOWN  # epoch seconds of ed_departure
+    admitted: bool = False  # its disposition was ``admitted``
+    unknown: bool = False  # its departure was the first event seen of it
 
 
 class EdAgg(msgspec.Struct, kw_only=True):
@@ -126,8 +134,18 @@ class EdFlow:
             shard[event.attendance_ref] = Attendance(hour, arrived=ts)
             agg.in_department += 1
         elif attendance.closed_hour != OPEN:
-            agg.after_close += 1
-            return
+            if attendance.arrived != UNKNOWN or attendance.departed == UNKNOWN:
+                agg.after_close += 1
+                return
+            # its departure came first: the stay is known now, counted where the departure was
+            attendance.arrived = ts
+            if attendance.unknown:
+                agg.unknown_departures -= 1
+            else:
+                agg.adopted -= 1
+            self._count_stay(
+                attendance.departed - ts, hour=attendance.closed_hour, admitted=attendance.admitted
+            )
         elif attendance.arrived == UNKNOWN:
             # adopted by a handover or decision that came first: its arrival is now known
             attendance.arrived = ts
@@ -173,9 +191,12 @@ class EdFlow:
         self._dirty.add(PART)
         shard, name = self.attendances.shard(event.attendance_ref)
         attendance = shard.get(event.attendance_ref)
+        admitted = event.disposition == "admitted"
         if attendance is None:
             agg.unknown_departures += 1
-            shard[event.attendance_ref] = Attendance(hour, closed_hour=hour)
+            shard[event.attendance_ref] = Attendance(
+                hour, closed_hour=hour, departed=ts, admitted=admitted, unknown=True
+            )
             self._dirty.add(name)
             return
         if attendance.closed_hour != OPEN:
@@ -184,16 +205,10 @@ class EdFlow:
         self._close(attendance, hour)
         self._dirty.add(name)
         if attendance.arrived != UNKNOWN:
-            stay = ts - attendance.arrived
-            add(agg.departures, hour, 1)
-            if stay <= FOUR_HOURS:
-                add(agg.within_4h, hour, 1)
-            if stay > TWELVE_HOURS:
-                add(agg.over_12h, hour, 1)
-            if event.disposition != "admitted":
-                add(agg.non_admitted, hour, 1)
-                if stay <= FOUR_HOURS:
-                    add(agg.non_admitted_within_4h, hour, 1)
+            self._count_stay(ts - attendance.arrived, hour=hour, admitted=admitted)
+        else:  # adopted: its arrival may still come
+            attendance.departed = ts
+            attendance.admitted = admitted
         if attendance.decided != UNKNOWN:
             wait = ts - attendance.decided
             add(agg.dta_departures, hour, 1)
@@ -202,6 +217,19 @@ class EdFlow:
                 add(agg.dta_hours_over_4h, hour, (wait - FOUR_HOURS) / HOUR)
             if wait > TWELVE_HOURS:
                 add(agg.dta_over_12h, hour, 1)
+
+    def _count_stay(self, stay: float, *, hour: int, admitted: bool) -> None:
+        """A departure at ``hour`` whose time from arrival (``stay``, seconds) is known."""
+        agg = self.agg
+        add(agg.departures, hour, 1)
+        if stay <= FOUR_HOURS:
+            add(agg.within_4h, hour, 1)
+        if stay > TWELVE_HOURS:
+            add(agg.over_12h, hour, 1)
+        if not admitted:
+            add(agg.non_admitted, hour, 1)
+            if stay <= FOUR_HOURS:
+                add(agg.non_admitted_within_4h, hour, 1)
 
     def _close(self, attendance: Attendance, hour: int) -> None:
         attendance.closed_hour = hour

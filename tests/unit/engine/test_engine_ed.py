@@ -295,3 +295,43 @@ def test_the_trust_line_is_overridable_on_its_own(tmp_path: Path) -> None:
     assert (condition.threshold, condition.sitrep_threshold) == (0.78, 0.7)
     assert condition.for_source(sitrep=True).threshold == 0.7
     assert condition.for_source(sitrep=False).threshold == 0.78
+
+
+def test_an_arrival_that_comes_after_its_departure_still_counts_its_stay() -> None:
+    # An ED system's arrivals and departures reach the integration engine on separate channels:
+    # one lagging delivers a departure before its arrival. The arrival must still count, with
+    # the stay the two give, as if they had come in order.
+    def in_order_and_raced(events: list[Event]) -> tuple[list[Event], list[Event]]:
+        arrivals = [e for e in events if isinstance(e, EdArrival)]
+        others = [e for e in events if not isinstance(e, EdArrival)]
+        return events, [*others, *arrivals]  # every departure before every arrival
+
+    s = b.Stream()
+    _attendance(s, arrived_h=1, left_h=2)  # 1 h, discharged: within 4 h
+    _attendance(s, arrived_h=1.5, left_h=7)  # 5.5 h, discharged: over 4 h
+    _attendance(s, arrived_h=2, left_h=3, disposition="admitted", handover_min=20)
+    _attendance(s, arrived_h=1, left_h=14, disposition="admitted")  # over 12 h
+    ordered, raced = in_order_and_raced(s.events())
+    at = b.T0 + timedelta(hours=20)
+    results = []
+    for events in (ordered, raced):
+        engine = Engine(CATALOGUE)
+        out = [o for e in [*events, *_tick(s, hours=20)] for o in engine.process(e)]
+        flow = engine.scope(b.TRUST, b.SITE, "nhs.ed.v1").ed
+        names = (
+            "ed_attendances_7d",
+            "ed_departures_7d",
+            "ed_4h_share_7d",
+            "ed_4h_share_non_admitted_7d",
+            "ed_over_12h_7d",
+            "handovers_7d",
+        )
+        results.append({name: value_at(out, name, at) for name in names})
+        assert flow.agg.after_close == 0
+        assert flow.agg.unknown_departures == 0 and flow.agg.adopted == 0
+        assert flow.agg.in_department == 1  # the tick's arrival
+    assert results[0] == results[1]
+    assert results[1]["ed_departures_7d"] == 4
+    assert results[1]["ed_4h_share_7d"] == pytest.approx(2 / 4)
+    assert results[1]["ed_4h_share_non_admitted_7d"] == pytest.approx(1 / 2)
+    assert results[1]["ed_over_12h_7d"] == 1

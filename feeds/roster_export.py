@@ -75,9 +75,12 @@ import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Final
 from zoneinfo import ZoneInfo
+
+import orjson
 
 from feeds.hl7.checked import EventCheck
 from feeds.hl7.convert import ConvertStats
@@ -296,7 +299,10 @@ class ShiftExportConverter:
 
     def _time(self, text: str) -> datetime:
         try:
-            local = local_time(text, self._map.time_format).replace(tzinfo=LONDON)
+            parsed = local_time(text, self._map.time_format)
+            # a time written with its own offset (%z: Z, +01:00) keeps it; one without is
+            # the wall clock in England
+            local = parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=LONDON)
             return local.astimezone(UTC)
         except ValueError:
             raise RowRejected("bad_timestamp") from None
@@ -476,12 +482,24 @@ def _shifts(count: int, kind: str) -> str:
 def convert_export(
     paths: list[Path], *, converter: ShiftExportConverter, out: Path
 ) -> ConvertStats:
-    """``messages`` counts rows. ``out`` is replaced only when every file converts."""
+    """``messages`` counts rows. ``out`` is replaced only when every file converts.
+
+    The events are written in event-time order (a stable sort: a row's events keep theirs).
+    Exports list shifts by unit, or come a file a unit: in row order, a worker consuming the
+    file would run its clock through the first unit's weeks, and every other unit's events
+    would come late, into hours already evaluated."""
     stats = ConvertStats()
+    events: list[tuple[datetime, bytes]] = []
+    for path in paths:
+        for raws, reason in converter.convert(path):
+            stats.add("rejected" if reason is not None else "accepted", reason, len(raws))
+            events.extend((_occurred_at(raw), raw) for raw in raws)
+    events.sort(key=itemgetter(0))
     with replaced_on_success(out) as part, open(part, "wb") as sink:
-        for path in paths:
-            for raws, reason in converter.convert(path):
-                stats.add("rejected" if reason is not None else "accepted", reason, len(raws))
-                for raw in raws:
-                    sink.write(raw + b"\n")
+        for _, raw in events:
+            sink.write(raw + b"\n")
     return stats
+
+
+def _occurred_at(raw: bytes) -> datetime:
+    return datetime.fromisoformat(orjson.loads(raw)["occurred_at"])

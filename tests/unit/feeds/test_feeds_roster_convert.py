@@ -82,20 +82,22 @@ def test_a_shift_export_becomes_rostering_events_without_staff_identifiers(
     }
     events = [json.loads(line) for line in out.read_text().splitlines()]
     kinds = [(e["event_type"], e.get("fill_source") or e.get("change")) for e in events]
+    # in event-time order: the three plans (and D3's cancellation, dated at its planning
+    # without a cancellation column), then D1's fill and D2's vacancy at its start
     assert kinds == [
         ("shift_planned", None),
-        ("shift_filled", "bank"),
         ("shift_planned", None),
-        ("shift_unfilled", None),
         ("shift_planned", None),
         ("shift_changed", "cancelled"),
+        ("shift_filled", "bank"),
+        ("shift_unfilled", None),
     ]
     planned = events[0]
     # 07:30 BST is 06:30 UTC
     assert planned["starts_at"].startswith("2026-07-06T06:30:00")
     assert (planned["unit_code"], planned["staff_group"]) == ("W12", "registered_nurse")
-    assert events[1]["hourly_rate_gbp"] == 31.5
-    assert events[0]["shift_ref"] == events[1]["shift_ref"] != events[2]["shift_ref"]
+    assert events[4]["hourly_rate_gbp"] == 31.5
+    assert events[0]["shift_ref"] == events[4]["shift_ref"] != events[1]["shift_ref"]
     text = out.read_text() + printed.out + printed.err
     assert canaries.leaked([text]) == []
     assert "CANARYSURNAME" not in text
@@ -136,7 +138,7 @@ def test_a_cancellation_is_dated_by_the_export_s_cancellation_column(
     summary, changes, err = _convert_cancellations(tmp_path, capsys, mapping=mapping)
     # D3 at its cancellation time (16:45 BST the day before the shift), D6 (the cell empty)
     # at its planning, as without the column; D7 cancelled before it was planned is refused
-    assert [c["occurred_at"] for c in changes] == ["2026-07-06T15:45:00Z", "2026-06-01T08:00:00Z"]
+    assert [c["occurred_at"] for c in changes] == ["2026-06-01T08:00:00Z", "2026-07-06T15:45:00Z"]
     assert summary["rejected"] == 1
     assert summary["reasons"] == {"cancelled_before_created": 1}
     assert "1 cancelled shift" in err and "planning time" in err
@@ -208,7 +210,7 @@ def test_a_windows_1252_export_is_read_as_such_and_said_so(
     assert code == 0
     assert json.loads(out)["events"] == 4
     rates = [json.loads(line).get("hourly_rate_gbp") for line in path.read_text().splitlines()]
-    assert rates == [None, 31.5, None, 31.5]
+    assert rates == [None, None, 31.5, 31.5]  # in time order: both plans, then both fills
     assert "Windows-1252" in err
     assert "CANARY" not in err + out
 
@@ -393,3 +395,58 @@ def test_clock_change_times_read_as_the_hl7_adapter_reads_them(
     code, _, _, path = _run(tmp_path, capsys, export.encode())
     assert code == 0
     assert json.loads(path.read_text().splitlines()[0])["starts_at"][:16] == utc
+
+
+def test_a_time_with_its_own_offset_keeps_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # an export (or an integration engine) writing ISO 8601 with Z or an offset: the offset
+    # stands; London time is only for times written without one
+    mapping = UNFILLED_MAPPING.replace('"%d/%m/%Y %H:%M"', '"%Y-%m-%dT%H:%M:%S%z"')
+    rows = [
+        "D1,W12,HCA,2026-07-06T06:30:00Z,2026-07-06T19:00:00Z,2026-06-01T08:00:00Z,Vacant\n",
+        "D2,W12,HCA,2026-07-06T07:30:00+01:00,2026-07-06T20:00:00+01:00,"
+        "2026-06-01T09:00:00+01:00,Vacant\n",
+        "D3,W12,HCA,2026-01-06T07:30:00+00:00,2026-01-06T20:00:00+00:00,"
+        "2026-01-01T09:00:00+00:00,Vacant\n",
+    ]
+    export = "Duty ID,Unit,Grade,Start,End,Created,Status\n" + "".join(rows)
+    code, _, _, path = _run(tmp_path, capsys, export.encode(), mapping=mapping)
+    assert code == 0
+    planned = [json.loads(x) for x in path.read_text().splitlines()]
+    planned = [e for e in planned if e["event_type"] == "shift_planned"]
+    assert sorted((e["starts_at"][:16], e["ends_at"][:16]) for e in planned) == [
+        ("2026-01-06T07:30", "2026-01-06T20:00"),
+        ("2026-07-06T06:30", "2026-07-06T19:00"),
+        ("2026-07-06T06:30", "2026-07-06T19:00"),
+    ]
+
+
+def test_the_converted_events_are_in_time_order_across_units_and_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Exports are sorted by unit (and a trust sends one file a unit): written in row order,
+    # the worker's clock ran through the first unit's weeks and the other units' events came
+    # late, into hours already evaluated. The output is in event-time order.
+    first = [
+        "A1,W12,HCA,06/07/2026 07:30,06/07/2026 20:00,01/06/2026 09:00,Vacant\n",
+        "A2,W12,HCA,20/07/2026 07:30,20/07/2026 20:00,15/06/2026 09:00,Vacant\n",
+        "B1,AMU,HCA,07/07/2026 07:30,07/07/2026 20:00,02/06/2026 09:00,Vacant\n",
+    ]
+    second = ["C1,ED,HCA,08/07/2026 07:30,08/07/2026 20:00,03/06/2026 09:00,Vacant\n"]
+    header = "Duty ID,Unit,Grade,Start,End,Created,Status\n"
+    (tmp_path / "a.csv").write_text(header + "".join(first))
+    (tmp_path / "b.csv").write_text(header + "".join(second))
+    (tmp_path / "map.toml").write_text(UNFILLED_MAPPING)
+    out = tmp_path / "out.jsonl"
+    code = main(
+        ["roster", "convert", str(tmp_path / "a.csv"), str(tmp_path / "b.csv"),
+         "--mapping", str(tmp_path / "map.toml"), "--out", str(out)]
+    )  # fmt: skip
+    capsys.readouterr()
+    assert code == 0
+    events = [json.loads(x) for x in out.read_text().splitlines()]
+    times = [e["occurred_at"] for e in events]
+    assert len(events) >= 4 and times == sorted(times)
+    planned = [e["starts_at"][:10] for e in events if e["event_type"] == "shift_planned"]
+    assert planned == ["2026-07-06", "2026-07-07", "2026-07-08", "2026-07-20"]

@@ -46,10 +46,20 @@ PART: Final = "rostering"
 #: count re-shards saved states on restore (``streams.engine.shards``).
 SHIFT_SHARDS: Final = 32
 LAST_ROSTERS: Final = 4
-#: rosters remembered as published, so that a re-publication (an amended roster published
-#: again, which rostering systems do days before it starts) keeps the first one's lead time:
-#: a site's units publish a few rosters a month, so 64 covers months of them
-REMEMBERED_ROSTERS: Final = 64
+#: A roster is remembered as published until this long after its period started, so that a
+#: re-publication (an amended roster published again, which rostering systems do days before
+#: it starts, and during it) keeps the first one's lead time: a 28-day period and as long again
+#: (a site of 80 units publishes hundreds of rosters a season: a count of them was outrun)
+REMEMBERED_ROSTER_DAYS: Final = 56
+#: the most rosters remembered, whatever their periods (memory's bound, far above a site's)
+REMEMBERED_ROSTERS: Final = 4096
+#: NHS Employers' standard: rosters out 6 weeks before they start
+STANDARD_LEAD_DAYS: Final = 42
+#: A roster published short of the standard for a period starting this soon after the site's
+#: feed began may be a re-publication of one first out before the feed began: its lead is
+#: unknown, not late. Past it, a first publication before the feed would have had to come 12
+#: weeks or more ahead.
+CONNECTION_LEAD_DAYS: Final = 84
 SHORT_NOTICE_HOURS: Final = 24.0
 WEEK_HOURS: Final = 168
 FORTNIGHT_HOURS: Final = 336
@@ -77,10 +87,13 @@ class RosteringAgg(msgspec.Struct, kw_only=True):
     changes_by_day: dict[int, int] = msgspec.field(default_factory=dict)
     short_absences: dict[int, int] = msgspec.field(default_factory=dict)
     lead_times: list[float] = msgspec.field(default_factory=list)
-    #: "unit|period start" of the recent rosters whose lead time is in ``lead_times``
+    #: "unit|period start" of the rosters published whose periods are recent
     published: list[str] = msgspec.field(default_factory=list)
     unknown_refs: int = 0
     after_close: int = 0
+    #: the UTC day of the first rostering event (None in states saved before it was kept: the
+    #: next event's day)
+    first_day: int | None = None
 
 
 class Rostering:
@@ -102,6 +115,12 @@ class Rostering:
         self._ending: dict[int, bytearray] | None = None
         self._ending_hours: list[int] = []
 
+    def _saw(self, ts: float) -> None:
+        agg = self.agg
+        agg.seen = True
+        if agg.first_day is None:
+            agg.first_day = int(ts // DAY)
+
     def _ends_in(self, ref: str, shift: Shift) -> None:
         ending = self._ending
         if ending is None:
@@ -114,11 +133,14 @@ class Rostering:
         refs += ref.encode()
         refs += b"\0"
 
-    def _plan(self, shift: Shift, sign: int) -> None:
+    def _plan(self, shift: Shift, sign: int, *, by_day: bool = True) -> None:
+        """Count a shift planned (``sign`` 1) or not (-1). ``by_day``: also in the shifts by
+        day, the change rate's denominator, which a cancellation leaves it in."""
         agg = self.agg
         add(agg.planned, shift.start_hour, sign)
         add(agg.planned_hours, shift.start_hour, sign * shift.hours)
-        add(agg.planned_by_day, shift.start_hour // 24, sign)
+        if by_day:
+            add(agg.planned_by_day, shift.start_hour // 24, sign)
 
     def _fill(self, shift: Shift, sign: int) -> None:
         if shift.fill is None:
@@ -136,7 +158,7 @@ class Rostering:
         return False
 
     def planned(self, event: ShiftPlanned, ts: float, hour: int) -> None:
-        self.agg.seen = True
+        self._saw(ts)
         self._dirty.add(PART)
         old = self.shifts.get(event.shift_ref)
         if self._closed(old):
@@ -154,7 +176,7 @@ class Rostering:
         self._ends_in(event.shift_ref, shift)
 
     def filled(self, event: ShiftFilled, ts: float, hour: int) -> None:
-        self.agg.seen = True
+        self._saw(ts)
         self._dirty.add(PART)
         shift = self.shifts.get(event.shift_ref)
         if self._closed(shift):
@@ -168,7 +190,7 @@ class Rostering:
         self.shifts.touch(event.shift_ref)
 
     def unfilled(self, event: ShiftUnfilled, ts: float, hour: int) -> None:
-        self.agg.seen = True
+        self._saw(ts)
         self._dirty.add(PART)
         shift = self.shifts.get(event.shift_ref)
         if self._closed(shift):
@@ -184,7 +206,7 @@ class Rostering:
         add(self.agg.unfilled_hours, shift.start_hour, shift.hours)
 
     def changed(self, event: ShiftChanged, ts: float, hour: int) -> None:
-        self.agg.seen = True
+        self._saw(ts)
         self._dirty.add(PART)
         shift = self.shifts.get(event.shift_ref)
         if self._closed(shift):
@@ -194,14 +216,17 @@ class Rostering:
             return
         add(self.agg.changes_by_day, shift.start_hour // 24, 1)
         if event.change == "cancelled":
+            # Not worked: out of the shift rates. Still a shift planned, in the change rate's
+            # denominator: a cancellation is a change to one of the shifts planned (left out of
+            # both, one shift in six cancelled read as 0.2, c / (1 - c)).
             self._fill(shift, -1)
-            self._plan(shift, -1)
+            self._plan(shift, -1, by_day=False)
             shift.fill = None
             shift.closed = True
             self.shifts.touch(event.shift_ref)
 
     def absence(self, event: AbsenceReported, ts: float, hour: int) -> None:
-        self.agg.seen = True
+        self._saw(ts)
         self._dirty.add(PART)
         if event.notice_hours >= SHORT_NOTICE_HOURS:
             return
@@ -215,19 +240,30 @@ class Rostering:
         add(self.agg.short_absences, shift.start_hour, 1)
 
     def roster(self, event: RosterPublished, ts: float, hour: int) -> None:
-        self.agg.seen = True
+        self._saw(ts)
         self._dirty.add(PART)
         start = datetime(
             event.period_start.year, event.period_start.month, event.period_start.day, tzinfo=UTC
         )
         # The lead time is the first publication's: an amendment published again 14 days ahead
         # says nothing of how early the roster was first out (NHS Employers' 6-week standard).
-        key = f"{event.unit_code}|{event.period_start.isoformat()}"
-        if key in self.agg.published:
+        agg = self.agg
+        period = event.period_start.isoformat()
+        key = f"{event.unit_code}|{period}"
+        if key in agg.published:
             return
-        self.agg.published = [*self.agg.published, key][-REMEMBERED_ROSTERS:]
+        # keys end in the period's ISO date: string order is date order
+        oldest = datetime.fromtimestamp(ts - REMEMBERED_ROSTER_DAYS * DAY, UTC).date().isoformat()
+        recent = [k for k in agg.published if k.rpartition("|")[2] >= oldest]
+        agg.published = [*recent, key][-REMEMBERED_ROSTERS:]
         lead = (start.timestamp() - ts) / DAY
-        self.agg.lead_times = [*self.agg.lead_times, lead][-LAST_ROSTERS:]
+        first_day = agg.first_day if agg.first_day is not None else int(ts // DAY)
+        if (
+            lead < STANDARD_LEAD_DAYS
+            and start.timestamp() // DAY - first_day < CONNECTION_LEAD_DAYS
+        ):
+            return  # perhaps first out before the feed began: its lead is unknown
+        agg.lead_times = [*agg.lead_times, lead][-LAST_ROSTERS:]
 
     def evaluate(self, hour: int) -> dict[str, Reading]:
         agg = self.agg

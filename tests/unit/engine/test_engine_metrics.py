@@ -119,8 +119,9 @@ def test_rostering_rates_lead_time_and_short_notice() -> None:
                 RosterPublished,
                 b.T0 + _at(k),
                 unit_code="U1",
-                period_start=b.as_date(30 + k * 10),
-                period_end=b.as_date(57 + k * 10),
+                # 12 weeks or more after the feed began: every lead counts
+                period_start=b.as_date(90 + k * 10),
+                period_end=b.as_date(117 + k * 10),
             )
         )
     starts = b.T0 + _at(10)
@@ -167,7 +168,7 @@ def test_rostering_rates_lead_time_and_short_notice() -> None:
         apply(s.add(ShiftUnfilled, starts, shift_ref=f"dd{index:014x}"))
     out.extend(state.advance_to(b.T0 + _at(11)))
     when = b.T0 + _at(11)
-    assert value_at(out, "roster_lead_time_median_days", when) == pytest.approx(30 + 15 - 1.5 / 24)
+    assert value_at(out, "roster_lead_time_median_days", when) == pytest.approx(90 + 15 - 1.5 / 24)
     assert value_at(out, "planned_shifts_7d", when) == 10
     assert value_at(out, "shift_unfilled_rate_7d", when) == pytest.approx(0.2)
     assert value_at(out, "agency_fill_share_7d", when) == pytest.approx(1 / 8)

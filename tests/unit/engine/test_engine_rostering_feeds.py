@@ -110,3 +110,91 @@ def test_a_roster_published_again_keeps_its_first_lead_time() -> None:
     leads = series(out, "roster_lead_time_median_days")
     assert leads and {round(p.value) for p in leads} == {56}
     assert not [t for t in transitions(out) if t.kind == "auto_rostering"]
+
+
+def test_a_cancellation_is_a_change_of_a_shift_still_counted_planned() -> None:
+    """Shifts planned weeks ahead are cancelled as demand firms up. A cancellation is a change
+    after publication of one of the shifts planned: it left the denominator too, so one shift in
+    six cancelled read as 0.2 (c / (1 - c)), over the one-in-five line."""
+    s = b.Stream()
+    for day in range(45):
+        for index in range(SHIFTS_PER_DAY):
+            starts = b.T0 + timedelta(days=day + 14, hours=7 + (index % 3) * 8)
+            ref = s.ref()
+            s.add(
+                ShiftPlanned,
+                b.T0 + timedelta(days=day, hours=10, seconds=index),
+                shift_ref=ref,
+                unit_code="U1",
+                staff_group="registered_nurse",
+                starts_at=starts,
+                ends_at=starts + timedelta(hours=8),
+            )
+            if index % 6 == 0:
+                s.add(ShiftChanged, starts - timedelta(days=7), shift_ref=ref, change="cancelled")
+            else:
+                s.add(ShiftFilled, starts - timedelta(days=3), shift_ref=ref, fill_source="bank")
+    out = run(s.events())
+    changes = [p for p in series(out, "post_publication_change_rate_28d") if p.sample_size >= 600]
+    cancelled = sum(1 for i in range(SHIFTS_PER_DAY) if i % 6 == 0) / SHIFTS_PER_DAY
+    assert changes and all(abs(p.value - cancelled) < 0.01 for p in changes)
+    # a cancelled shift is not worked: the shift rates leave it out
+    planned = series(out, "planned_shifts_7d")
+    assert max(p.value for p in planned) <= 7 * SHIFTS_PER_DAY * (1 - cancelled) + 1
+
+
+def _republished(s: b.Stream, days: int, *, units: int, all_periods: bool) -> None:
+    """A site's shifts (``b.rostering``) and ``units`` units' 28-day rosters, each out 56 days
+    ahead and published again 14 days before it starts; ``all_periods``: the re-publications of
+    rosters first published before the stream too."""
+    from models.events import RosterPublished
+
+    b.rostering(s, days)
+    end = b.T0 + timedelta(days=days)
+    for unit in range(units):
+        for k in range(-3, days // 28 + 4):
+            start = b.T0 + timedelta(days=k * 28 + (unit * 7) % 28)
+            first, again = start - timedelta(days=56), start - timedelta(days=14)
+            seen_first = b.T0 <= first < end
+            for published in (first, again) if seen_first or all_periods else ():
+                if b.T0 <= published < end:
+                    s.add(
+                        RosterPublished,
+                        published.replace(hour=10),
+                        unit_code=f"R{unit}",
+                        period_start=start.date(),
+                        period_end=(start + timedelta(days=27)).date(),
+                    )
+
+
+def test_a_large_site_s_re_publications_keep_their_first_lead_time() -> None:
+    """A site of 80 units publishes a few hundred rosters a season: each is remembered until
+    its period is over, not as one of the site's last 64 (re-publications then read as 14-day
+    leads and raised auto_rostering at a site publishing on time)."""
+    s = b.Stream()
+    _republished(s, 150, units=80, all_periods=False)
+    out = run(s.events(150))
+    leads = series(out, "roster_lead_time_median_days")
+    assert leads and {round(p.value) for p in leads} == {56}
+    assert not [t for t in transitions(out) if t.kind == "auto_rostering"]
+
+
+def test_a_re_publication_of_a_roster_first_published_before_the_feed_began_has_no_lead() -> None:
+    """A site connecting mid-cycle re-publishes rosters whose first publication came before its
+    feed began: a 14-day lead then is unknown, not late. Leads short of the 6-week standard
+    count only for periods starting 12 weeks or more after the feed began."""
+    s = b.Stream()
+    _republished(s, 150, units=4, all_periods=True)
+    out = run(s.events(150))
+    leads = series(out, "roster_lead_time_median_days")
+    assert leads and {round(p.value) for p in leads} == {56}
+    assert not [t for t in transitions(out) if t.kind == "auto_rostering"]
+
+
+def test_a_site_publishing_late_still_reads_late_once_its_feed_is_12_weeks_old() -> None:
+    s = b.Stream()
+    b.rostering(s, 180, lead_days=b.const(21))
+    out = run(s.events(180))
+    leads = series(out, "roster_lead_time_median_days")
+    assert {round(p.value) for p in leads if p.evaluated_at >= b.day_at(120)} == {21}
+    assert [t for t in transitions(out) if t.kind == "auto_rostering"]

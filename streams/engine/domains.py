@@ -86,6 +86,17 @@ _FLOWS: Final[dict[str, tuple[str, type, type, str]]] = {
 }
 
 
+#: domain -> its longest metric window: a long feed gap must leave it before the domain's
+#: kinds are judged again (``quality``; the ED's metrics are all 7-day windows)
+_LONGEST_WINDOW_HOURS: Final[dict[str, int]] = {
+    "bed_flow": 28 * 24,
+    "rostering": 28 * 24,
+    "referrals": 28 * 24,
+    "ed": ed.WEEK_HOURS,
+}
+assert _LONGEST_WINDOW_HOURS.keys() == _FLOWS.keys()
+
+
 def head_part(domain: str) -> str:
     return _FLOWS[domain][0]
 
@@ -180,7 +191,9 @@ class EventDomain:
         self.ids = ids
         self.flow: Flow = flow_type(dirty)
         self.entities: ShardedMap[Any] = getattr(self.flow, entities)
-        self.quality = DataQuality(part, f"{PROFILE_PART}/{name}", dirty)
+        self.quality = DataQuality(
+            part, f"{PROFILE_PART}/{name}", dirty, longest_window_hours=_LONGEST_WINDOW_HOURS[name]
+        )
         self.next_hour: int | None = None
         self.kinds = Kinds(
             catalogue, (k for k, spec in catalogue.kinds.items() if spec.domain == name)

@@ -115,7 +115,17 @@ class DataQuality:
     """A domain's data quality: its state lives in the domain's head part (``part``, written with
     every event), the profile in its own (``profile_part``, written once an hour)."""
 
-    def __init__(self, part: str, profile_part: str, dirty: set[str]) -> None:
+    def __init__(
+        self,
+        part: str,
+        profile_part: str,
+        dirty: set[str],
+        *,
+        longest_window_hours: int = RECOVERY_LONG_HOURS,
+    ) -> None:
+        """``longest_window_hours``: the domain's longest metric window, which a long gap must
+        leave before its kinds are judged again (28 days; the ED's windows are all 7 days)."""
+        self.recovery_long_hours = max(RECOVERY_SHORT_HOURS, longest_window_hours)
         self.state = Quality()
         self.profile = Profile()
         self.part = part
@@ -250,7 +260,7 @@ class DataQuality:
             elif state.gap_end is not None and state.gap_start is not None:
                 length = state.gap_end - state.gap_start
                 recovery = (
-                    RECOVERY_SHORT_HOURS if length <= SHORT_GAP_HOURS else RECOVERY_LONG_HOURS
+                    RECOVERY_SHORT_HOURS if length <= SHORT_GAP_HOURS else self.recovery_long_hours
                 )
                 # Entities the gap may have closed go a day before the recovery ends, so the
                 # 24-hour windows (occupancy) are clear of them by the first ``ok`` evaluation.

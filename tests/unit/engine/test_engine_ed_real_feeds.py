@@ -116,3 +116,16 @@ def test_ed_departures_backfilled_after_a_gap_count_at_their_own_time() -> None:
     ]
     assert after and all(p.value == baseline[p.evaluated_at] for p in after)
     assert _ed_transitions(out) == []
+
+
+def test_an_ed_gap_over_67_hours_recovers_in_a_week_as_the_ed_s_windows_are_7_days() -> None:
+    # The 28-day recovery of a long gap is for the 28-day windows of the other domains; every
+    # ED metric is a 7-day window, so a long weekend's outage blinded the ED kinds for a month.
+    s = b.Stream(seed=27)
+    b.ed(s, 60)
+    start, end = b.day_at(20), b.day_at(20) + timedelta(hours=70)
+    out = run(_without(s.events(60), None, start, end))
+    quality = series(out, "data_quality_ed")
+    assert any(p.value == GAP for p in quality if start <= p.evaluated_at <= end)
+    ok_again = min(p.evaluated_at for p in quality if p.evaluated_at > end and p.value == OK)
+    assert ok_again <= end + timedelta(days=7, hours=2)

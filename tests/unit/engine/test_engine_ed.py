@@ -335,3 +335,29 @@ def test_an_arrival_that_comes_after_its_departure_still_counts_its_stay() -> No
     assert results[1]["ed_4h_share_7d"] == pytest.approx(2 / 4)
     assert results[1]["ed_4h_share_non_admitted_7d"] == pytest.approx(1 / 2)
     assert results[1]["ed_over_12h_7d"] == 1
+
+
+def test_a_handover_a_day_or_more_after_its_arrival_is_a_date_slip_and_counts_nothing() -> None:
+    # An ambulance system that stamps a crew arriving just after midnight with the previous
+    # day's date gives a handover of 24 h and more: one such sized the handover episode's
+    # impact fivefold. No real handover lasts a day; the slipped one counts in no metric.
+    s = b.Stream()
+    _attendance(s, arrived_h=1, left_h=3, handover_min=20)
+    _attendance(s, arrived_h=2, left_h=4, handover_min=50)
+    slipped = s.ref()
+    arrived = b.T0 + timedelta(hours=25, minutes=5)
+    s.add(EdArrival, arrived, attendance_ref=slipped, arrival_mode="ambulance",
+          department_type="type_1")  # fmt: skip
+    s.add(
+        AmbulanceHandover,
+        arrived + timedelta(minutes=15),
+        attendance_ref=slipped,
+        arrived_at=arrived - timedelta(days=1),
+    )
+    engine = Engine(CATALOGUE)
+    out = [o for e in [*s.events(), *_tick(s, hours=30)] for o in engine.process(e)]
+    at = b.T0 + timedelta(hours=30)
+    assert value_at(out, "handovers_7d", at) == 2
+    assert value_at(out, "handover_minutes_over_45_7d", at) == pytest.approx(5)
+    assert value_at(out, "handovers_over_45m_7d", at) == 1
+    assert engine.scope(b.TRUST, b.SITE, "nhs.ed.v1").ed.agg.implausible_handovers == 1

@@ -80,6 +80,7 @@ from pathlib import Path
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
+import msgspec
 import orjson
 
 from feeds.hl7.checked import EventCheck
@@ -93,6 +94,7 @@ from models.events import (
     ShiftFilled,
     ShiftPlanned,
     ShiftUnfilled,
+    event_type_of,
 )
 
 LONDON: Final = ZoneInfo("Europe/London")
@@ -327,19 +329,18 @@ class ShiftExportConverter:
             "source_system": "roster",
             "shift_ref": ref,
         }
-        # keyed on the shift and the kind only: the next export of the same roster gives the
-        # same ids, and the engine counts the repeats as duplicates
+        # Keyed on the shift, the kind and what the event says: the next export of an
+        # unchanged row gives the same ids (the engine counts the repeats as duplicates); a
+        # row changed since (a shift moved, a bank fill replaced by agency) gives new ones,
+        # which the engine applies. Keyed on the shift and the kind alone, they were dropped.
         ids = Pseudonymiser(ref.encode())
-
-        def event_id(kind: str) -> str:
-            return ids.event_id(kind)
 
         starts, ends, created = (self._time(cell(row, n)) for n in ("start", "end", "created"))
         status = self._value(self._map.statuses, STATUSES, cell(row, "status"), "bad_status")
         events: list[Event] = [
             ShiftPlanned(
                 **common,
-                event_id=event_id("planned"),
+                event_id=_PENDING_ID,
                 occurred_at=created,
                 unit_code=cell(row, "unit").upper().replace(" ", "_"),
                 staff_group=self._value(  # type: ignore[arg-type]
@@ -359,7 +360,7 @@ class ShiftExportConverter:
             events.append(
                 ShiftFilled(
                     **common,
-                    event_id=event_id("filled"),
+                    event_id=_PENDING_ID,
                     occurred_at=self._time(filled_text) if filled_text else created,
                     fill_source=self._value(  # type: ignore[arg-type]
                         self._map.fill_sources, FILL_SOURCES, source_text, "bad_fill_source"
@@ -370,21 +371,19 @@ class ShiftExportConverter:
         elif status == "unfilled":
             # "started with nobody in it": a shift yet to start may still be filled
             if starts <= self._clock():
-                events.append(
-                    ShiftUnfilled(**common, event_id=event_id("unfilled"), occurred_at=starts)
-                )
+                events.append(ShiftUnfilled(**common, event_id=_PENDING_ID, occurred_at=starts))
             else:
                 self._upcoming_row = True
         else:
             events.append(
                 ShiftChanged(
                     **common,
-                    event_id=event_id("changed"),
+                    event_id=_PENDING_ID,
                     occurred_at=self._cancelled_at(row, created),
                     change="cancelled",
                 )
             )
-        return events
+        return [_with_content_id(ids, event) for event in events]
 
     def _cancelled_at(self, row: dict[str, str], created: datetime) -> datetime:
         text = self._cell(row, "cancelled_at")
@@ -454,6 +453,18 @@ class ShiftExportConverter:
 #: a time of day of 24:00 (with or without seconds) at the end of the cell, after the date's
 #: space or ``T`` (or alone): not the minutes and seconds of 07:24:00
 _END_OF_DAY = re.compile(r"(?:^|(?<=[\sT]))24:00(?::00)?$")
+
+
+#: a converted event's id until its content gives it one (:func:`_with_content_id`)
+_PENDING_ID: Final = "00000000-0000-4000-8000-000000000000"
+
+
+def _with_content_id(ids: Pseudonymiser, event: Event) -> Event:
+    """The event with its id derived from its shift (``ids``) and everything else it says."""
+    content = msgspec.structs.asdict(event)
+    del content["event_id"]
+    key = orjson.dumps(content, option=orjson.OPT_SORT_KEYS).decode()
+    return msgspec.structs.replace(event, event_id=ids.event_id(f"{event_type_of(event)}|{key}"))
 
 
 def local_time(text: str, time_format: str) -> datetime:

@@ -1,7 +1,7 @@
 """Rostering state of a site: planned shifts (sharded), fill/unfill/change/absence buckets keyed by
 the hour the shift starts (a shift "happens" when it starts), and the last 4 roster lead times.
 
-A shift entry closes when it is unfilled or cancelled, and is dropped two days after it ended
+A shift entry closes when it is unfilled or cancelled, and is dropped 15 days after it ended
 (filled shifts have no closing event). A fill, unfill, change or short-notice absence for a shift
 never planned in the stream (a site connecting after its rosters were published sends the changes
 and absences of shifts it never sent) is counted in ``unknown_refs`` and left out of the rates,
@@ -64,7 +64,11 @@ SHORT_NOTICE_HOURS: Final = 24.0
 WEEK_HOURS: Final = 168
 FORTNIGHT_HOURS: Final = 336
 MONTH_DAYS: Final = 28
-ENDED_SHIFT_KEEP_HOURS: Final = 48
+#: A shift is kept after it ended for as long as the hour buckets it counts in (the 14-day
+#: windows and a day): rostering systems export the roster window, two weeks back and weeks
+#: ahead, every night, each shift in its current state; a past shift sent again after it was
+#: dropped (2 days after it ended, before) was planned and filled again, once a night.
+ENDED_SHIFT_KEEP_HOURS: Final = FORTNIGHT_HOURS + 24
 
 
 class Shift(msgspec.Struct, array_like=True, gc=False):
@@ -341,7 +345,7 @@ class Rostering:
             shifts.drop(index, list(refs))
 
     def confirm_after_gap(self, before_hour: int) -> None:
-        """Nothing to confirm: a shift is dropped two days after it ended anyway."""
+        """Nothing to confirm: a shift is dropped after it ended anyway."""
 
     @property
     def counters(self) -> dict[str, int]:

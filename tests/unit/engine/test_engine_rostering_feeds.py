@@ -198,3 +198,38 @@ def test_a_site_publishing_late_still_reads_late_once_its_feed_is_12_weeks_old()
     leads = series(out, "roster_lead_time_median_days")
     assert {round(p.value) for p in leads if p.evaluated_at >= b.day_at(120)} == {21}
     assert [t for t in transitions(out) if t.kind == "auto_rostering"]
+
+
+def test_a_nightly_snapshot_export_re_sending_past_shifts_counts_each_once() -> None:
+    """Rostering systems export the roster window (two weeks back, weeks ahead) every night,
+    each shift with its current state. A past shift sent again after the engine dropped it (2
+    days after it ended) was planned and filled again: counted once per night."""
+    base = b.Stream(seed=31)
+    b.rostering(base, 40)
+    events = base.events(40)
+    snapshot = b.Stream(seed=32)
+    snapshot._ids = 50_000
+    ref = "ab" * 16
+    starts = b.day_at(10) + timedelta(hours=7)
+    planned = dict(
+        shift_ref=ref, unit_code="U9", staff_group="registered_nurse", starts_at=starts,
+        ends_at=starts + timedelta(hours=12),
+    )  # fmt: skip
+    first = [
+        snapshot.add(ShiftPlanned, b.day_at(1), **planned),
+        snapshot.add(ShiftFilled, b.day_at(5), shift_ref=ref, fill_source="agency"),
+    ]
+    stream = sorted([*events, *first], key=lambda e: e.occurred_at)
+    for night in range(11, 25):  # the export of each night, its rows as they were first dated
+        at = next(
+            i for i, e in enumerate(stream) if e.occurred_at >= b.day_at(night) + timedelta(hours=1)
+        )
+        again = [
+            snapshot.add(ShiftPlanned, b.day_at(1), **planned),
+            snapshot.add(ShiftFilled, b.day_at(5), shift_ref=ref, fill_source="agency"),
+        ]
+        stream[at:at] = again
+    clean = series(run(sorted([*events, *first], key=lambda e: e.occurred_at)), "agency_hours_7d")
+    resent = series(run(stream), "agency_hours_7d")
+    by_time = {p.evaluated_at: p.value for p in clean}
+    assert resent and all(p.value == by_time[p.evaluated_at] for p in resent)

@@ -10,7 +10,7 @@ import pytest
 
 from models.events import Event, ShiftPlanned
 from streams.engine import Output, ScopeState
-from streams.engine.rostering import Rostering
+from streams.engine.rostering import ENDED_SHIFT_KEEP_HOURS, Rostering
 from tests.unit.engine import builders as b
 from tests.unit.engine.engine_support import CATALOGUE
 
@@ -84,7 +84,7 @@ def test_the_indexed_sweep_drops_what_a_full_scan_drops(
     assert swept  # shift shards were written (planned, then dropped)
 
 
-def test_ended_shifts_are_dropped_two_days_after_their_end() -> None:
+def test_ended_shifts_are_dropped_15_days_after_their_end() -> None:
     events = _replanned(DAYS)
     state = ScopeState.new(b.TRUST, b.SITE, SCOPE)
     for event in events:
@@ -93,4 +93,5 @@ def test_ended_shifts_are_dropped_two_days_after_their_end() -> None:
     last_sweep = (int(events[-1].occurred_at.timestamp() // 3600) // 24) * 24
     kept = [shift for _, shard in state.rostering.shifts.all_shards() for shift in shard.values()]
     assert kept
-    assert min(s.start_hour + s.hours for s in kept) >= last_sweep - 48
+    assert min(s.start_hour + s.hours for s in kept) >= last_sweep - ENDED_SHIFT_KEEP_HOURS
+    assert min(s.start_hour + s.hours for s in kept) < last_sweep - 48  # past ones re-sent

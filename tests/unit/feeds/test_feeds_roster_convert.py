@@ -450,3 +450,30 @@ def test_the_converted_events_are_in_time_order_across_units_and_files(
     assert len(events) >= 4 and times == sorted(times)
     planned = [e["starts_at"][:10] for e in events if e["event_type"] == "shift_planned"]
     assert planned == ["2026-07-06", "2026-07-07", "2026-07-08", "2026-07-20"]
+
+
+def test_a_row_changed_in_the_next_export_gives_new_event_ids_an_unchanged_one_the_same(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The next night's export shows a shift moved to another day and a bank fill replaced by
+    # agency. Ids keyed on the shift and the kind alone repeated yesterday's: the engine
+    # dropped the changed events as duplicates, and the move and the agency fill were lost.
+    header = "Duty ID,Unit,Grade,Start,End,Created,Status,Fill Type,Filled,Rate\n"
+    kept = "D9,W12,HCA,06/07/2026 07:30,06/07/2026 20:00,01/06/2026 09:00,Vacant,,,\n"
+    monday = "D1,W12,HCA,06/07/2026 07:30,06/07/2026 20:00,01/06/2026 09:00,Assigned,NHSP,,\n"
+    moved = "D1,W12,HCA,13/07/2026 07:30,13/07/2026 20:00,01/06/2026 09:00,Assigned,Agency,,\n"
+
+    def ids(rows: str, name: str) -> dict[tuple[str, str], str]:
+        (tmp_path / f"{name}.csv").write_text(header + rows)
+        (tmp_path / "map.toml").write_text(MAPPING)
+        out = tmp_path / f"{name}.jsonl"
+        args = ["roster", "convert", str(tmp_path / f"{name}.csv"), "--mapping"]
+        assert main([*args, str(tmp_path / "map.toml"), "--out", str(out)]) == 0
+        capsys.readouterr()
+        events = [json.loads(line) for line in out.read_text().splitlines()]
+        return {(e["shift_ref"][:8], e["event_type"]): e["event_id"] for e in events}
+
+    first, second = ids(kept + monday, "first"), ids(kept + moved, "second")
+    changed = {key for key in first if first[key] != second[key]}
+    assert len(first) == len(second) == 4  # D9 planned and unfilled, D1 planned and filled
+    assert len(changed) == 2  # D1's plan and fill; D9's events are the same events again

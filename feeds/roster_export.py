@@ -6,6 +6,7 @@ shift (duty), with a header row. The mapping file names the columns and translat
     trust_code = "RJ1"
     site_code = "RJ122"
     time_format = "%d/%m/%Y %H:%M"      # strptime format; times are UK local time
+    delimiter = ","                      # optional: ";" or "\t" for exports that use them
     [columns]                            # what -> the export's header
     shift_id = "Duty ID"                 # required: the system's shift/duty id
     unit = "Unit"                        # required: ward or department code
@@ -24,6 +25,8 @@ shift (duty), with a header row. The mapping file names the columns and translat
     "NHSP" = "bank"
     [statuses]                           # export value -> filled | unfilled | cancelled
     "Assigned" = "filled"
+    [units]                              # optional: unit name -> code (names over 16 characters)
+    "Acute Medical Unit 2" = "AMU2"
 
 Each row gives ``shift_planned`` (at ``created``) and then ``shift_filled`` (at ``filled_at``),
 ``shift_unfilled`` or ``shift_changed`` ``cancelled`` (at ``cancelled_at``). ``shift_unfilled``
@@ -34,9 +37,15 @@ shift whose start has not passed yet (by the converter's ``clock``) gives only i
 roster is the normal case; its vacancies become ``shift_unfilled`` in an export made after they
 start (the ``shift_planned`` again is the same event, a duplicate the engine ignores).
 
-Times are read in ``time_format`` as UK local time, and with seconds where the format stops at
-the minute (``07:30:00``); ``24:00`` is the next day's 00:00 (:func:`local_time`). Any other cell
-rejects its row (``bad_timestamp``).
+Times are read in ``time_format`` as UK local time (a time with its own offset keeps it), and
+with seconds where the format stops at the minute (``07:30:00``); ``24:00`` is the next day's
+00:00 (:func:`local_time`). Any other cell rejects its row (``bad_timestamp``). An end before its
+start by less than a day is a night dated with its duty date (19:30 to "08:00"): it ends the
+next morning. A shift over 72 hours is a misread date (``implausible_shift_length``).
+
+A unit's code is its ``[units]`` mapping, else its name upper-cased with each run of other
+characters one ``_`` ("Ward 7 (Elderly)" -> ``WARD_7_ELDERLY``); a name that gives more than the
+contract's 16 characters is refused (``unit_name_too_long``) and stderr says to map it.
 
 The file is read as UTF-8 (a byte-order mark allowed); bytes that are not UTF-8 make it read as
 Windows-1252, the encoding Excel's plain "CSV" uses in the UK, and stderr says so. Its first row
@@ -98,6 +107,12 @@ from models.events import (
 )
 
 LONDON: Final = ZoneInfo("Europe/London")
+#: the longest shift read as one: a 24-hour on-call, or a weekend's non-resident one; beyond it
+#: the row is a misread date (a day and month swapped made one shift of 732 hours)
+MAX_SHIFT: Final = timedelta(hours=72)
+UNIT_CODE_MAX: Final = 16  # the contract's unit code: [A-Z0-9_-]{1,16}
+_NOT_IN_CODE: Final = re.compile(r"[^A-Z0-9-]+")
+_SPACED_HYPHEN: Final = re.compile(r"_*-[-_]*")
 REQUIRED: Final = ("shift_id", "unit", "staff_group", "start", "end", "created", "status")
 OPTIONAL: Final = ("cancelled_at", "fill_source", "filled_at", "hourly_rate")
 STAFF_GROUPS: Final = frozenset(
@@ -135,6 +150,9 @@ class ExportMapping:
     staff_groups: dict[str, str] = field(default_factory=dict)
     fill_sources: dict[str, str] = field(default_factory=dict)
     statuses: dict[str, str] = field(default_factory=dict)
+    #: the export's unit names -> unit codes, for names that are no code (over 16 characters)
+    units: dict[str, str] = field(default_factory=dict)
+    delimiter: str = ","
 
 
 def load_mapping(path: Path) -> ExportMapping:
@@ -153,6 +171,9 @@ def load_mapping(path: Path) -> ExportMapping:
     for key in ("trust_code", "site_code"):
         if not isinstance(document.get(key), str):
             raise ValueError(f"{key} is required")
+    delimiter = document.get("delimiter", ",")
+    if not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in '"\r\n':
+        raise ValueError('delimiter is one character: "," (the default), ";" or "\\t"')
     return ExportMapping(
         trust_code=document["trust_code"],
         site_code=document["site_code"],
@@ -161,6 +182,8 @@ def load_mapping(path: Path) -> ExportMapping:
         staff_groups={str(k): str(v) for k, v in document.get("staff_groups", {}).items()},
         fill_sources={str(k): str(v) for k, v in document.get("fill_sources", {}).items()},
         statuses={str(k): str(v) for k, v in document.get("statuses", {}).items()},
+        units={_fold(str(k)): str(v) for k, v in document.get("units", {}).items()},
+        delimiter=delimiter,
     )
 
 
@@ -189,13 +212,13 @@ def _line_of(data: bytes, offset: int) -> int:
     return data.count(b"\n", 0, offset) + 1
 
 
-def read_records(path: Path, text: str) -> Iterator[list[str]]:
+def read_records(path: Path, text: str, *, delimiter: str = ",") -> Iterator[list[str]]:
     """The export's rows as lists of cells; a row ``csv`` cannot read is an :class:`ExportError`.
 
     ``strict`` makes an unbalanced quote an error: without it, a quote opened and never closed
     takes the rest of the file into one cell (silently, or past 128 KiB as a field-limit error).
     """
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True, delimiter=delimiter)
     while True:
         starts = reader.line_num + 1
         try:
@@ -228,7 +251,9 @@ def _fold(name: str) -> str:
     return name.strip().casefold()
 
 
-def column_positions(path: Path, header: list[str], columns: dict[str, str]) -> dict[str, int]:
+def column_positions(
+    path: Path, header: list[str], columns: dict[str, str], *, delimiter: str = ","
+) -> dict[str, int]:
     """``[columns]`` key -> its position in ``header``; every mapped column must be there."""
     positions: dict[str, list[int]] = {}
     for position, name in enumerate(header):
@@ -237,6 +262,14 @@ def column_positions(path: Path, header: list[str], columns: dict[str, str]) -> 
         key: positions[_fold(name)] for key, name in columns.items() if _fold(name) in positions
     }
     if not found:
+        others = [d for d in (";", "\t", "|") if d != delimiter and any(d in n for n in header)]
+        if len(header) == 1 and others:
+            # a header of one cell holding another separator: the export's delimiter differs
+            shown = "\\t" if others[0] == "\t" else others[0]
+            raise ExportError(
+                f'{path}, line 1: the columns are separated by "{shown}": set '
+                f'delimiter = "{shown}" in the mapping'
+            )
         # likely a file without its header row: line 1 is then cells, and is not listed
         expected = ", ".join(f'"{name}"' for name in columns.values())
         raise ExportError(
@@ -282,6 +315,8 @@ class ShiftExportConverter:
         self.undated_cancellations = 0
         #: vacant rows whose shift has not started: ``shift_planned`` only
         self.upcoming_vacancies = 0
+        #: rows refused because their unit's name is no code and ``[units]`` does not map it
+        self.long_unit_names = 0
         #: the exports read as Windows-1252 because they are not UTF-8
         self.read_as_cp1252: list[Path] = []
         self._undated_row = False
@@ -336,13 +371,18 @@ class ShiftExportConverter:
         ids = Pseudonymiser(ref.encode())
 
         starts, ends, created = (self._time(cell(row, n)) for n in ("start", "end", "created"))
+        if ends < starts <= ends + timedelta(days=1):
+            # a night dated with its duty date: 19:30 to "08:00" that day ends the next morning
+            ends = local_end_next_day(ends)
+        if ends - starts > MAX_SHIFT:
+            raise RowRejected("implausible_shift_length")
         status = self._value(self._map.statuses, STATUSES, cell(row, "status"), "bad_status")
         events: list[Event] = [
             ShiftPlanned(
                 **common,
                 event_id=_PENDING_ID,
                 occurred_at=created,
-                unit_code=cell(row, "unit").upper().replace(" ", "_"),
+                unit_code=self._unit_code(cell(row, "unit")),
                 staff_group=self._value(  # type: ignore[arg-type]
                     self._map.staff_groups,
                     STAFF_GROUPS,
@@ -385,6 +425,19 @@ class ShiftExportConverter:
             )
         return [_with_content_id(ids, event) for event in events]
 
+    def _unit_code(self, name: str) -> str:
+        """The mapped code of a unit name (``[units]``), else the name as a code: upper case,
+        each run of other characters one ``_`` ("Ward 7 (Elderly)" -> ``WARD_7_ELDERLY``), a hyphen
+        kept ("Ward 7 - Elderly" -> ``WARD_7-ELDERLY``)."""
+        mapped = self._map.units.get(_fold(name))
+        if mapped is not None:
+            return mapped
+        code = _SPACED_HYPHEN.sub("-", _NOT_IN_CODE.sub("_", name.upper())).strip("_-")
+        if len(code) > UNIT_CODE_MAX:
+            self.long_unit_names += 1
+            raise RowRejected("unit_name_too_long")
+        return code
+
     def _cancelled_at(self, row: dict[str, str], created: datetime) -> datetime:
         text = self._cell(row, "cancelled_at")
         if not text:
@@ -404,11 +457,11 @@ class ShiftExportConverter:
         text, legacy = read_text(path)
         if legacy:
             self.read_as_cp1252.append(path)
-        records = read_records(path, text)
+        records = read_records(path, text, delimiter=self._map.delimiter)
         header = next(records, None)
         if header is None:
             raise ExportError(f"{path} is empty: it needs a header row and a row per shift")
-        positions = column_positions(path, header, self._map.columns)
+        positions = column_positions(path, header, self._map.columns, delimiter=self._map.delimiter)
         for record in records:
             if not record:  # a blank line, skipped as csv.DictReader does
                 continue
@@ -442,6 +495,12 @@ class ShiftExportConverter:
                 f"{_shifts(count, 'cancelled')} without a cancellation time dated at planning "
                 f"time ({why})"
             )
+        if count := self.long_unit_names:
+            notes.append(
+                f"{count} row{'s' if count != 1 else ''} refused: a unit name longer than "
+                f"{UNIT_CODE_MAX} characters as a code; map each to a code under [units] "
+                '("Acute Medical Unit 2" = "AMU2")'
+            )
         if count := self.upcoming_vacancies:
             notes.append(
                 f"{_shifts(count, 'vacant')} not started yet: shift_planned only; "
@@ -465,6 +524,12 @@ def _with_content_id(ids: Pseudonymiser, event: Event) -> Event:
     del content["event_id"]
     key = orjson.dumps(content, option=orjson.OPT_SORT_KEYS).decode()
     return msgspec.structs.replace(event, event_id=ids.event_id(f"{event_type_of(event)}|{key}"))
+
+
+def local_end_next_day(end: datetime) -> datetime:
+    """``end`` (UTC) a day later on England's wall clock: the same local time, the next date."""
+    local = end.astimezone(LONDON)
+    return (local.replace(tzinfo=None) + timedelta(days=1)).replace(tzinfo=LONDON).astimezone(UTC)
 
 
 def local_time(text: str, time_format: str) -> datetime:

@@ -477,3 +477,71 @@ def test_a_row_changed_in_the_next_export_gives_new_event_ids_an_unchanged_one_t
     changed = {key for key in first if first[key] != second[key]}
     assert len(first) == len(second) == 4  # D9 planned and unfilled, D1 planned and filled
     assert len(changed) == 2  # D1's plan and fill; D9's events are the same events again
+
+
+def test_a_night_shift_s_end_on_its_duty_date_is_the_next_morning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # exports that date both times with the duty date: a 19:30 start "ends" at 08:00 that day
+    rows = [
+        "N1,W12,HCA,06/07/2026 19:30,06/07/2026 08:00,01/06/2026 09:00,Vacant\n",
+    ]
+    export = "Duty ID,Unit,Grade,Start,End,Created,Status\n" + "".join(rows)
+    code, _, _, path = _run(tmp_path, capsys, export.encode())
+    assert code == 0
+    planned = [json.loads(x) for x in path.read_text().splitlines()]
+    planned = [e for e in planned if e["event_type"] == "shift_planned"]
+    assert [(e["starts_at"][:16], e["ends_at"][:16]) for e in planned] == [
+        ("2026-07-06T18:30", "2026-07-07T07:00"),
+    ]
+
+
+def test_a_shift_of_more_than_72_hours_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a day and month swapped: 7 June to 7 July read as one 732-hour shift
+    row = "L1,W12,HCA,07/06/2026 19:30,07/07/2026 08:00,01/06/2026 09:00,Vacant\n"
+    export = "Duty ID,Unit,Grade,Start,End,Created,Status\n" + row
+    code, out, _, path = _run(tmp_path, capsys, export.encode())
+    assert code == 0
+    assert json.loads(out)["reasons"] == {"implausible_shift_length": 1}
+    assert path.read_text() == ""
+
+
+def test_unit_names_become_codes_or_are_mapped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # real exports name units as people write them; [units] maps a name to a code
+    mapping = UNFILLED_MAPPING + '[units]\n"Acute Medical Unit 2" = "AMU2"\n'
+    names = ["Ward 7 (Elderly)", "St Mary's", "A&E", "Acute Medical Unit 2", "Ward 7 - Elderly"]
+    rows = [
+        f'U{i},"{name}",HCA,06/07/2026 07:30,06/07/2026 20:00,01/06/2026 09:00,Vacant\n'
+        for i, name in enumerate(names)
+    ]
+    rows.append('U9,"Paediatric Assessment Unit",HCA,06/07/2026 07:30,06/07/2026 20:00,'
+                "01/06/2026 09:00,Vacant\n")  # fmt: skip
+    export = "Duty ID,Unit,Grade,Start,End,Created,Status\n" + "".join(rows)
+    code, out, err, path = _run(tmp_path, capsys, export.encode(), mapping=mapping)
+    assert code == 0
+    planned = [json.loads(x) for x in path.read_text().splitlines()]
+    units = [e["unit_code"] for e in planned if e["event_type"] == "shift_planned"]
+    assert units == ["WARD_7_ELDERLY", "ST_MARY_S", "A_E", "AMU2", "WARD_7-ELDERLY"]
+    assert json.loads(out)["reasons"] == {"unit_name_too_long": 1}
+    assert "[units]" in err
+
+
+def test_a_semicolon_delimited_export_is_read_with_the_mapping_s_delimiter(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    export = "Duty ID;Unit;Grade;Start;End;Created;Status\n" + (
+        "S1;W12;HCA;06/07/2026 07:30;06/07/2026 20:00;01/06/2026 09:00;Vacant\n"
+    )
+    code, _, err, _ = _run(tmp_path, capsys, export.encode())
+    assert code == 2 and 'delimiter = ";"' in err  # the error says what to set
+    mapping = 'delimiter = ";"\n' + UNFILLED_MAPPING
+    code, out, _, path = _run(tmp_path, capsys, export.encode(), mapping=mapping)
+    assert code == 0 and json.loads(out)["rejected"] == 0
+    assert [json.loads(x)["event_type"] for x in path.read_text().splitlines()] == [
+        "shift_planned",
+        "shift_unfilled",
+    ]

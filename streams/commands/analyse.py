@@ -220,6 +220,9 @@ async def _analyse(args: argparse.Namespace, paths: list[Path]) -> dict[str, Any
             "after_close": totals["after_close"],
             "expired": totals["expired"],
             "occupancy_clamped": totals["occupancy_clamped"],
+            # fills, unfills, changes and absences of shifts never planned in the stream (a
+            # fill-only bank feed, a site connecting mid-roster): in no rate
+            "unplanned_shift_events": totals["unplanned_shift_events"],
         },
         "opportunities": _summary_entries(
             [

@@ -4,8 +4,9 @@ the hour the shift starts (a shift "happens" when it starts), and the last 4 ros
 A shift entry closes when it is unfilled or cancelled, and is dropped 15 days after it ended
 (filled shifts have no closing event). A fill, unfill, change or short-notice absence for a shift
 never planned in the stream (a site connecting after its rosters were published sends the changes
-and absences of shifts it never sent) is counted in ``unknown_refs`` and left out of the rates,
-whose denominator (planned shifts) could not include it.
+and absences of shifts it never sent; a bank system sends its fills alone) is counted in
+``unknown_refs`` (the counter ``unplanned_shift_events``) and left out of the rates, whose
+denominator (planned shifts) could not include it.
 
 Every rate divides events about shifts by those shifts: a change or an absence is bucketed at its
 shift's start, as the planned shifts are, not at the hour it was reported. Changes come up to a
@@ -349,4 +350,7 @@ class Rostering:
 
     @property
     def counters(self) -> dict[str, int]:
-        return {"after_close": self.agg.after_close}
+        return {
+            "after_close": self.agg.after_close,
+            "unplanned_shift_events": self.agg.unknown_refs,
+        }

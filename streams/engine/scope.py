@@ -175,7 +175,15 @@ _ENTITY_PREFIXES: Final = {
     "pathways/": "referrals",
     "attendances/": "ed",
 }
-COUNTERS: Final = ("accepted", "duplicate", "late", "after_close", "expired", "occupancy_clamped")
+COUNTERS: Final = (
+    "accepted",
+    "duplicate",
+    "late",
+    "after_close",
+    "expired",
+    "occupancy_clamped",
+    "unplanned_shift_events",
+)
 
 
 class Core(msgspec.Struct, kw_only=True):

@@ -233,3 +233,25 @@ def test_a_nightly_snapshot_export_re_sending_past_shifts_counts_each_once() -> 
     resent = series(run(stream), "agency_hours_7d")
     by_time = {p.evaluated_at: p.value for p in clean}
     assert resent and all(p.value == by_time[p.evaluated_at] for p in resent)
+
+
+def test_fills_of_shifts_never_planned_are_counted_not_silently_dropped() -> None:
+    """A bank or agency system (NHSP, Patchwork) sends only the shifts it filled: none of them
+    was planned in the stream, so none can count in a rate. They are counted
+    ``unplanned_shift_events``, which ``analyse`` prints, instead of vanishing."""
+    from streams.engine import Engine
+    from tests.unit.engine.engine_support import CATALOGUE
+
+    s = b.Stream()
+    for index in range(50):
+        s.add(
+            ShiftFilled,
+            b.day_at(index // 10) + timedelta(hours=8, minutes=index),
+            shift_ref=f"{index:032x}",
+            fill_source="agency" if index % 3 == 0 else "bank",
+        )
+    engine = Engine(CATALOGUE)
+    for event in s.events():
+        engine.process(event)
+    assert engine.counters["unplanned_shift_events"] == 50
+    assert engine.counters["accepted"] == 50

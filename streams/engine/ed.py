@@ -13,7 +13,8 @@ The entity lifecycle of an attendance (``docs/catalogue.md`` "Entities"):
   arrivals and departures often reach the integration engine on separate channels, and one
   lagging delivers the departure first; the arrival that follows then counts the stay, in the
   departure's hour, as if the two had come in order.
-- **Expired** (``expired``) when open and silent for ``SILENT_HOURS``, and, after a feed gap,
+- **Expired** (``expired``) when open and silent for ``SILENT_HOURS`` (a week once a decision
+  to admit was made: ``AWAITING_SILENT_HOURS``), and, after a feed gap,
   every attendance last heard of before the gap once the gap's recovery ends (its departure may
   be among the events the gap lost).
 
@@ -58,6 +59,10 @@ HANDOVER_CEILING_MINUTES: Final = 24 * 60
 #: arrival"; a stay of days in a department (mental health waits) still sends its decision or
 #: departure within that time (catalogue rule: no published maximum)
 SILENT_HOURS: Final = 72
+#: ... but a patient waiting for a bed after a decision to admit can wait days with nothing sent
+#: (mental health admissions): such an attendance is gone after a week silent, so the longest
+#: trolley waits are counted when they end
+AWAITING_SILENT_HOURS: Final = WEEK_HOURS
 #: a departed attendance is remembered for the longest window (7 days) and a day
 CLOSED_KEEP_HOURS: Final = WEEK_HOURS + 24
 OPEN: Final = -1
@@ -323,7 +328,12 @@ class EdFlow:
             agg.handover_minutes_over_45,
         ):
             purge_before(buckets, cutoff)
-        self._expire(lambda a: a.last_hour < hour - SILENT_HOURS)
+        self._expire(
+            lambda a: (
+                a.last_hour
+                < hour - (SILENT_HOURS if a.decided == UNKNOWN else AWAITING_SILENT_HOURS)
+            )
+        )
         self.attendances.remove_where(
             lambda a: a.closed_hour != OPEN and a.closed_hour < hour - CLOSED_KEEP_HOURS
         )

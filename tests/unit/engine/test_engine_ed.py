@@ -361,3 +361,18 @@ def test_a_handover_a_day_or_more_after_its_arrival_is_a_date_slip_and_counts_no
     assert value_at(out, "handover_minutes_over_45_7d", at) == pytest.approx(5)
     assert value_at(out, "handovers_over_45m_7d", at) == 1
     assert engine.scope(b.TRUST, b.SITE, "nhs.ed.v1").ed.agg.implausible_handovers == 1
+
+
+def test_a_patient_waiting_days_for_a_bed_after_a_decision_to_admit_is_not_expired() -> None:
+    # Mental health patients can wait days in a department after the decision to admit, with
+    # nothing sent meanwhile. Expired after 72 silent hours, such a wait left the department
+    # and its departure, at hour 100, counted as unknown: the longest trolley wait was lost.
+    s = b.Stream()
+    _attendance(s, arrived_h=1, left_h=100, decided_h=3, disposition="admitted")
+    engine = Engine(CATALOGUE)
+    out = [o for e in [*s.events(), *_tick(s, hours=101)] for o in engine.process(e)]
+    at = b.T0 + timedelta(hours=101)
+    assert value_at(out, "trolley_waits_12h_7d", at) == 1
+    assert value_at(out, "ed_over_12h_7d", at) == 1
+    flow = engine.scope(b.TRUST, b.SITE, "nhs.ed.v1").ed
+    assert flow.agg.expired == 0 and flow.agg.unknown_departures == 0

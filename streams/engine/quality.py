@@ -60,6 +60,17 @@ UNPACED_TYPES: Final = frozenset(
         "ward_capacity",
     }
 )
+#: A type whose silence another's explains, and that other: on an ambulance divert the
+#: ambulances go elsewhere, so their arrivals and handovers stop together while walk-ins go on.
+#: That is the department's operation, not its feed; handovers silent while ambulances still
+#: arrive are the handover interface down. The explaining counts (``DataQuality.count``) are
+#: learned like any type's but never judged themselves.
+AMBULANCE_ARRIVALS: Final = "ed_arrival/ambulance"
+EXPLAINED_SILENCE: Final = {"ambulance_handover": AMBULANCE_ARRIVALS}
+CONTEXT_TYPES: Final = frozenset(EXPLAINED_SILENCE.values())
+#: handovers follow their arrivals by up to this many hours: the last one before a divert
+#: comes that much after the last ambulance arrival
+EXPLAINED_SLACK_HOURS: Final = 2
 #: before the scope has a week of its own hours of the week, only the whole feed is judged, against
 #: its mean hourly rate so far, and only over a whole day of silence: a day holds every hour of
 #: the daily cycle, so a flat mean is a fair expectation over it (not over a quiet night)
@@ -145,6 +156,14 @@ class DataQuality:
         bucket[FEED] = bucket.get(FEED, 0) + 1
         bucket[event_type] = bucket.get(event_type, 0) + 1
 
+    def count(self, name: str, hour: int) -> None:
+        """An event of a context type (``CONTEXT_TYPES``) in ``hour``: counted and learned as a
+        type of its own, not in the feed's total."""
+        bucket = self.state.counts.get(hour)
+        if bucket is None:
+            bucket = self.state.counts[hour] = {}
+        bucket[name] = bucket.get(name, 0) + 1
+
     def late(self, hour: int) -> None:
         """An event of ``hour`` arrived later than the lateness allowance. One inside the
         current (or last) gap is its backlog arriving: the entities last heard of before the
@@ -215,10 +234,21 @@ class DataQuality:
             and state.usual_silent.get(name, 0)
             >= (SILENT_USUAL_HOURS if name == FEED else SILENT_TYPE_USUAL_HOURS)
             and closing - state.last_seen.get(name, closing) <= WEEK_HOURS
+            and name not in CONTEXT_TYPES
+            and not self._explained(name)
         )
         if silent_feed and FEED not in state.silent:
             state.silent = sorted([*state.silent, FEED])
         return self._move(hour)
+
+    def _explained(self, name: str) -> bool:
+        """True when ``name``'s silence is explained: its explaining type, seen before, has been
+        silent since no later than it (``EXPLAINED_SILENCE``)."""
+        explainer = EXPLAINED_SILENCE.get(name)
+        if explainer is None:
+            return False
+        last, since = self.state.last_seen.get(explainer), self.state.last_seen.get(name)
+        return last is not None and since is not None and last <= since + EXPLAINED_SLACK_HOURS
 
     def _silent_before_learned(self, closing: int) -> bool:
         """A gap in the scope's first week: the whole feed silent for a day while its mean rate so

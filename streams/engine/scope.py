@@ -88,7 +88,7 @@ from streams.engine.domains import (
 from streams.engine.emission import PREFIX as EMITTED_PREFIX
 from streams.engine.evidence import ScopeIds
 from streams.engine.lifecycle import KindState
-from streams.engine.quality import PROFILE_PART
+from streams.engine.quality import AMBULANCE_ARRIVALS, PROFILE_PART
 from streams.engine.sitrep import SitrepAgg
 from streams.engine.timekeys import DAY, HOUR, day_of_date
 
@@ -384,6 +384,8 @@ class ScopeState:
             domain.started(hour)
             handler(event, ts, hour)
             domain.quality.seen(tag, hour)
+            if type(event) is EdArrival and event.arrival_mode == "ambulance":
+                domain.quality.count(AMBULANCE_ARRIVALS, hour)
         else:
             out.extend(self._apply_sitrep(event))
         return out

@@ -129,3 +129,32 @@ def test_an_ed_gap_over_67_hours_recovers_in_a_week_as_the_ed_s_windows_are_7_da
     assert any(p.value == GAP for p in quality if start <= p.evaluated_at <= end)
     ok_again = min(p.evaluated_at for p in quality if p.evaluated_at > end and p.value == OK)
     assert ok_again <= end + timedelta(days=7, hours=2)
+
+
+def _diverted(events: list[Event], start: datetime, end: datetime) -> list[Event]:
+    """The events without the attendances that arrived by ambulance in [start, end)."""
+    from models.events import EdArrival
+
+    away = {
+        e.attendance_ref
+        for e in events
+        if isinstance(e, EdArrival)
+        and e.arrival_mode == "ambulance"
+        and start <= e.occurred_at < end
+    }
+    return [e for e in events if getattr(e, "attendance_ref", None) not in away]
+
+
+def test_an_ambulance_divert_is_no_gap_but_handovers_alone_stopping_is() -> None:
+    # On a divert ambulances go elsewhere: their arrivals and handovers stop together while
+    # walk-ins go on. That is the department's operation, not its feed: read as a handover
+    # gap, it blinded the ED kinds for a week in exactly the crisis they should flag.
+    s = b.Stream(seed=28)
+    b.ed(s, 40, arrivals=b.const(300))
+    start, end = b.day_at(20) + timedelta(hours=9), b.day_at(20) + timedelta(hours=19)
+    events = s.events(40)
+    diverted = series(run(_diverted(events, start, end)), "data_quality_ed")
+    assert GAP not in {p.value for p in diverted}
+    # the handover interface down while ambulances still arrive: a gap, as before
+    dropped = series(run(_without(events, AmbulanceHandover, start, end)), "data_quality_ed")
+    assert GAP in {p.value for p in dropped if start <= p.evaluated_at}

@@ -143,15 +143,23 @@ def _ed_demand(readings: Mapping[str, Reading], params: Mapping[str, float]) -> 
     non_admitted = readings.get("ed_4h_share_non_admitted_7d")
     departures = _get(readings, "ed_departures_7d")
     # non-admitted departures over 4 h: (1 - their 4-hour share) x their count, which is the
-    # share's sample; trust scopes (monthly statistics) carry no such split and count 0
-    over = 0.0 if non_admitted is None else (1 - non_admitted.value) * non_admitted.sample
-    inputs = _inputs(readings, "ed_4h_share_non_admitted_7d", "ed_departures_7d")
-    inputs["non_admitted_over_4h_per_week"] = round(over, 1)
+    # share's sample; a trust scope's monthly statistics carry no such split: all its
+    # attendances over 4 h a week, an upper bound (``Sitrep.context``)
+    if non_admitted is not None:
+        over = (1 - non_admitted.value) * non_admitted.sample
+        inputs = _inputs(readings, "ed_4h_share_non_admitted_7d", "ed_departures_7d")
+        inputs["non_admitted_over_4h_per_week"] = round(over, 1)
+    else:
+        over = _get(readings, "ed_over_4h_per_week")
+        inputs = _inputs(readings, "ed_over_4h_per_week", "ed_departures_7d")
     inputs["departures_per_week"] = departures
     return Impact(0.0, over * params["escalation_minutes"] / 60, 0.0, inputs)
 
 
 def _bed_allocation(readings: Mapping[str, Reading], params: Mapping[str, float]) -> Impact:
+    if "trolley_wait_hours_over_4h_7d" not in readings and "trolley_waits_4h_per_week" in readings:
+        # a trust scope: the month's count of waits over 4 h, a week; their hours are unknown
+        return Impact(0.0, 0.0, 0.0, _inputs(readings, "trolley_waits_4h_per_week"))
     inputs = _inputs(readings, "trolley_wait_hours_over_4h_7d", "trolley_waits_4h_7d")
     inputs["patient_hours_in_department_per_week"] = round(
         _get(readings, "trolley_wait_hours_over_4h_7d"), 1

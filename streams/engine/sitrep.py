@@ -13,6 +13,8 @@ inputs changed, and its persistence is counted in reports of that cadence: a dai
 
 from __future__ import annotations
 
+import calendar
+from datetime import date
 from typing import Final, Literal
 
 import msgspec
@@ -21,6 +23,8 @@ from models.events import AeSitrep, BedSitrep, DelayReasonsSitrep, DischargeSitr
 from streams.engine.bedflow import DOCUMENTATION, TRANSPORT, is_hub_reason
 from streams.engine.readings import Reading, ratio
 from streams.engine.timekeys import day_of_date, hour_is_weekend
+
+_EPOCH_ORDINAL: Final = date(1970, 1, 1).toordinal()  # day numbers count from 1970-01-01
 
 PART: Final = "sitrep"
 KEEP_DAYS: Final = 35
@@ -160,6 +164,25 @@ class Sitrep:
                 out["trolley_wait_4h_share"] = trolley
         return out
 
+    def _ae_sizing(self, day: int) -> dict[str, Reading]:
+        """The latest A&E month's counts a week, to size a trust's ED episodes: attendances over
+        4 h (all of them: the statistics do not split admitted from not) and emergency
+        admissions over 4 h from decision to admit. A trust scope has no per-attendance data,
+        and its ED episodes were sized at 0."""
+        months = [key for key in self.agg.ae if key <= day]
+        if not months:
+            return {}
+        month = max(months)
+        attendances, over_4h, admissions, admissions_over_4h = self.agg.ae[month]
+        start = date.fromordinal(_EPOCH_ORDINAL + month)
+        per_week = 7 / calendar.monthrange(start.year, start.month)[1]
+        out = {"ed_over_4h_per_week": Reading(round(over_4h * per_week, 1), attendances)}
+        if admissions_over_4h >= 0:
+            out["trolley_waits_4h_per_week"] = Reading(
+                round(admissions_over_4h * per_week, 1), admissions
+            )
+        return out
+
     def _beds_at(self, day: int) -> tuple[int, int, int] | None:
         keys = [key for key in self.agg.beds if key <= day]
         if keys:
@@ -199,7 +222,11 @@ class Sitrep:
         trigger judged, not the day's count: a trust's count swings day to day (RYR's 545 on
         31 March 2024, in a week whose mean was 634, 37% of its beds, sized an active episode at
         0 bed-days). Every other reading equals the day's own where both exist."""
-        out = {**self._discharge_metrics(day), **self._bed_readings(day)}
+        out = {
+            **self._discharge_metrics(day),
+            **self._bed_readings(day),
+            **self._ae_sizing(day),
+        }
         days = self._window_days(day)
         if days:
             mean = round(sum(self.agg.discharge[key][0] for key in days) / len(days))

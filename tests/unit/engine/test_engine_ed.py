@@ -376,3 +376,35 @@ def test_a_patient_waiting_days_for_a_bed_after_a_decision_to_admit_is_not_expir
     assert value_at(out, "ed_over_12h_7d", at) == 1
     flow = engine.scope(b.TRUST, b.SITE, "nhs.ed.v1").ed
     assert flow.agg.expired == 0 and flow.agg.unknown_departures == 0
+
+
+def test_a_trust_s_ed_episodes_are_sized_from_its_monthly_statistics() -> None:
+    # A trust scope has no per-attendance split: every ED episode there was sized at 0 and
+    # ranked last. The month's attendances over 4 h (all of them: the statistics do not split
+    # admitted from not) and its trolley waits over 4 h, each scaled to a week, size them.
+    from tests.unit.engine.engine_support import snapshots as opportunities
+
+    s = b.Stream()
+    for index, month in enumerate(date(2025, m, 1) for m in range(1, 8)):
+        s.add(
+            AeSitrep,
+            b.T0 + timedelta(days=index),
+            site_code=None,
+            period_start=month,
+            period="month",
+            attendances=10_000,
+            attendances_over_4h=4_500 if index >= 2 else 1_000,
+            emergency_admissions=3_000,
+            emergency_admissions_over_4h=1_500 if index >= 2 else 300,
+        )
+    out = run(s.events())
+    demand = [o for o in opportunities(out, "ed_demand_forecasting") if o.status == "active"]
+    assert demand
+    latest = demand[-1]
+    days = 30 if latest.last_evaluated_at.month in (4, 6, 9, 11) else 31
+    over_a_week = 4_500 * 7 / days
+    assert latest.weekly_staff_hours == pytest.approx(over_a_week * 15 / 60, rel=0.01)
+    beds = [o for o in opportunities(out, "ed_bed_allocation") if o.status == "active"]
+    assert beds
+    inputs = beds[-1].evidence["impact"]["inputs"]
+    assert inputs["trolley_waits_4h_per_week"] == pytest.approx(1_500 * 7 / days, rel=0.01)

@@ -112,6 +112,7 @@ LONDON: Final = ZoneInfo("Europe/London")
 MAX_SHIFT: Final = timedelta(hours=72)
 UNIT_CODE_MAX: Final = 16  # the contract's unit code: [A-Z0-9_-]{1,16}
 _NOT_IN_CODE: Final = re.compile(r"[^A-Z0-9-]+")
+_UNIT_CODE: Final = re.compile(r"[A-Z0-9_-]{1,16}")
 _SPACED_HYPHEN: Final = re.compile(r"_*-[-_]*")
 REQUIRED: Final = ("shift_id", "unit", "staff_group", "start", "end", "created", "status")
 OPTIONAL: Final = ("cancelled_at", "fill_source", "filled_at", "hourly_rate")
@@ -182,9 +183,22 @@ def load_mapping(path: Path) -> ExportMapping:
         staff_groups={str(k): str(v) for k, v in document.get("staff_groups", {}).items()},
         fill_sources={str(k): str(v) for k, v in document.get("fill_sources", {}).items()},
         statuses={str(k): str(v) for k, v in document.get("statuses", {}).items()},
-        units={_fold(str(k)): str(v) for k, v in document.get("units", {}).items()},
+        units=_unit_codes(document.get("units", {})),
         delimiter=delimiter,
     )
+
+
+def _unit_codes(table: dict[str, Any]) -> dict[str, str]:
+    """``[units]``: each export name (matched ignoring case and surrounding spaces) -> a code
+    of the contract's form, checked here rather than rejecting every row of that unit."""
+    codes: dict[str, str] = {}
+    for name, code in table.items():
+        if not isinstance(code, str) or not _UNIT_CODE.fullmatch(code):
+            raise ValueError(
+                f'[units] "{name}": a unit code is 1 to {UNIT_CODE_MAX} of A-Z, 0-9, _ and -'
+            )
+        codes[_fold(str(name))] = code
+    return codes
 
 
 def read_text(path: Path) -> tuple[str, bool]:
@@ -322,6 +336,7 @@ class ShiftExportConverter:
         self._undated_row = False
         self._upcoming_row = False
         self._pseudonyms = Pseudonymiser(key) if key is not None else None
+        self._source = ""  # the name of the export being read: part of its events' ids
         # one clock decides both "has the shift started" and the contract's "not in the future"
         self._clock = clock or (lambda: datetime.now(UTC))
         self._check = EventCheck(clock=self._clock, topic=ROSTERING_TOPIC)
@@ -364,11 +379,15 @@ class ShiftExportConverter:
             "source_system": "roster",
             "shift_ref": ref,
         }
-        # Keyed on the shift, the kind and what the event says: the next export of an
-        # unchanged row gives the same ids (the engine counts the repeats as duplicates); a
-        # row changed since (a shift moved, a bank fill replaced by agency) gives new ones,
-        # which the engine applies. Keyed on the shift and the kind alone, they were dropped.
-        ids = Pseudonymiser(ref.encode())
+        # Keyed on the shift, the kind, the export file's name and what the event says:
+        # converting the same export again gives the same ids (the engine counts the repeats
+        # as duplicates). Another night's export gives new ids: a row changed since (a shift
+        # moved, a bank fill replaced by agency, and back again) is then applied, and an
+        # unchanged one re-plans or refills its shift as it was, which changes no count.
+        # Keyed on the shift and the kind alone, a changed row was dropped as a duplicate;
+        # keyed on content alone, a row changed back repeated an older night's ids, which
+        # ``analyse`` (the nights merged by time) dropped and a live worker applied.
+        ids = Pseudonymiser(f"{ref}|{self._source}".encode())
 
         starts, ends, created = (self._time(cell(row, n)) for n in ("start", "end", "created"))
         if ends < starts <= ends + timedelta(days=1):
@@ -401,7 +420,8 @@ class ShiftExportConverter:
                 ShiftFilled(
                     **common,
                     event_id=_PENDING_ID,
-                    occurred_at=self._time(filled_text) if filled_text else created,
+                    # never before the plan: written before it, the fill would find no shift
+                    occurred_at=max(self._time(filled_text), created) if filled_text else created,
                     fill_source=self._value(  # type: ignore[arg-type]
                         self._map.fill_sources, FILL_SOURCES, source_text, "bad_fill_source"
                     ),
@@ -411,7 +431,10 @@ class ShiftExportConverter:
         elif status == "unfilled":
             # "started with nobody in it": a shift yet to start may still be filled
             if starts <= self._clock():
-                events.append(ShiftUnfilled(**common, event_id=_PENDING_ID, occurred_at=starts))
+                # a shift put on the roster after it started: dated at its entry, after its plan
+                events.append(
+                    ShiftUnfilled(**common, event_id=_PENDING_ID, occurred_at=max(starts, created))
+                )
             else:
                 self._upcoming_row = True
         else:
@@ -454,6 +477,7 @@ class ShiftExportConverter:
         Raises :class:`ExportError` when the file cannot be read as a whole (encoding, header,
         quoting): the caller writes nothing then.
         """
+        self._source = path.name
         text, legacy = read_text(path)
         if legacy:
             self.read_as_cp1252.append(path)

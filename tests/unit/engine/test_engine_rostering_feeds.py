@@ -255,3 +255,37 @@ def test_fills_of_shifts_never_planned_are_counted_not_silently_dropped() -> Non
         engine.process(event)
     assert engine.counters["unplanned_shift_events"] == 50
     assert engine.counters["accepted"] == 50
+
+
+def test_the_connection_rule_reads_the_feed_s_earliest_day_whatever_the_order() -> None:
+    """A state saved before the feed's first day was kept is long connected: its late rosters
+    still count. And the first day is the earliest event's, so a connection backlog applied
+    after the live feed began gives what event-time order gives."""
+    from models.events import RosterPublished
+    from streams.engine.rostering import Rostering, RosteringAgg
+
+    def roster(flow: Rostering, published: int, starts: int) -> None:
+        event = b.Stream().add(
+            RosterPublished,
+            b.day_at(published),
+            unit_code="U1",
+            period_start=b.as_date(starts),
+            period_end=b.as_date(starts + 27),
+        )
+        flow.roster(event, event.occurred_at.timestamp(), 0)
+
+    old = Rostering(set())
+    old.agg = RosteringAgg(seen=True, lead_times=[50.0])  # as restored from before
+    roster(old, 200, 214)
+    assert old.agg.lead_times == [50.0, 14.0]
+
+    def first_day_and_last_lead(order: list[tuple[int, int]]) -> tuple[int | None, float]:
+        flow = Rostering(set())
+        for published, starts in order:
+            roster(flow, published, starts)
+        roster(flow, 140, 161)  # 21 days ahead, 161 days after the backlog's first
+        return flow.agg.first_day, flow.agg.lead_times[-1]
+
+    backlog, live = (0, 56), (130, 186)
+    assert first_day_and_last_lead([backlog, live]) == first_day_and_last_lead([live, backlog])
+    assert first_day_and_last_lead([live, backlog])[1] == 21.0

@@ -452,31 +452,77 @@ def test_the_converted_events_are_in_time_order_across_units_and_files(
     assert planned == ["2026-07-06", "2026-07-07", "2026-07-08", "2026-07-20"]
 
 
-def test_a_row_changed_in_the_next_export_gives_new_event_ids_an_unchanged_one_the_same(
+def _convert_night(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, rows: str
+) -> Path:
+    header = "Duty ID,Unit,Grade,Start,End,Created,Status,Fill Type,Filled,Rate\n"
+    (tmp_path / f"{name}.csv").write_text(header + rows)
+    (tmp_path / "map.toml").write_text(MAPPING)
+    out = tmp_path / f"{name}.jsonl"
+    args = ["roster", "convert", str(tmp_path / f"{name}.csv"), "--mapping"]
+    assert main([*args, str(tmp_path / "map.toml"), "--out", str(out)]) == 0
+    capsys.readouterr()
+    return out
+
+
+KEPT = "D9,W12,HCA,06/07/2026 07:30,06/07/2026 20:00,01/06/2026 09:00,Vacant,,,\n"
+
+
+def _filled(source: str, day: str = "06") -> str:
+    return (
+        f"D1,W12,HCA,{day}/07/2026 07:30,{day}/07/2026 20:00,01/06/2026 09:00,Assigned,{source},,\n"
+    )
+
+
+def test_a_row_changed_since_the_last_conversion_of_an_export_gives_new_event_ids(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # The next night's export shows a shift moved to another day and a bank fill replaced by
-    # agency. Ids keyed on the shift and the kind alone repeated yesterday's: the engine
-    # dropped the changed events as duplicates, and the move and the agency fill were lost.
-    header = "Duty ID,Unit,Grade,Start,End,Created,Status,Fill Type,Filled,Rate\n"
-    kept = "D9,W12,HCA,06/07/2026 07:30,06/07/2026 20:00,01/06/2026 09:00,Vacant,,,\n"
-    monday = "D1,W12,HCA,06/07/2026 07:30,06/07/2026 20:00,01/06/2026 09:00,Assigned,NHSP,,\n"
-    moved = "D1,W12,HCA,13/07/2026 07:30,13/07/2026 20:00,01/06/2026 09:00,Assigned,Agency,,\n"
-
-    def ids(rows: str, name: str) -> dict[tuple[str, str], str]:
-        (tmp_path / f"{name}.csv").write_text(header + rows)
-        (tmp_path / "map.toml").write_text(MAPPING)
-        out = tmp_path / f"{name}.jsonl"
-        args = ["roster", "convert", str(tmp_path / f"{name}.csv"), "--mapping"]
-        assert main([*args, str(tmp_path / "map.toml"), "--out", str(out)]) == 0
-        capsys.readouterr()
+    # The same export converted again after a shift moved and its bank fill became agency:
+    # ids keyed on the shift and the kind alone repeated the old ones, and the engine dropped
+    # the changed events as duplicates (the move and the agency fill were lost).
+    def ids(rows: str) -> dict[tuple[str, str], str]:
+        out = _convert_night(tmp_path, capsys, "roster", rows)
         events = [json.loads(line) for line in out.read_text().splitlines()]
         return {(e["shift_ref"][:8], e["event_type"]): e["event_id"] for e in events}
 
-    first, second = ids(kept + monday, "first"), ids(kept + moved, "second")
+    first, second = ids(KEPT + _filled("NHSP")), ids(KEPT + _filled("Agency", day="13"))
     changed = {key for key in first if first[key] != second[key]}
     assert len(first) == len(second) == 4  # D9 planned and unfilled, D1 planned and filled
     assert len(changed) == 2  # D1's plan and fill; D9's events are the same events again
+
+
+def test_nightly_exports_give_the_last_night_s_state_merged_by_time_or_one_by_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A fill changed and changed back over three nights (bank, agency, bank), each dated at
+    # the shift's creation: keyed on content alone, the third night repeated the first's ids,
+    # which analyse (the nights merged by time) dropped as duplicates while a live worker,
+    # getting the nights a day apart, applied them. Each night's export has its own ids.
+    import msgspec
+
+    from models.events import Event
+    from streams.engine import Engine
+    from tests.unit.engine.engine_support import CATALOGUE
+
+    nights = [
+        _convert_night(tmp_path, capsys, f"night{n}", KEPT + _filled(source))
+        for n, source in enumerate(["NHSP", "Agency", "NHSP"])
+    ]
+    per_night = [
+        [msgspec.json.decode(line, type=Event) for line in night.read_bytes().splitlines()]
+        for night in nights
+    ]
+    merged = sorted(
+        (event for events in per_night for event in events), key=lambda e: e.occurred_at
+    )  # stable: the nights' order breaks ties, as analyse's merge does
+    fills = []
+    for order in (merged, [event for events in per_night for event in events]):
+        engine = Engine(CATALOGUE)
+        for event in order:
+            engine.process(event)
+        shifts = engine.scope("RJ1", "RJ122", "nhs.rostering.v1").rostering.shifts
+        fills.append({shift.fill for _, shard in shifts.all_shards() for shift in shard.values()})
+    assert fills == [{"bank", None}, {"bank", None}]
 
 
 def test_a_night_shift_s_end_on_its_duty_date_is_the_next_morning(
@@ -545,3 +591,26 @@ def test_a_semicolon_delimited_export_is_read_with_the_mapping_s_delimiter(
         "shift_planned",
         "shift_unfilled",
     ]
+
+
+def test_a_shift_entered_after_it_started_is_planned_before_its_vacancy_and_fill(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # written in time order, a vacancy dated at the start (or a fill dated before the row was
+    # created) came before the shift's plan, and the engine found no shift for it
+    rows = [
+        "E1,W12,HCA,06/07/2026 07:30,06/07/2026 20:00,06/07/2026 09:00,Vacant\n",
+    ]
+    code, _, _, path = _run(tmp_path, capsys, ("Duty ID,Unit,Grade,Start,End,Created,Status\n"
+                                                + "".join(rows)).encode())  # fmt: skip
+    assert code == 0
+    events = [json.loads(x) for x in path.read_text().splitlines()]
+    assert [e["event_type"] for e in events] == ["shift_planned", "shift_unfilled"]
+    assert events[1]["occurred_at"] >= events[0]["occurred_at"]
+    filled = "F1,W12,HCA,06/07/2026 07:30,06/07/2026 20:00,01/06/2026 09:00,Assigned,NHSP,"
+    code, _, _, path = _run(
+        tmp_path, capsys, (HEADER + filled + "20/05/2026 10:00,,,,\n").encode(), mapping=MAPPING
+    )
+    events = [json.loads(x) for x in path.read_text().splitlines()]
+    assert [e["event_type"] for e in events] == ["shift_planned", "shift_filled"]
+    assert events[1]["occurred_at"] == events[0]["occurred_at"]

@@ -223,6 +223,8 @@ async def _analyse(args: argparse.Namespace, paths: list[Path]) -> dict[str, Any
             # fills, unfills, changes and absences of shifts never planned in the stream (a
             # fill-only bank feed, a site connecting mid-roster): in no rate
             "unplanned_shift_events": totals["unplanned_shift_events"],
+            # ambulance handovers of a day or more after the ambulance arrived: date slips
+            "implausible_handovers": totals["implausible_handovers"],
         },
         "opportunities": _summary_entries(
             [

@@ -357,4 +357,9 @@ class EdFlow:
 
     @property
     def counters(self) -> dict[str, int]:
-        return {"after_close": self.agg.after_close, "expired": self.agg.expired}
+        agg = self.agg
+        return {
+            "after_close": agg.after_close,
+            "expired": agg.expired,
+            "implausible_handovers": agg.implausible_handovers,
+        }

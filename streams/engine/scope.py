@@ -183,6 +183,7 @@ COUNTERS: Final = (
     "expired",
     "occupancy_clamped",
     "unplanned_shift_events",
+    "implausible_handovers",
 )
 
 

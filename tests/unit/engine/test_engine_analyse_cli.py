@@ -60,6 +60,7 @@ def test_analyse_writes_the_summary_and_the_database(
         "expired": 0,
         "occupancy_clamped": 0,
         "unplanned_shift_events": 0,
+        "implausible_handovers": 0,
     }
     timing = [o for o in summary["opportunities"] if o["kind"] == "discharge_timing_prediction"]
     expected = steps(run(site_events), "discharge_timing_prediction")

@@ -95,6 +95,7 @@ def test_a_duplicate_changes_nothing() -> None:
         "expired": 0,
         "occupancy_clamped": 0,
         "unplanned_shift_events": 0,
+        "implausible_handovers": 0,
     }
     out = state.apply(_admit(s, 1.5, "aa00000000000002"))
     assert value_at(out, "occupied_beds", b.T0 + H) == 0

@@ -4,8 +4,12 @@ departures, waits and ambulance handovers, keyed by the hour the departure or ha
 The entity lifecycle of an attendance (``docs/catalogue.md`` "Entities"):
 
 - **Opened** by its ``ed_arrival``; a decision to admit or a handover for an attendance never
-  seen *adopts* it (counted ``adopted``) without an arrival time: it is in the department, but
-  its time from arrival is unknown, so its departure counts in no arrival-based share.
+  seen *adopts* it (counted ``adopted``) without an arrival time: its time from arrival is
+  unknown, so its departure counts in no arrival-based share. One adopted by a decision is in
+  the department; one by a handover alone is not (``ed_in_department``) until its arrival,
+  decision or departure confirms it: an ambulance service may record handovers under its own
+  reference, or hand over to a unit outside the ED feed (each unmatched handover read as a
+  patient for 72 h, eight times the department's census).
 - **Closed** by its ``ed_departure``. A closed attendance is remembered for
   ``CLOSED_KEEP_HOURS`` so that a resent departure or a late decision to admit changes no count
   (``after_close``). A departure of an attendance never seen is counted ``unknown_departures``
@@ -82,6 +86,12 @@ class Attendance(msgspec.Struct, array_like=True, gc=False):
     unknown: bool = False  # its departure was the first event seen of it
 
 
+def _in_department(attendance: Attendance) -> bool:
+    """Counted in the census: opened by its arrival or a decision to admit (a handover alone
+    is not enough). Only for an open attendance."""
+    return attendance.arrived != UNKNOWN or attendance.decided != UNKNOWN
+
+
 class EdAgg(msgspec.Struct, kw_only=True):
     seen: bool = False
     in_department: int = 0
@@ -125,8 +135,7 @@ class EdFlow:
         if attendance is None:
             if not adopt:
                 return None
-            attendance = shard[ref] = Attendance(hour)
-            self.agg.in_department += 1
+            attendance = shard[ref] = Attendance(hour)  # in the census once decided on
             self.agg.adopted += 1
         elif attendance.closed_hour != OPEN:
             self.agg.after_close += 1
@@ -160,6 +169,8 @@ class EdFlow:
             )
         elif attendance.arrived == UNKNOWN:
             # adopted by a handover or decision that came first: its arrival is now known
+            if not _in_department(attendance):
+                agg.in_department += 1  # a handover's attendance, confirmed
             attendance.arrived = ts
             agg.adopted -= 1
             attendance.last_hour = max(attendance.last_hour, hour)
@@ -179,8 +190,9 @@ class EdFlow:
         shard, name = self.attendances.shard(event.attendance_ref)
         attendance = shard.get(event.attendance_ref)
         if attendance is None:
+            # in no census until an arrival, decision or departure confirms it: the ambulance
+            # service may record it under its own reference, or hand over outside the ED
             attendance = shard[event.attendance_ref] = Attendance(hour)
-            agg.in_department += 1
             agg.adopted += 1
         elif attendance.handed_over:
             return
@@ -197,6 +209,8 @@ class EdFlow:
         attendance = self._open(event.attendance_ref, hour, adopt=True)
         if attendance is None or attendance.decided != UNKNOWN:
             return
+        if not _in_department(attendance):
+            self.agg.in_department += 1  # a handover's attendance, confirmed
         attendance.decided = ts
         self.agg.awaiting_admission += 1
 
@@ -247,9 +261,10 @@ class EdFlow:
                 add(agg.non_admitted_within_4h, hour, 1)
 
     def _close(self, attendance: Attendance, hour: int) -> None:
+        if _in_department(attendance):
+            self.agg.in_department -= 1
         attendance.closed_hour = hour
         attendance.last_hour = max(attendance.last_hour, hour)
-        self.agg.in_department -= 1
         if attendance.decided != UNKNOWN:
             self.agg.awaiting_admission -= 1
 
@@ -343,7 +358,8 @@ class EdFlow:
             gone = [ref for ref, a in shard.items() if a.closed_hour == OPEN and stale(a)]
             for ref in gone:
                 attendance = shard.pop(ref)
-                self.agg.in_department -= 1
+                if _in_department(attendance):
+                    self.agg.in_department -= 1
                 if attendance.decided != UNKNOWN:
                     self.agg.awaiting_admission -= 1
                 self.agg.expired += 1

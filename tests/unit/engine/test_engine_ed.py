@@ -408,3 +408,50 @@ def test_a_trust_s_ed_episodes_are_sized_from_its_monthly_statistics() -> None:
     assert beds
     inputs = beds[-1].evidence["impact"]["inputs"]
     assert inputs["trolley_waits_4h_per_week"] == pytest.approx(1_500 * 7 / days, rel=0.01)
+
+
+def test_handovers_never_matched_to_an_attendance_are_not_patients_in_the_department() -> None:
+    # An ambulance service recording handovers under its own reference, or crews handing over
+    # to SDEC outside the ED feed: each handover adopted an attendance counted in the census
+    # for 72 hours, and ed_in_department read eight times the department's. A handover alone
+    # puts nobody in the department until an arrival, decision or departure confirms it.
+    s = b.Stream()
+    for hour in range(10):
+        _attendance(s, arrived_h=1 + hour, left_h=30, handover_min=20)
+        arrived = b.T0 + timedelta(hours=1 + hour)
+        s.add(AmbulanceHandover, arrived + timedelta(minutes=25), attendance_ref=s.ref(),
+              arrived_at=arrived)  # fmt: skip
+    confirmed = s.ref()  # a handover first, its arrival after: in the department from then
+    s.add(AmbulanceHandover, b.T0 + timedelta(hours=12), attendance_ref=confirmed,
+          arrived_at=b.T0 + timedelta(hours=11, minutes=40))  # fmt: skip
+    s.add(EdArrival, b.T0 + timedelta(hours=12, minutes=5), attendance_ref=confirmed,
+          arrival_mode="ambulance", department_type="type_1")  # fmt: skip
+    engine = Engine(CATALOGUE)
+    out = [o for e in [*s.events(), *_tick(s, hours=20)] for o in engine.process(e)]
+    at = b.T0 + timedelta(hours=20)
+    assert value_at(out, "ed_in_department", at) == 11  # the 10 attendances and the confirmed
+    assert value_at(out, "handovers_7d", at) == 21  # every handover still counts as one
+    flow = engine.scope(b.TRUST, b.SITE, "nhs.ed.v1").ed
+    assert flow.agg.in_department >= 0
+
+
+def test_the_census_counts_each_attendance_once_however_it_was_first_seen() -> None:
+    s = b.Stream()
+    decided_first, handed_first, arrived_first = s.ref(), s.ref(), s.ref()
+    t = b.T0 + timedelta(hours=2)
+    s.add(EdDecisionToAdmit, t, attendance_ref=decided_first)
+    s.add(AmbulanceHandover, t, attendance_ref=handed_first, arrived_at=t - timedelta(minutes=9))
+    s.add(EdDecisionToAdmit, t + timedelta(minutes=1), attendance_ref=handed_first)
+    s.add(EdArrival, t, attendance_ref=arrived_first, arrival_mode="walk_in",
+          department_type="type_1")  # fmt: skip
+    s.add(EdDecisionToAdmit, t + timedelta(minutes=2), attendance_ref=arrived_first)
+    engine = Engine(CATALOGUE)
+    for event in s.events():
+        engine.process(event)
+    flow = engine.scope(b.TRUST, b.SITE, "nhs.ed.v1").ed
+    assert (flow.agg.in_department, flow.agg.awaiting_admission) == (3, 3)
+    for ref in (decided_first, handed_first, arrived_first):
+        engine.process(
+            s.add(EdDeparture, t + timedelta(hours=1), attendance_ref=ref, disposition="admitted")
+        )
+    assert (flow.agg.in_department, flow.agg.awaiting_admission) == (0, 0)

@@ -6,13 +6,17 @@ Mapping (v2.4/2.5 as NHS trusts send it):
 A01     ``admission``: ward PV1-3.1, specialty PV1-10, method PV1-4
 A02     ``transfer``: from PV1-6.1 (else the ward last seen for the spell) to PV1-3.1; neither
         -> ``no_prior_ward`` (``from_ward_code`` is required by the contract)
-A03     ``discharge``: ward PV1-3.1, destination PV1-36
+A03     ``discharge``: ward PV1-3.1 (blank: PV1-6.1, else the ward last seen; so for A11 and
+        A13), destination PV1-36
+A06     as A01: an outpatient or ED encounter made an inpatient one
 A08     ``transfer`` only when PV1-3.1 differs from the ward last seen for the spell, else ignored
 A11     ``admission_cancelled``; A12 ``transfer_cancelled``; A13 ``discharge_cancelled``
         (ward PV1-3.1: where the patient is once the event is undone)
 A04/A05 ignored (registration, pre-admission: no bed); so is any message whose patient class
         PV1-2 is O (outpatient), R (recurring), P (pre-admit) or E (emergency department)
-other   rejected (``unsupported_trigger``; ``not_adt`` for another message type)
+other   any other ADT trigger ``Ann``: ignored (``ignored_trigger``, ACK AA: a full feed is full
+        of A31, A17, A21, A50); other trigger text rejected (``unsupported_trigger``;
+        ``not_adt`` for another message type)
 ======  =====================================================================================
 
 - ``spell_ref`` = HMAC-SHA256(key, visit number): PV1-19.1, else PV1-50.1 (alternate visit id),
@@ -22,8 +26,9 @@ other   rejected (``unsupported_trigger``; ``not_adt`` for another message type)
   entry) when it is a site code (a single-site PAS names only itself), else the map's
   ``default_site``; ward: the map's entry for PV1-3.1, else PV1-3.1 upper-cased with spaces as
   ``_``.
-- ``occurred_at``: EVN-6 (event occurred), else EVN-2 (recorded), else MSH-7, to the hour,
-  minute, second or beyond (a degree-of-precision component is ignored); a time without an
+- ``occurred_at``: EVN-6 (event occurred), else the visit's PV1-44 (A01) or PV1-45 (A03: a
+  discharge keyed in the next morning has EVN-2 then), else EVN-2 (recorded), else MSH-7, to
+  the hour, minute, second or beyond (a degree-of-precision component is ignored); a time without an
   offset is UK local time (Europe/London; in the autumn's repeated hour, the first occurrence,
   BST; in the spring's skipped hour, shifted forward); a date without a time of day is
   rejected (``no_time_of_day``).
@@ -79,7 +84,11 @@ for _library_logger in (hl7.util.logger, hl7.containers.logger):
 LONDON: Final = ZoneInfo("Europe/London")
 IGNORED_CLASSES: Final = frozenset({"O", "R", "P", "E"})
 IGNORED_TRIGGERS: Final = frozenset({"A04", "A05"})
-SUPPORTED_TRIGGERS: Final = frozenset({"A01", "A02", "A03", "A08", "A11", "A12", "A13"})
+SUPPORTED_TRIGGERS: Final = frozenset({"A01", "A02", "A03", "A06", "A08", "A11", "A12", "A13"})
+#: an ADT trigger opsradar does not use (A31 person update, A17 swap, A21 leave, A50 visit
+#: change, ...): a full trust feed is full of them, and an AR makes an engine retry or block
+#: behind each, so they are answered AA, ignored. Any other trigger text is still AR.
+_ADT_TRIGGER: Final = re.compile(r"A[0-9]{2}")
 DEFAULT_SOURCE_SYSTEM: Final = "HL7v2"
 
 #: PV1-36: NHS Data Dictionary discharge destination codes, and HL7 table 0112 where they differ
@@ -144,6 +153,13 @@ IGNORED_A05: Final = "ignored_a05"
 IGNORED_CLASS: Final = "ignored_patient_class"
 IGNORED_UNCHANGED: Final = "ignored_update_unchanged"
 IGNORED_SAME_WARD: Final = "ignored_same_ward"
+IGNORED_TRIGGER: Final = "ignored_trigger"
+
+
+#: the triggers whose PV1-3 a PAS may leave empty: the patient is leaving that location
+_LEAVING_TRIGGERS: Final = frozenset({"A03", "A11", "A13"})
+#: trigger -> the PV1 field with the visit's time of that event (PV1-44 admit, PV1-45 discharge)
+_VISIT_TIME_FIELD: Final = {"A01": 44, "A03": 45}
 
 
 class Rejected(Exception):
@@ -316,17 +332,28 @@ class AdtConverter:
         if trigger in IGNORED_TRIGGERS:
             return Outcome("ignored", f"ignored_{trigger.lower()}", message=message)
         if trigger not in SUPPORTED_TRIGGERS:
+            if _ADT_TRIGGER.fullmatch(trigger):
+                return Outcome("ignored", IGNORED_TRIGGER, message=message)
             raise Rejected(UNSUPPORTED_TRIGGER)
+        if trigger == "A06":  # an outpatient or ED encounter made an inpatient one: admitted
+            trigger = "A01"
         if _get(message, "PV1", 2).upper() in IGNORED_CLASSES:
             return Outcome("ignored", IGNORED_CLASS, message=message)
-        envelope = self._envelope(message)
+        envelope = self._envelope(message, trigger)
         visit = _get(message, "PV1", 19) or _get(message, "PV1", 50)
         if not visit:  # the last fallback: PID-18, parsed only now and only that segment
             visit = _get(parse_message(text, ("MSH", "PID")), "PID", 18)
         if not visit:
             raise Rejected(NO_VISIT_NUMBER)
         spell_ref = self._pseudonyms.spell_ref(visit)
-        ward = self._ward(_get(message, "PV1", 3, 1))
+        point_of_care = _get(message, "PV1", 3, 1)
+        if not point_of_care and trigger in _LEAVING_TRIGGERS:
+            # some PAS clear the current location on discharge or cancel: the ward it was in
+            point_of_care = _get(message, "PV1", 6, 1)
+            remembered = self._wards.get(spell_ref)
+            if not point_of_care and remembered is not None:
+                point_of_care = remembered
+        ward = self._ward(point_of_care)
         events = self._events(message, trigger, envelope, spell_ref, ward)
         if not events:
             ignored = IGNORED_UNCHANGED if trigger == "A08" else IGNORED_SAME_WARD
@@ -342,7 +369,7 @@ class AdtConverter:
             ward_update=(trigger, spell_ref, ward),
         )
 
-    def _envelope(self, message: Any) -> dict[str, Any]:
+    def _envelope(self, message: Any, trigger: str) -> dict[str, Any]:
         sender = _get(message, "MSH", 4, 1)
         sending_site = self._map.sites.get(sender) or sender.upper()
         if not _SITE.match(sending_site):
@@ -357,7 +384,18 @@ class AdtConverter:
             site = sending_site or self._map.default_site or ""
         if not _SITE.match(site) or not site.startswith(trust):
             raise Rejected(NO_SITE)
-        when = _get(message, "EVN", 6) or _get(message, "EVN", 2) or _get(message, "MSH", 7)
+        # EVN-6 (when it occurred), then the visit's own admit or discharge time (PV1-44,
+        # PV1-45: a discharge keyed in next morning has EVN-2 then, when it was typed), then
+        # EVN-2 (recorded) and MSH-7
+        visit_time = (
+            _get(message, "PV1", _VISIT_TIME_FIELD[trigger]) if trigger in _VISIT_TIME_FIELD else ""
+        )
+        when = (
+            _get(message, "EVN", 6)
+            or visit_time
+            or _get(message, "EVN", 2)
+            or _get(message, "MSH", 7)
+        )
         if not when:
             raise Rejected(BAD_TIMESTAMP)
         source = _get(message, "MSH", 3, 1)

@@ -45,9 +45,12 @@ def adt(
     msh7: str = "20260105081400",
     message_type: str = "ADT",
     control_id: str = "C1",
+    admitted: str = "",
+    discharged: str = "",
 ) -> str:
     pv1 = [""] * 51
     pv1[:5] = ["PV1", "1", patient_class, f"{ward}^B1^3^{site}", "21"]
+    pv1[44], pv1[45] = admitted, discharged
     pv1[6] = f"{prior}^^^{site}" if prior else ""
     pv1[10] = "300"
     pv1[19] = f"{visit}^^^RJ1^VN" if visit else ""
@@ -135,6 +138,7 @@ def test_registrations_and_outpatients_are_ignored_other_types_rejected() -> Non
         adt("A05"),
         adt("A01", patient_class="O"),
         adt("A28"),
+        adt("X99"),
         adt("R01", message_type="ORU"),
         adt("A01", visit=""),
         adt("A01", evn2="yesterday", msh7=""),
@@ -146,6 +150,7 @@ def test_registrations_and_outpatients_are_ignored_other_types_rejected() -> Non
         ("ignored", "ignored_a04"),
         ("ignored", "ignored_a05"),
         ("ignored", "ignored_patient_class"),
+        ("ignored", "ignored_trigger"),  # an ADT trigger opsradar does not use: AA
         ("rejected", "unsupported_trigger"),
         ("rejected", "not_adt"),
         ("rejected", "no_visit_number"),
@@ -268,3 +273,49 @@ def test_a_run_that_fails_on_its_second_file_leaves_the_previous_output(
     assert "missing.hl7" in capsys.readouterr().err
     assert out.read_text() == "the previous run\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.hl7", "key", "out.jsonl"]
+
+
+def test_a_discharge_keyed_next_morning_is_dated_by_pv1_45_and_an_admission_by_pv1_44() -> None:
+    # A PAS that leaves EVN-6 empty on a discharge entered the next morning: EVN-2 is when it
+    # was keyed in, PV1-45 when the patient left (the before-noon share read 0.50 for 0.23)
+    discharge, admission, plain = convert(
+        adt("A03", evn2="20260106091000", discharged="20260105143000", control_id="1"),
+        adt("A01", evn2="20260105120000", admitted="20260105023000", control_id="2"),
+        adt("A03", evn2="20260106091000", control_id="3"),
+    )
+    assert discharge.events[0].occurred_at == datetime(2026, 1, 5, 14, 30, tzinfo=UTC)  # type: ignore[attr-defined]
+    assert admission.events[0].occurred_at == datetime(2026, 1, 5, 2, 30, tzinfo=UTC)  # type: ignore[attr-defined]
+    assert plain.events[0].occurred_at == datetime(2026, 1, 6, 9, 10, tzinfo=UTC)  # type: ignore[attr-defined]
+    (evn6_first,) = convert(
+        adt("A03", evn6="20260105150000", discharged="20260105143000", control_id="4")
+    )
+    assert evn6_first.events[0].occurred_at == datetime(2026, 1, 5, 15, 0, tzinfo=UTC)  # type: ignore[attr-defined]
+
+
+def test_other_adt_triggers_are_acknowledged_and_a06_admits() -> None:
+    # A31, A28, A17, A21, A50: a full trust feed is full of them; answered AR, an engine
+    # retries or blocks behind each. A06 turns an ED or outpatient encounter into an inpatient
+    # one: the admission.
+    from feeds.hl7.ack import ack_code
+
+    outcomes = convert(*(adt(t, control_id=t) for t in ("A31", "A17", "A21", "A50", "A06")))
+    assert [(o.status, o.reason) for o in outcomes[:4]] == [("ignored", "ignored_trigger")] * 4  # type: ignore[attr-defined]
+    assert {ack_code(o.status, o.reason) for o in outcomes[:4]} == {"AA"}  # type: ignore[attr-defined]
+    assert isinstance(outcomes[4].events[0], Admission)  # type: ignore[attr-defined]
+
+
+def test_a_discharge_or_cancel_without_its_current_location_uses_the_last_ward() -> None:
+    # some PAS clear PV1-3 on discharge or cancel-admit and keep the ward in PV1-6; rejected
+    # (AE, never resent), the patient kept a bed for 42 days
+    converter = AdtConverter(key=KEY)
+    converter.remember(converter.convert(adt("A01", ward="W12", visit="V7", control_id="1")))
+    from_prior = converter.convert(adt("A03", ward="", prior="W12", visit="V8", control_id="2"))
+    remembered = converter.convert(adt("A03", ward="", visit="V7", control_id="3"))
+    cancelled = converter.convert(adt("A11", ward="", prior="W9", visit="V9", control_id="4"))
+    assert [o.events[0].ward_code for o in (from_prior, remembered, cancelled)] == [  # type: ignore[attr-defined]
+        "W12",
+        "W12",
+        "W9",
+    ]
+    (nowhere,) = convert(adt("A03", ward="", visit="V10"))
+    assert (nowhere.status, nowhere.reason) == ("rejected", "no_ward_code")  # type: ignore[attr-defined]

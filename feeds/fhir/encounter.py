@@ -7,12 +7,14 @@ rejected by rule, not by accident. An Encounter is a snapshot of a stay, so its 
 derived from it:
 
 - ``class`` IMP/ACUTE/NONAC (inpatient) only; others (AMB, EMER, HH, VR, SS, ...) are ignored.
-- ``status`` planned/arrived/triaged/cancelled/unknown: ignored (no bed); ``in-progress`` (and
+- ``status`` planned/arrived/triaged/unknown, and ``cancelled`` before the stay began: ignored
+  (no bed); ``in-progress`` (and
   ``onleave``): ``admission`` at ``period.start`` in the first location's ward, then a
   ``transfer`` at the start of each location in another ward; ``finished``: the same and a
   ``discharge`` at ``period.end`` from the last ward, destination from
   ``hospitalization.dischargeDisposition`` (NHS discharge destination codes as in UK Core, or
-  the FHIR discharge-disposition codes); ``entered-in-error``: ``admission_cancelled``.
+  the FHIR discharge-disposition codes); ``entered-in-error``, and ``cancelled`` once the stay
+  had begun (a period start and a location): ``admission_cancelled``.
 - ``spell_ref`` = HMAC-SHA256(key, visit number): the identifier whose type is VN or whose
   system names a visit/spell, else the first identifier, else the resource id.
 - ward: ``location[].location.identifier.value``, else the id of its ``Location/`` reference,
@@ -62,9 +64,19 @@ from models.events import (
 from models.rejection import BAD_DATETIME
 
 INPATIENT_CLASSES: Final = frozenset({"IMP", "ACUTE", "NONAC"})
-IGNORED_STATUSES: Final = frozenset({"planned", "arrived", "triaged", "cancelled", "unknown"})
+IGNORED_STATUSES: Final = frozenset({"planned", "arrived", "triaged", "unknown"})
+#: undone: ``entered-in-error`` always, ``cancelled`` when the stay had started (a period start
+#: and a location: a PAS cancelling an admission it recorded sends it so); one that never
+#: started is ignored as ``planned`` is
+CANCELLED: Final = "cancelled"
 #: the R4 EncounterStatus value set (the model takes any code string)
-STATUSES: Final = IGNORED_STATUSES | {"in-progress", "onleave", "finished", "entered-in-error"}
+STATUSES: Final = IGNORED_STATUSES | {
+    "in-progress",
+    "onleave",
+    "finished",
+    "entered-in-error",
+    CANCELLED,
+}
 #: http://terminology.hl7.org/CodeSystem/discharge-disposition
 FHIR_DISPOSITIONS: Final = {
     "home": "usual_residence",
@@ -173,6 +185,8 @@ class EncounterConverter:
             raise Rejected(INVALID_STATUS)
         if encounter.status in IGNORED_STATUSES:
             return Outcome("ignored", IGNORED_STATUS)
+        if encounter.status == CANCELLED and not _started(encounter):
+            return Outcome("ignored", IGNORED_STATUS)
         envelope = self._envelope(encounter)
         visit = self._visit(encounter)
         stays = self._stays(encounter)
@@ -191,7 +205,7 @@ class EncounterConverter:
         start = period.start if period is not None and period.start else stays[0][0]
         if start is None:
             raise Rejected(NO_PERIOD)
-        if encounter.status == "entered-in-error":
+        if encounter.status in ("entered-in-error", CANCELLED):
             when = (
                 encounter.meta.lastUpdated
                 if encounter.meta and encounter.meta.lastUpdated
@@ -330,3 +344,10 @@ class EncounterConverter:
             if destination:
                 return destination
         return "other"
+
+
+def _started(encounter: Any) -> bool:
+    """A period start and a location the patient was in: a stay that had begun."""
+    period = encounter.period
+    begun = period is not None and period.start is not None
+    return begun and any(loc.status not in NOT_YET_THERE for loc in encounter.location or [])

@@ -274,3 +274,23 @@ def test_a_run_that_fails_on_its_second_file_leaves_the_previous_output(
     assert "No such file" in capsys.readouterr().err
     assert out.read_text() == "the previous run\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.json", "key", "out.jsonl"]
+
+
+def test_a_cancelled_encounter_that_had_started_cancels_its_admission(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Cerner sends an admission cancelled after it was recorded as status "cancelled": ignored,
+    # the admission the in-progress version gave kept a bed. One that never started (no
+    # period, or planned only) is still nothing.
+    started = encounter(id="enc-9", status="cancelled", identifier=[{"value": "V9"}])
+    never = encounter(id="enc-10", status="cancelled", identifier=[{"value": "V10"}])
+    del never["period"]
+    del never["location"]
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"resource": r} for r in (started, never)],
+    }
+    summary, events, _ = run_convert(tmp_path, capsys, json.dumps(bundle))
+    assert [e["event_type"] for e in events] == ["admission_cancelled"]
+    assert summary["reasons"] == {"ignored_status": 1}

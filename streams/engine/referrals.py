@@ -74,11 +74,20 @@ class ReferralsAgg(msgspec.Struct, kw_only=True):
     expired: int = 0
     #: the day of the earliest closure the feed has carried (see ``_evaluate``)
     first_closure_day: int | None = None
+    #: the day of the feed's first event other than a receipt (a triage, booking, outcome,
+    #: validation or closure): where its live flow begins (see ``_began``)
+    first_activity_day: int | None = None
 
     def __post_init__(self) -> None:
         # a state saved before this field existed: its closure buckets say closures flow
         if self.first_closure_day is None and self.closed:
             self.first_closure_day = min(self.closed)
+        # ... and one saved before the first activity was kept has long been live
+        if self.first_activity_day is None and self.seen and self.closed_or_triaged():
+            self.first_activity_day = 0
+
+    def closed_or_triaged(self) -> bool:
+        return bool(self.closed or self.triage_latency or self.outcomes)
 
 
 def _decrement(buckets: dict[int, int], key: int) -> bool:
@@ -212,6 +221,7 @@ class Referrals:
         self._dirty.add(PART)
         self._readings = None
         day = hour // 24
+        self._began(day)
         known = self.pathways.get(event.referral_ref)
         if known is not None and known.closed_day != OPEN:
             agg.after_close += 1
@@ -240,9 +250,35 @@ class Referrals:
 
     def booked(self, event: AppointmentBooked, ts: float, hour: int) -> None:
         self.agg.seen = True
-        self._no_longer_awaiting_triage(event.referral_ref)
+        self._began(hour // 24)
+        self._no_longer_awaiting_triage(event.referral_ref, hour // 24)
 
-    def _no_longer_awaiting_triage(self, ref: str) -> None:
+    def _began(self, day: int) -> None:
+        """A triage, booking, outcome, validation or closure on ``day``. The first marks where
+        the feed's live flow begins: the referrals received before it (a waiting list sent at
+        connection, back-dated months) came with no triage history, their triage was before the
+        feed, so they leave the untriaged list; their state is unknown, not a backlog (each had
+        read as untriaged, and referral_triage_automation went active across the history)."""
+        agg = self.agg
+        if agg.first_activity_day is not None:
+            return
+        agg.first_activity_day = day
+        before_ts = day * 86400
+        self._sums = None
+        self._readings = None
+        for index, shard in self.pathways.all_shards():
+            untriaged = agg.untriaged_count
+            for pathway in shard.values():
+                if pathway.closed_day == OPEN and not pathway.triaged:
+                    if 0 <= pathway.received_at < before_ts:
+                        pathway.triaged = True
+                        agg.untriaged_count -= 1
+                        _decrement(agg.untriaged_by_day, pathway.received_at // 86400)
+            if agg.untriaged_count != untriaged:
+                self.pathways.touch_shard(index)
+        self._dirty.add(PART)
+
+    def _no_longer_awaiting_triage(self, ref: str, day: int) -> None:
         """A referral booked or seen is past triage, whether or not its triage was sent.
 
         A directly bookable service books without a provider triage, and a triage message lost
@@ -250,7 +286,12 @@ class Referrals:
         it closes. Its triage latency is unknown, so none is recorded.
         """
         pathway = self.pathways.get(ref)
-        if pathway is None or pathway.closed_day != OPEN or pathway.triaged:
+        if pathway is None or pathway.closed_day != OPEN:
+            return
+        if day > pathway.last_day:  # an appointment is activity: the pathway is alive
+            pathway.last_day = day
+            self.pathways.touch(ref)
+        if pathway.triaged:
             return
         self._dirty.add(PART)
         self._readings = None
@@ -266,7 +307,8 @@ class Referrals:
         agg = self.agg
         agg.seen = True
         self._dirty.add(PART)
-        self._no_longer_awaiting_triage(event.referral_ref)
+        self._began(hour // 24)
+        self._no_longer_awaiting_triage(event.referral_ref, hour // 24)
         # DNA rate = DNAs / (attended + DNAs); cancellations are neither.
         if event.outcome == "attended" or event.outcome == "did_not_attend":
             self._readings = None
@@ -280,6 +322,7 @@ class Referrals:
         self._dirty.add(PART)
         self._readings = None
         day = hour // 24
+        self._began(day)
         if event.result == "removed":
             self._close(event.referral_ref, day)
             return
@@ -290,6 +333,8 @@ class Referrals:
                 agg.unknown_refs += 1
             return
         pathway.last_day = max(pathway.last_day, day)
+        if pathway.validated_day != NOT_VALIDATED and day < pathway.validated_day:
+            return  # an older validation delivered late: the newer one stands
         if pathway.validated_day != NOT_VALIDATED:
             expiry = pathway.validated_day + VALIDATION_DAYS
             if _decrement(agg.validation_expiry, expiry):
@@ -303,6 +348,7 @@ class Referrals:
         self.agg.seen = True
         self._dirty.add(PART)
         self._readings = None
+        self._began(hour // 24)
         self._close(event.referral_ref, hour // 24)
 
     def _day_sums(self, day: int) -> _Sums:
@@ -348,10 +394,19 @@ class Referrals:
         }
         optional = {
             "long_wait_share": ratio(long_wait, agg.open_count, agg.open_count),
-            "validation_coverage_12w": ratio(covered, agg.open_count, agg.open_count),
+            # once the feed has carried a full validation cycle: the validations of the weeks
+            # before it began were never sent
+            "validation_coverage_12w": ratio(covered, agg.open_count, agg.open_count)
+            if agg.first_activity_day is not None
+            and day >= agg.first_activity_day + VALIDATION_DAYS
+            else None,
+            # once the feed's live flow began (``_began``): before it, a list sent at connection
+            # is every referral untriaged, its triage never sent
             "untriaged_over_7d_share": ratio(
                 old_untriaged, agg.untriaged_count, agg.untriaged_count
-            ),
+            )
+            if agg.first_activity_day is not None
+            else None,
             "dna_rate_28d": ratio(dnas, outcomes, outcomes),
             # Judged on windows that start on or after the feed's first closure. A waiting list
             # sent at connection is its open pathways, back-dated months: the pathways closed

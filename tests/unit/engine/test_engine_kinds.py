@@ -228,3 +228,86 @@ def test_a_waiting_list_sent_at_connection_raises_no_flood_in_its_back_dated_his
     ratio = series(out, "referral_inflow_closure_ratio_28d")
     # judged from the 28th day of the live feed (its first closure is on day 0)
     assert ratio and min(p.evaluated_at for p in ratio) >= b.T0 + timedelta(days=27)
+
+
+@pytest.mark.unit
+def test_a_waiting_list_sent_at_connection_is_no_triage_backlog_nor_unvalidated_at_once() -> None:
+    """The open list sent at connection carries no triage or validation history: those came
+    before the feed. Every such pathway counted as untriaged and unvalidated, and
+    referral_triage_automation went active in the back-dated history and stayed active. A
+    referral received before the feed's first triage, booking, outcome, validation or closure
+    has an unknown triage state; validation coverage is judged once the feed has carried a
+    full 12-week validation cycle."""
+    from models.events import ReferralReceived
+
+    s = b.Stream()
+    for index in range(1500):
+        s.add(
+            ReferralReceived,
+            b.T0 - timedelta(days=365) + timedelta(hours=index * 5.8),
+            referral_ref=s.ref(),
+            specialty_code="100",
+            priority="routine",
+            source="gp",
+        )
+    b.referrals(s, 90)
+    out = run(s.events(90))
+    assert not [t for t in transitions(out) if t.kind == "referral_triage_automation"]
+    coverage = series(out, "validation_coverage_12w")
+    assert all(p.evaluated_at >= b.T0 + timedelta(days=84) for p in coverage)
+    assert not [
+        t
+        for t in transitions(out)
+        if t.kind == "waiting_list_validation" and t.at < b.T0 + timedelta(days=84)
+    ]
+
+
+@pytest.mark.unit
+def test_an_older_validation_delivered_late_does_not_undo_a_newer_one() -> None:
+    # a validation tool re-exporting its history sends day 60's validations after day 140's:
+    # coverage fell from 1.0 to 0 and waiting_list_validation went active on the live path
+    from models.events import PathwayValidated, ReferralReceived
+    from streams.engine.referrals import VALIDATION_DAYS, Referrals
+
+    flow, s = Referrals(set()), b.Stream()
+    refs = [s.ref() for _ in range(10)]
+
+    def apply(cls: type, day: int, **fields: object) -> None:
+        event = s.add(cls, b.day_at(day), **fields)
+        flow_handler = {ReferralReceived: flow.received, PathwayValidated: flow.validated}[cls]
+        flow_handler(event, event.occurred_at.timestamp(), day * 24)
+
+    for ref in refs:
+        apply(ReferralReceived, 0, referral_ref=ref, specialty_code="100", priority="routine",
+              source="gp")  # fmt: skip
+    for day in (140, 60):
+        for ref in refs:
+            apply(PathwayValidated, day, referral_ref=ref, result="still_required")
+    assert flow.agg.validation_expiry == {140 + VALIDATION_DAYS: 10}
+
+
+@pytest.mark.unit
+def test_a_pathway_seen_at_clinic_every_month_is_alive_not_expired() -> None:
+    # bookings and outcomes are activity: a pathway followed up for two years without a
+    # validation expired as a lost closure after 104 weeks of "silence"
+    from models.events import AppointmentBooked, AppointmentOutcome, ReferralReceived
+    from streams.engine.referrals import Referrals
+
+    flow, s = Referrals(set()), b.Stream()
+    ref = s.ref()
+
+    def hour_of(event: object) -> int:
+        return int(event.occurred_at.timestamp() // 3600)  # type: ignore[attr-defined]
+
+    event = s.add(ReferralReceived, b.day_at(0), referral_ref=ref, specialty_code="100",
+                  priority="routine", source="gp")  # fmt: skip
+    flow.received(event, event.occurred_at.timestamp(), hour_of(event))
+    for day in range(28, 800, 28):
+        booked = s.add(AppointmentBooked, b.day_at(day), referral_ref=ref,
+                       appointment_at=b.day_at(day + 7), attendance_type="follow_up")  # fmt: skip
+        flow.booked(booked, booked.occurred_at.timestamp(), hour_of(booked))
+        seen = s.add(AppointmentOutcome, b.day_at(day + 7), referral_ref=ref, outcome="attended")
+        flow.outcome(seen, seen.occurred_at.timestamp(), hour_of(seen))
+        for sweep in range(7):  # the weekly sweep runs on one of these days
+            flow.maintain(hour_of(seen) + 24 * sweep)
+    assert (flow.agg.open_count, flow.agg.expired) == (1, 0)

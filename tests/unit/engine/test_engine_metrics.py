@@ -195,6 +195,16 @@ def test_referral_metrics() -> None:
             )
         )
 
+    # the feed's live flow began before any of them (a first outcome, of a referral before the
+    # stream): so their triage states are the feed's own, and coverage is judged by day 134
+    state.apply(
+        s.add(
+            AppointmentOutcome,
+            b.T0 - timedelta(days=1),
+            referral_ref="fe" + "0" * 14,
+            outcome="cancelled_by_patient",
+        )
+    )
     # 4 old pathways (received day 0), 4 recent ones (day 130)
     for index in range(4):
         received(f"ee{index:014x}", 0)

@@ -3,7 +3,9 @@ map of all), counts of open/untriaged pathways by day received, validation expir
 buckets of receipts, closures, triage latencies and appointment outcomes.
 
 Events about a referral never received in the stream (it predates the stream) are counted in
-``unknown_refs``; when they close a pathway (triage other than ``accepted``, validation
+``unknown_refs``; an accepted triage of one is kept (``awaiting_receipt``) for 28 days, since
+its receipt may come after it on another channel: the receipt then opens the pathway triaged,
+with its latency; when they close a pathway (triage other than ``accepted``, validation
 ``removed``, ``pathway_closed``) the closure still counts in ``pathways_closed_28d``, since a real
 pathway left the list.
 
@@ -48,7 +50,9 @@ SILENT_PATHWAY_DAYS: Final = 104 * 7
 
 
 class Pathway(msgspec.Struct, array_like=True, gc=False):
-    received_at: int  # epoch seconds
+    #: epoch seconds; -1: closed, never seen open; below -1: an accepted triage at -received_at
+    #: whose receipt has not come (``awaiting_receipt``)
+    received_at: int
     triaged: bool = False
     validated_day: int = NOT_VALIDATED
     closed_day: int = OPEN
@@ -88,6 +92,13 @@ class ReferralsAgg(msgspec.Struct, kw_only=True):
 
     def closed_or_triaged(self) -> bool:
         return bool(self.closed or self.triage_latency or self.outcomes)
+
+
+def awaiting_receipt(pathway: Pathway) -> bool:
+    """An accepted triage kept for a receipt that has not come: e-RS triage and the PAS's
+    registration reach the integration engine separately, and the receipt (dated at the clock
+    start) can land after its triage. It is in no count until the receipt comes."""
+    return pathway.received_at < -1
 
 
 def _decrement(buckets: dict[int, int], key: int) -> bool:
@@ -170,8 +181,9 @@ class Referrals:
         add(agg.closed, day, 1)
         if agg.first_closure_day is None or day < agg.first_closure_day:
             agg.first_closure_day = day
-        if pathway is None:
-            agg.unknown_refs += 1
+        if pathway is None or awaiting_receipt(pathway):
+            if pathway is None:
+                agg.unknown_refs += 1
             self.pathways.put(ref, Pathway(-1, closed_day=day))
             return
         self._remove(pathway)
@@ -199,20 +211,31 @@ class Referrals:
         agg.seen = True
         self._dirty.add(PART)
         existing = self.pathways.get(event.referral_ref)
+        triaged_at: int | None = None
         if existing is not None:
-            # the same referral again under a new event_id: the clock already runs
-            if existing.closed_day != OPEN:
-                agg.after_close += 1
-            return
+            if existing.closed_day == OPEN and awaiting_receipt(existing):
+                triaged_at = -existing.received_at  # its triage came first: counted now
+            else:
+                # the same referral again under a new event_id: the clock already runs
+                if existing.closed_day != OPEN:
+                    agg.after_close += 1
+                return
         self._readings = None
         day = hour // 24
-        self.pathways.put(event.referral_ref, Pathway(int(ts)))
+        if triaged_at is None:
+            self.pathways.put(event.referral_ref, Pathway(int(ts)))
+            agg.untriaged_count += 1
+            add(agg.untriaged_by_day, day, 1)
+            self._untriaged_changed(day, 1)
+        else:
+            assert existing is not None
+            existing.received_at = int(ts)
+            self.pathways.touch(event.referral_ref)
+            agg.unknown_refs -= 1  # the triage's referral is known now
+            self._record_latency(triage_ts=triaged_at, received_at=int(ts))
         agg.open_count += 1
-        agg.untriaged_count += 1
         add(agg.open_by_day, day, 1)
         self._open_changed(day, 1)
-        add(agg.untriaged_by_day, day, 1)
-        self._untriaged_changed(day, 1)
         add(agg.received, day, 1)
 
     def triaged(self, event: ReferralTriaged, ts: float, hour: int) -> None:
@@ -237,16 +260,25 @@ class Referrals:
             received_day = pathway.received_at // 86400
             if _decrement(agg.untriaged_by_day, received_day):
                 self._untriaged_changed(received_day, -1)
-            latency = max(0, int((ts - pathway.received_at) // HOUR))
-            bins = agg.triage_latency.setdefault(day, {})
-            bins[latency] = bins.get(latency, 0) + 1
-            past = self._latency_past
-            if past is not None and day < past[0]:
-                self._latency_past = None  # a late triage in a day already merged
+            self._record_latency(triage_ts=int(ts), received_at=pathway.received_at)
         elif pathway is None and event.outcome == "accepted":
             agg.unknown_refs += 1
+            # kept until its receipt comes (``awaiting_receipt``), or forgotten with the closed
+            self.pathways.put(
+                event.referral_ref, Pathway(-max(2, int(ts)), triaged=True, last_day=day)
+            )
         if event.outcome != "accepted":
             self._close(event.referral_ref, day)
+
+    def _record_latency(self, *, triage_ts: int, received_at: int) -> None:
+        agg = self.agg
+        day = int(triage_ts // 86400)
+        latency = max(0, int((triage_ts - received_at) // HOUR))
+        bins = agg.triage_latency.setdefault(day, {})
+        bins[latency] = bins.get(latency, 0) + 1
+        past = self._latency_past
+        if past is not None and day < past[0]:
+            self._latency_past = None  # a late triage in a day already merged
 
     def booked(self, event: AppointmentBooked, ts: float, hour: int) -> None:
         self.agg.seen = True
@@ -328,7 +360,7 @@ class Referrals:
             return
         known = self.pathways.get(event.referral_ref)
         pathway = self._open(event.referral_ref)
-        if pathway is None:
+        if pathway is None or awaiting_receipt(pathway):
             if known is None:
                 agg.unknown_refs += 1
             return
@@ -481,6 +513,8 @@ class Referrals:
         def gone(pathway: Pathway) -> bool:
             if pathway.closed_day != OPEN:
                 return pathway.closed_day < forgotten
+            if awaiting_receipt(pathway):  # its receipt never came: it predates the stream
+                return pathway.last_day < forgotten
             last = max(pathway.last_day, pathway.received_at // 86400)
             if last >= silent:
                 return False

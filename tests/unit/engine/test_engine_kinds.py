@@ -19,6 +19,7 @@ from tests.unit.engine.engine_support import (
     snapshots,
     steps,
     transitions,
+    value_at,
 )
 
 
@@ -311,3 +312,45 @@ def test_a_pathway_seen_at_clinic_every_month_is_alive_not_expired() -> None:
         for sweep in range(7):  # the weekly sweep runs on one of these days
             flow.maintain(hour_of(seen) + 24 * sweep)
     assert (flow.agg.open_count, flow.agg.expired) == (1, 0)
+
+
+@pytest.mark.unit
+def test_a_triage_that_comes_before_its_receipt_counts_as_if_in_order() -> None:
+    # e-RS triage and the PAS registration reach the integration engine separately: the
+    # receipt (dated at the clock start) can land after its accepted triage. The triage found
+    # no pathway and was dropped; the receipt then opened it untriaged, and no latency was ever
+    # recorded: 298 untriaged for 62, and referral_triage_automation went active.
+    from models.events import ReferralReceived, ReferralTriaged
+
+    s = b.Stream(seed=41)
+    b.referrals(s, 40, per_day=b.const(40))
+    ordered = s.events(40)
+    receipts = {e.referral_ref: e for e in ordered if isinstance(e, ReferralReceived)}
+    raced: list[Event] = []
+    for event in ordered:
+        if isinstance(event, ReferralReceived) and any(
+            isinstance(e, ReferralTriaged) and e.referral_ref == event.referral_ref for e in ordered
+        ):
+            continue  # delivered right after its triage instead
+        raced.append(event)
+        if isinstance(event, ReferralTriaged) and event.referral_ref in receipts:
+            raced.append(receipts[event.referral_ref])
+    assert len(raced) == len(ordered)
+    at = b.T0 + timedelta(days=39, hours=23)
+    results = []
+    for events in (ordered, raced):
+        out = run(events)
+        results.append(
+            {
+                name: value_at(out, name, at)
+                for name in (
+                    "untriaged_referrals",
+                    "untriaged_over_7d_share",
+                    "triage_latency_median_days_28d",
+                    "open_pathways",
+                )
+            }
+        )
+        assert not [t for t in transitions(out) if t.kind == "referral_triage_automation"]
+    assert results[0] == results[1]
+    assert results[1]["triage_latency_median_days_28d"] is not None

@@ -317,6 +317,55 @@ class BedFlow:
         agg.open_beds += beds - agg.ward_beds.get(event.ward_code, 0)
         agg.ward_beds[event.ward_code] = beds
 
+    # --- a late event
+
+    def site_counts(self) -> tuple[int, int, int, int, int]:
+        """What an hour's snapshot takes from the state: occupied, NCTR, and NCTR patients
+        delayed by documentation, by transport and by hub reasons."""
+        agg = self.agg
+        reasons = agg.reasons
+        hub = sum(count for reason, count in reasons.items() if is_hub_reason(reason))
+        return (
+            agg.occupied,
+            agg.nctr,
+            reasons.get(DOCUMENTATION, 0),
+            reasons.get(TRANSPORT, 0),
+            hub,
+        )
+
+    def correct_snapshots(self, *, since_hour: int, before: tuple[int, int, int, int, int]) -> None:
+        """A late event was applied (``before``: :meth:`site_counts` then): the hours evaluated
+        since it happened took their snapshots without it; each takes its change now, as
+        event-time order would have given (a discharge keyed in next morning freed its bed
+        from when the patient left, for the 24-hour and 7-day occupancy). A snapshot clamped to
+        the open beds keeps its occupancy when the change lowers it: the count under the clamp
+        is not kept."""
+        after = self.site_counts()
+        d_occupied, d_nctr, d_documentation, d_transport, d_hub = (
+            now - then for now, then in zip(after, before, strict=True)
+        )
+        if not (d_occupied or d_nctr or d_documentation or d_transport or d_hub):
+            return
+        snapshots = self.agg.snapshots
+        for key in [key for key in snapshots if key >= since_hour]:
+            occupied, nctr, beds, weekend, documentation, transport, hub = snapshots[key]
+            clamped = beds > 0 and occupied >= beds
+            if not (clamped and d_occupied < 0):
+                occupied = max(0, occupied + d_occupied)
+                if beds > 0:
+                    occupied = min(occupied, beds)
+            nctr = min(max(0, nctr + d_nctr), occupied)
+            snapshots[key] = (
+                occupied,
+                nctr,
+                beds,
+                weekend,
+                max(0, documentation + d_documentation),
+                max(0, transport + d_transport),
+                max(0, hub + d_hub),
+            )
+        self._dirty.add(PART)
+
     # --- evaluation at an hour boundary
 
     def evaluate(self, hour: int) -> dict[str, Reading]:

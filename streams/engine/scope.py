@@ -73,6 +73,7 @@ from models.events import (
 )
 from models.outputs import MetricPoint, OpportunityUpdate
 from streams.engine import sitrep
+from streams.engine.bedflow import BedFlow
 from streams.engine.dedupe import PREFIX as DEDUPE_PREFIX
 from streams.engine.dedupe import Dedupe
 from streams.engine.domains import (
@@ -371,7 +372,14 @@ class ScopeState:
                     # No evaluated hour changes; the entity's state does (a late discharge frees
                     # its bed).
                     self.dedupe.add(event.event_id, late_key)
-                    bound[1](event, ts, hour)
+                    flow = bound[0].flow
+                    if isinstance(flow, BedFlow):
+                        # the occupancy snapshots since it happened take it too
+                        before = flow.site_counts()
+                        bound[1](event, ts, hour)
+                        flow.correct_snapshots(since_hour=hour, before=before)
+                    else:
+                        bound[1](event, ts, hour)
             return []
         out: list[Output] = []
         if watermark is None or ts > watermark:

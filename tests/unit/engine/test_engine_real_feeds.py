@@ -8,7 +8,7 @@ site's open beds.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import msgspec
 import pytest
@@ -339,3 +339,37 @@ def test_a_gap_whose_backlog_is_resent_after_the_feed_resumed_expires_no_patient
     # from the day after the gap (its own hours were emitted before the resend came)
     after = [p for p in series(out, "occupied_beds") if p.evaluated_at >= b.day_at(21)]
     assert after and all(p.value == expected[p.evaluated_at] for p in after)
+
+
+def test_discharges_keyed_next_morning_give_the_occupancy_of_event_time_order() -> None:
+    """A PAS whose discharges are keyed in next morning sends them late: applied to the spell,
+    they freed the bed from then on, but the hourly occupancy snapshots taken meanwhile still
+    held it, so the live worker's 24-hour occupancy read 0.94 where analyse (event-time order)
+    read 0.88, and raised capacity_forecasting. The snapshots since the discharge now lose it."""
+    from models.events import Discharge
+
+    s = b.Stream(seed=51)
+    b.bedflow(s, 30, beds=b.const(260))  # never full: no hour clamped
+    ordered = s.events(30)
+    keyed_next_morning: list[Event] = []
+    held: list[tuple[datetime, Event]] = []
+    for index, event in enumerate(ordered):
+        while held and held[0][0] <= event.occurred_at:
+            keyed_next_morning.append(held.pop(0)[1])
+        if isinstance(event, Discharge) and index % 3 == 0 and event.occurred_at.hour >= 12:
+            next_morning = (event.occurred_at + timedelta(days=1)).replace(hour=9, minute=0)
+            held.append((next_morning, event))
+            held.sort(key=lambda item: item[0])
+        else:
+            keyed_next_morning.append(event)
+    keyed_next_morning.extend(event for _, event in held)
+    assert len(keyed_next_morning) == len(ordered)
+    in_order = {p.evaluated_at: p.value for p in series(run(ordered), "bed_occupancy_ratio_24h")}
+    late = series(run(keyed_next_morning), "bed_occupancy_ratio_24h")
+    # Afternoon discharges land at 09:00 the next day: the evaluations between 10:00 and noon
+    # have every discharge of their 24 hours (before, one that has not landed is missing).
+    compared = [
+        p for p in late if p.evaluated_at >= b.day_at(2) and 10 <= p.evaluated_at.hour <= 12
+    ]
+    assert compared
+    assert max(abs(p.value - in_order[p.evaluated_at]) for p in compared) < 1e-9

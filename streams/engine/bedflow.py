@@ -47,6 +47,7 @@ from models.events import (
     TransferCancelled,
     WardCapacity,
 )
+from streams.engine.quality import FEED
 from streams.engine.readings import Reading, ratio
 from streams.engine.shards import ShardedMap
 from streams.engine.timekeys import (
@@ -525,8 +526,10 @@ class BedFlow:
         self.agg.stale_spells += 1
         self._free_bed(spell)
 
-    def confirm_after_gap(self, before_hour: int) -> None:
-        self.expire_unconfirmed(before_hour)
+    def confirm_after_gap(self, before_hour: int, *, lost: frozenset[str] | None) -> None:
+        # only a gap of discharges (or of the whole feed) can have lost a discharge
+        if lost is None or lost & {FEED, "discharge"}:
+            self.expire_unconfirmed(before_hour)
 
     def expire_unconfirmed(self, before_hour: int) -> int:
         """After a feed gap's recovery: drop open spells last heard of before ``before_hour``

@@ -64,7 +64,7 @@ class Flow(Protocol):
 
     def evaluate(self, hour: int) -> dict[str, Reading]: ...
     def maintain(self, hour: int) -> None: ...
-    def confirm_after_gap(self, before_hour: int) -> None: ...
+    def confirm_after_gap(self, before_hour: int, *, lost: frozenset[str] | None) -> None: ...
     @property
     def counters(self) -> dict[str, int]: ...
 
@@ -234,7 +234,7 @@ class EventDomain:
         moved = self.quality.evaluate(hour)
         if moved.confirm_before is not None:
             # A recovery ends: what was last heard of before the gap ended may be what it lost.
-            self.flow.confirm_after_gap(moved.confirm_before)
+            self.flow.confirm_after_gap(moved.confirm_before, lost=moved.lost_types)
         readings = dict(self.flow.evaluate(hour))
         if self.forecast is not None:
             learning = moved.status in ("ok", "warming_up")

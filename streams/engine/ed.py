@@ -37,6 +37,7 @@ from typing import Final
 import msgspec
 
 from models.events import AmbulanceHandover, EdArrival, EdDecisionToAdmit, EdDeparture
+from streams.engine.quality import FEED
 from streams.engine.readings import Reading, ratio
 from streams.engine.shards import ShardedMap
 from streams.engine.timekeys import HOUR
@@ -366,8 +367,11 @@ class EdFlow:
             if gone:
                 self.attendances.touch_shard(index)
 
-    def confirm_after_gap(self, before_hour: int) -> None:
-        """Attendances last heard of before the gap: their departure may be what it lost."""
+    def confirm_after_gap(self, before_hour: int, *, lost: frozenset[str] | None) -> None:
+        """Attendances last heard of before the gap: their departure may be what it lost (only
+        a gap of departures, or of the whole feed, can have lost one)."""
+        if lost is not None and not lost & {FEED, "ed_departure"}:
+            return
         self._dirty.add(PART)
         self._expire(lambda a: a.last_hour < before_hour)
 

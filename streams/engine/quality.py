@@ -105,6 +105,8 @@ class Quality(msgspec.Struct, kw_only=True):
     #: events of the gap's hours came after it, later than the lateness allowance: its backlog
     #: was delivered (a resend after the feed resumed), so nothing it seemed to lose is lost
     backfilled: bool = False
+    #: every type silent at some point of the gap (FEED: the whole feed): what it may have lost
+    gap_silent: list[str] = msgspec.field(default_factory=list)
 
 
 class Profile(msgspec.Struct, kw_only=True):
@@ -120,6 +122,9 @@ class Transition(msgspec.Struct, frozen=True, kw_only=True):
     status: Status
     #: set when a recovery ended: entities last heard of before this hour may be what the gap lost
     confirm_before: int | None = None
+    #: with it, the types the gap silenced (``FEED``: all of them); None when not known (a gap
+    #: begun in a state saved before they were kept): each flow then confirms as for the feed
+    lost_types: frozenset[str] | None = None
 
 
 class DataQuality:
@@ -267,12 +272,14 @@ class DataQuality:
     def _move(self, hour: int) -> Transition:
         state = self.state
         confirm: int | None = None
+        lost: frozenset[str] | None = None
         if state.status == "warming_up":
             if state.silent:  # a gap in the first week: it recovers like any other
                 self._set("gap", hour)
                 state.gap_start = state.last_seen.get(FEED, hour - 1) + 1
                 state.gap_end = None
                 state.backfilled = False
+                state.gap_silent = list(state.silent)
             elif state.first_hour is not None and hour - state.first_hour >= WARMUP_HOURS:
                 self._set("ok", hour)
         if state.status == "ok" and state.silent:
@@ -280,6 +287,11 @@ class DataQuality:
             state.gap_start = min(state.last_seen.get(name, hour - 1) for name in state.silent) + 1
             state.gap_end = None
             state.backfilled = False
+            state.gap_silent = list(state.silent)
+        elif state.status == "gap" and state.silent:
+            # a type falling silent while the gap lasts: what it lost is the gap's too
+            if not set(state.silent) <= set(state.gap_silent):
+                state.gap_silent = sorted({*state.gap_silent, *state.silent})
         elif state.status == "gap" and not state.silent:
             self._set("recovering", hour)
             state.gap_end = hour
@@ -287,6 +299,7 @@ class DataQuality:
         elif state.status == "recovering":
             if state.silent:
                 self._set("gap", hour)
+                state.gap_silent = sorted({*state.gap_silent, *state.silent})
             elif state.gap_end is not None and state.gap_start is not None:
                 length = state.gap_end - state.gap_start
                 recovery = (
@@ -301,9 +314,10 @@ class DataQuality:
                 if not state.confirmed and hour - state.gap_end >= recovery - CONFIRM_LEAD_HOURS:
                     state.confirmed = True
                     confirm = None if state.backfilled else state.gap_end
+                    lost = frozenset(state.gap_silent) if state.gap_silent else None
                 if hour - state.gap_end >= recovery:
                     self._set("ok", hour)
-        return Transition(status=state.status, confirm_before=confirm)
+        return Transition(status=state.status, confirm_before=confirm, lost_types=lost)
 
     def evidence(self) -> dict[str, Any]:
         """The reason a domain is not ``ok``, for an opportunity's evidence."""

@@ -29,6 +29,7 @@ from models.events import (
     ReferralReceived,
     ReferralTriaged,
 )
+from streams.engine.quality import FEED
 from streams.engine.readings import Reading, ratio
 from streams.engine.shards import ShardedMap
 from streams.engine.timekeys import HOUR
@@ -531,11 +532,15 @@ class Referrals:
 
         self.pathways.remove_where(gone)
 
-    def confirm_after_gap(self, before_hour: int) -> None:
+    def confirm_after_gap(self, before_hour: int, *, lost: frozenset[str] | None) -> None:
         """After a feed gap's recovery: an untriaged referral received, and last heard of, before
         the gap ended leaves the untriaged list (its triage may be among the lost events); it stays
         open.
-        This under-counts a real backlog rather than read lost triage as one."""
+        This under-counts a real backlog rather than read lost triage as one. Only a gap of
+        triage (or of the whole feed) can have lost a triage: a gap of clinic outcomes alone
+        took a real backlog away."""
+        if lost is not None and not lost & {FEED, "referral_triaged"}:
+            return
         agg = self.agg
         before_ts = before_hour * HOUR
         self._sums = None

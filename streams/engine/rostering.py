@@ -352,7 +352,7 @@ class Rostering:
         for index, refs in due.items():
             shifts.drop(index, list(refs))
 
-    def confirm_after_gap(self, before_hour: int) -> None:
+    def confirm_after_gap(self, before_hour: int, *, lost: frozenset[str] | None) -> None:
         """Nothing to confirm: a shift is dropped after it ended anyway."""
 
     @property

@@ -375,3 +375,41 @@ def test_a_validation_sprint_s_removals_are_no_treatment_capacity() -> None:
     assert not [at for _, to, at in path if to == "resolved" and at >= b.day_at(70)]
     ratio = {p.evaluated_at: p.value for p in series(out, "referral_inflow_closure_ratio_28d")}
     assert min(v for at, v in ratio.items() if b.day_at(71) <= at <= b.day_at(98)) > 1.1
+
+
+@pytest.mark.unit
+def test_a_gap_of_clinic_outcomes_alone_keeps_the_real_triage_backlog() -> None:
+    # The clinic-outcome interface down for two days while triage flows: at the recovery's end
+    # every untriaged referral received before the gap ended was taken as triaged (its triage
+    # "lost"), the real backlog vanished and its active episode resolved. Only a gap of triage
+    # (or of the whole feed) can have lost triages.
+    import zlib
+
+    import msgspec
+
+    from models.events import AppointmentBooked, AppointmentOutcome, ReferralTriaged
+
+    s = b.Stream(seed=45)
+    b.referrals(s, 100, per_day=b.const(40))
+
+    def backlogged(event: Event) -> Event:
+        # a quarter of referrals sit 22 days longer in the triage worklist: a real backlog
+        if isinstance(event, ReferralTriaged | AppointmentBooked):
+            if zlib.crc32(event.referral_ref.encode()) % 4 == 0:
+                later = event.occurred_at + timedelta(days=22)
+                return msgspec.structs.replace(event, occurred_at=later)
+        return event
+
+    events = sorted((backlogged(e) for e in s.events(100)), key=lambda e: e.occurred_at)
+    events = [e for e in events if e.occurred_at < b.day_at(100)]
+    start, end = b.day_at(50), b.day_at(52)
+    outage = [
+        e for e in events if isinstance(e, AppointmentOutcome) and start <= e.occurred_at < end
+    ]
+    kept = [e for e in events if e not in outage]
+    out = run(kept)
+    quality = {p.value for p in series(out, "data_quality_referrals") if p.evaluated_at >= start}
+    assert quality & {2.0, 3.0}  # the outcomes' silence was a gap, then its recovery
+    untriaged = {p.evaluated_at: p.value for p in series(run(events), "untriaged_referrals")}
+    after = [p for p in series(out, "untriaged_referrals") if p.evaluated_at >= b.day_at(62)]
+    assert after and all(p.value == untriaged[p.evaluated_at] for p in after)

@@ -13,7 +13,9 @@ A08     ``transfer`` only when PV1-3.1 differs from the ward last seen for the s
 A11     ``admission_cancelled``; A12 ``transfer_cancelled``; A13 ``discharge_cancelled``
         (ward PV1-3.1: where the patient is once the event is undone)
 A04/A05 ignored (registration, pre-admission: no bed); so is any message whose patient class
-        PV1-2 is O (outpatient), R (recurring), P (pre-admit) or E (emergency department)
+        PV1-2 is O (outpatient), R (recurring), P (pre-admit) or E (emergency department),
+        unless it re-grades a spell seen as an inpatient: an A07, or an A08 with such a
+        class, gives ``admission_cancelled``, and an A03 with it its ``discharge``
 other   any other ADT trigger ``Ann``: ignored (``ignored_trigger``, ACK AA: a full feed is full
         of A31, A17, A21, A50); other trigger text rejected (``unsupported_trigger``;
         ``not_adt`` for another message type)
@@ -157,7 +159,7 @@ IGNORED_TRIGGER: Final = "ignored_trigger"
 
 
 #: the triggers whose PV1-3 a PAS may leave empty: the patient is leaving that location
-_LEAVING_TRIGGERS: Final = frozenset({"A03", "A11", "A13"})
+_LEAVING_TRIGGERS: Final = frozenset({"A03", "A07", "A11", "A13"})
 #: trigger -> the PV1 field with the visit's time of that event (PV1-44 admit, PV1-45 discharge)
 _VISIT_TIME_FIELD: Final = {"A01": 44, "A03": 45}
 
@@ -331,6 +333,19 @@ class AdtConverter:
         trigger = (_get(message, "MSH", 9, 2) or _get(message, "EVN", 1)).upper()
         if trigger in IGNORED_TRIGGERS:
             return Outcome("ignored", f"ignored_{trigger.lower()}", message=message)
+        reclassified = trigger == "A07" or (
+            trigger in ("A03", "A08") and _get(message, "PV1", 2).upper() in IGNORED_CLASSES
+        )
+        if reclassified:
+            # An inpatient re-graded an outpatient (A07, or an update with an outpatient or ED
+            # class: an SDEC or assessment patient) no longer holds a bed: the admission is
+            # undone; discharged so, it is a discharge. One never seen as an inpatient is not
+            # ours: ignored, as before.
+            spell_ref = self._spell_ref_or_none(message, text)
+            if spell_ref is None or spell_ref not in self._wards:
+                return Outcome("ignored", IGNORED_CLASS, message=message)
+            trigger = "A03" if trigger == "A03" else "A11"
+            return self._accepted(message, text, trigger, spell_ref)
         if trigger not in SUPPORTED_TRIGGERS:
             if _ADT_TRIGGER.fullmatch(trigger):
                 return Outcome("ignored", IGNORED_TRIGGER, message=message)
@@ -339,13 +354,19 @@ class AdtConverter:
             trigger = "A01"
         if _get(message, "PV1", 2).upper() in IGNORED_CLASSES:
             return Outcome("ignored", IGNORED_CLASS, message=message)
-        envelope = self._envelope(message, trigger)
+        spell_ref = self._spell_ref_or_none(message, text)
+        if spell_ref is None:
+            raise Rejected(NO_VISIT_NUMBER)
+        return self._accepted(message, text, trigger, spell_ref)
+
+    def _spell_ref_or_none(self, message: Any, text: str) -> str | None:
         visit = _get(message, "PV1", 19) or _get(message, "PV1", 50)
         if not visit:  # the last fallback: PID-18, parsed only now and only that segment
             visit = _get(parse_message(text, ("MSH", "PID")), "PID", 18)
-        if not visit:
-            raise Rejected(NO_VISIT_NUMBER)
-        spell_ref = self._pseudonyms.spell_ref(visit)
+        return self._pseudonyms.spell_ref(visit) if visit else None
+
+    def _accepted(self, message: Any, text: str, trigger: str, spell_ref: str) -> Outcome:
+        envelope = self._envelope(message, trigger)
         point_of_care = _get(message, "PV1", 3, 1)
         if not point_of_care and trigger in _LEAVING_TRIGGERS:
             # some PAS clear the current location on discharge or cancel: the ward it was in

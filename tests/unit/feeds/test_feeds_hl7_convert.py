@@ -319,3 +319,28 @@ def test_a_discharge_or_cancel_without_its_current_location_uses_the_last_ward()
     ]
     (nowhere,) = convert(adt("A03", ward="", visit="V10"))
     assert (nowhere.status, nowhere.reason) == ("rejected", "no_ward_code")  # type: ignore[attr-defined]
+
+
+def test_an_inpatient_reclassified_as_an_outpatient_leaves_the_bed() -> None:
+    # An SDEC or assessment patient admitted as an inpatient and re-graded an outpatient (A07,
+    # or an A08 with PV1-2 O), then discharged with PV1-2 O: every message after the A01 was
+    # ignored and the patient kept a bed for 42 days.
+    converter = AdtConverter(key=KEY)
+
+    def send(text: str) -> object:
+        outcome = converter.convert(text)
+        return outcome
+
+    send(adt("A01", visit="V1", control_id="1"))
+    reclassified = send(adt("A07", visit="V1", patient_class="O", control_id="2"))
+    send(adt("A01", visit="V2", control_id="3"))
+    updated = send(adt("A08", visit="V2", patient_class="O", control_id="4"))
+    send(adt("A01", visit="V3", control_id="5"))
+    left = send(adt("A03", visit="V3", patient_class="O", control_id="6"))
+    never = send(adt("A03", visit="V4", patient_class="O", control_id="7"))  # never an inpatient
+    assert [type(o.events[0]) for o in (reclassified, updated, left)] == [  # type: ignore[attr-defined]
+        AdmissionCancelled,
+        AdmissionCancelled,
+        Discharge,
+    ]
+    assert (never.status, never.reason) == ("ignored", "ignored_patient_class")  # type: ignore[attr-defined]

@@ -5,7 +5,10 @@ Mapping (v2.4/2.5 as NHS trusts send it):
 ======  =====================================================================================
 A01     ``admission``: ward PV1-3.1, specialty PV1-10, method PV1-4
 A02     ``transfer``: from PV1-6.1 (else the ward last seen for the spell) to PV1-3.1; neither
-        -> ``no_prior_ward`` (``from_ward_code`` is required by the contract)
+        -> ``no_prior_ward`` (``from_ward_code`` is required by the contract). To another site
+        of the trust (PV1-3.4 other than PV1-6.4, else than the site last seen): a
+        ``discharge`` (``other_provider``) at the site left and an ``admission``
+        (``transfer_in``) at the site entered, since scopes are per site
 A03     ``discharge``: ward PV1-3.1 (blank: PV1-6.1, else the ward last seen; so for A11 and
         A13), destination PV1-36
 A06     as A01: an outpatient or ED encounter made an inpatient one
@@ -181,8 +184,9 @@ class Outcome:
     #: each event as the JSON the decoder accepted (what is written or produced)
     raws: list[bytes] = field(default_factory=list)
     message: Any = None
-    #: (trigger, spell_ref, ward) for the converter's ward memory, once the events are delivered
-    ward_update: tuple[str, str, str] | None = None
+    #: (trigger, spell_ref, ward, site, specialty) for the converter's memory of open spells,
+    #: once the events are delivered
+    ward_update: tuple[str, str, str, str, str | None] | None = None
 
 
 def parse_timestamp(text: str) -> datetime:
@@ -304,6 +308,10 @@ class AdtConverter:
         if self._trust is not None and not _TRUST.match(self._trust):
             raise ValueError("the trust code must be an ODS trust code such as RJ1")
         self._wards: dict[str, str] = {}
+        # each open spell's site and specialty: a move to another site of the trust leaves one
+        # site's scope and enters the other's (an admission there needs its specialty)
+        self._sites: dict[str, str] = {}
+        self._specialties: dict[str, str] = {}
         self._check = EventCheck(clock)
 
     def convert(self, text: str, *, remember: bool = True) -> Outcome:
@@ -321,11 +329,16 @@ class AdtConverter:
         """Moves the spell's remembered ward on (or forgets it) for a delivered outcome."""
         if outcome.ward_update is None:
             return
-        trigger, spell_ref, ward = outcome.ward_update
+        trigger, spell_ref, ward, site, specialty = outcome.ward_update
         if trigger in ("A03", "A11"):
             self._wards.pop(spell_ref, None)
+            self._sites.pop(spell_ref, None)
+            self._specialties.pop(spell_ref, None)
         else:
             self._wards[spell_ref] = ward
+            self._sites[spell_ref] = site
+            if specialty is not None:
+                self._specialties[spell_ref] = specialty
 
     def _convert(self, message: Any, text: str) -> Outcome:
         if _get(message, "MSH", 9, 1) != "ADT":
@@ -367,6 +380,10 @@ class AdtConverter:
 
     def _accepted(self, message: Any, text: str, trigger: str, spell_ref: str) -> Outcome:
         envelope = self._envelope(message, trigger)
+        envelope_site = envelope["site_code"]
+        specialty = None
+        if trigger == "A01":
+            specialty = self._specialty(_get(message, "PV1", 10))
         point_of_care = _get(message, "PV1", 3, 1)
         if not point_of_care and trigger in _LEAVING_TRIGGERS:
             # some PAS clear the current location on discharge or cancel: the ward it was in
@@ -387,7 +404,7 @@ class AdtConverter:
             events=accepted,
             raws=raws,
             message=message,
-            ward_update=(trigger, spell_ref, ward),
+            ward_update=(trigger, spell_ref, ward, envelope_site, specialty),
         )
 
     def _envelope(self, message: Any, trigger: str) -> dict[str, Any]:
@@ -473,6 +490,9 @@ class AdtConverter:
                 if trigger == "A08":
                     return []  # an update of a spell whose ward we never saw: nothing changed
                 raise Rejected(NO_PRIOR_WARD)
+            prior_site = self._prior_site(message, trigger, spell_ref)
+            if prior_site is not None and prior_site != common["site_code"]:
+                return self._moved_site(message, common, spell_ref, prior_site, prior, ward)
             if prior == ward:
                 return []
             return [Transfer(**common, from_ward_code=prior, to_ward_code=ward)]
@@ -490,6 +510,50 @@ class AdtConverter:
             "A13": DischargeCancelled,
         }[trigger]  # type: ignore[assignment]
         return [cancellation(**common, ward_code=ward)]
+
+    def _prior_site(self, message: Any, trigger: str, spell_ref: str) -> str | None:
+        """The site a move leaves: PV1-6.4 (the prior location's facility) of an A02, else the
+        site last seen for the spell."""
+        facility = _get(message, "PV1", 6, 4) if trigger == "A02" else ""
+        if facility:
+            site = self._map.sites.get(facility) or facility.upper()
+            if _SITE.match(site):
+                return site
+        return self._sites.get(spell_ref)
+
+    def _moved_site(
+        self,
+        message: Any,
+        common: dict[str, Any],
+        spell_ref: str,
+        prior_site: str,
+        prior_ward: str,
+        ward: str,
+    ) -> list[Event]:
+        """A move to another site of the trust within one provider spell: scopes are per site,
+        so it leaves the first (a discharge to another provider's bed, as that site sees it)
+        and enters the second (an admission, ``transfer_in``). Without it the destination
+        adopted the spell and the origin kept a phantom bed for 42 days."""
+        if not prior_site.startswith(common["trust_code"]):
+            raise Rejected(NO_SITE)
+        service = _get(message, "PV1", 10)
+        specialty = self._specialties.get(spell_ref) if not service else self._specialty(service)
+        if specialty is None:
+            raise Rejected(NO_SPECIALTY)
+        entered_id = self._pseudonyms.event_id(f"{common['event_id']}|entered")
+        return [
+            Discharge(
+                **{**common, "site_code": prior_site},
+                ward_code=prior_ward,
+                destination="other_provider",
+            ),
+            Admission(
+                **{**common, "event_id": entered_id},
+                ward_code=ward,
+                specialty_code=specialty,
+                admission_method="transfer_in",
+            ),
+        ]
 
     def _specialty(self, service: str) -> str:
         code = self._map.specialties.get(service, service)

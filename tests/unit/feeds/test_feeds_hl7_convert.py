@@ -344,3 +344,34 @@ def test_an_inpatient_reclassified_as_an_outpatient_leaves_the_bed() -> None:
         Discharge,
     ]
     assert (never.status, never.reason) == ("ignored", "ignored_patient_class")  # type: ignore[attr-defined]
+
+
+def test_a_transfer_to_another_site_of_the_trust_leaves_the_first_site_and_enters_the_second() -> (
+    None
+):
+    # A patient moved to the trust's community hospital: one A02 of the same provider spell,
+    # with the new site in PV1-3.4. Scopes are per site: the destination adopted the spell and
+    # the origin never closed it, a phantom bed there for 42 days.
+    converter = AdtConverter(key=KEY)
+    converter.remember(converter.convert(adt("A01", site="RJ122", ward="W12", control_id="1")))
+    moved = converter.convert(adt("A02", site="RJ123", ward="C1", control_id="2"))
+    converter.remember(moved)
+    left, entered = moved.events  # type: ignore[attr-defined]
+    assert isinstance(left, Discharge) and isinstance(entered, Admission)
+    assert (left.site_code, left.ward_code, left.destination) == ("RJ122", "W12", "other_provider")
+    assert (entered.site_code, entered.ward_code, entered.admission_method) == (
+        "RJ123",
+        "C1",
+        "transfer_in",
+    )
+    assert left.event_id != entered.event_id and left.occurred_at == entered.occurred_at
+    # the next move, within the second site, is a transfer there
+    (within,) = converter.convert(adt("A02", site="RJ123", ward="C2", control_id="3")).events  # type: ignore[attr-defined]
+    assert isinstance(within, Transfer) and within.site_code == "RJ123"
+    # PV1-6's facility names the site left, with nothing remembered (a converter just started)
+    text = adt("A02", site="RJ123", ward="C1", prior="W12", control_id="4")
+    fresh = AdtConverter(key=KEY).convert(text.replace("W12^^^RJ123", "W12^^^RJ122"))
+    assert [(type(e), e.site_code) for e in fresh.events] == [  # type: ignore[attr-defined]
+        (Discharge, "RJ122"),
+        (Admission, "RJ123"),
+    ]

@@ -14,7 +14,9 @@ derived from it:
   ``discharge`` at ``period.end`` from the last ward, destination from
   ``hospitalization.dischargeDisposition`` (NHS discharge destination codes as in UK Core, or
   the FHIR discharge-disposition codes); ``entered-in-error``, and ``cancelled`` once the stay
-  had begun (a period start and a location): ``admission_cancelled``.
+  had begun (a period start and a location): ``admission_cancelled``. A version back in
+  progress of an encounter the converter saw finished (a discharge recorded in error) gives
+  ``discharge_cancelled`` (at ``meta.lastUpdated``).
 - ``spell_ref`` = HMAC-SHA256(key, visit number): the identifier whose type is VN or whose
   system names a visit/spell, else the first identifier, else the resource id.
 - ward: ``location[].location.identifier.value``, else the id of its ``Location/`` reference,
@@ -58,6 +60,7 @@ from models.events import (
     Admission,
     AdmissionCancelled,
     Discharge,
+    DischargeCancelled,
     Event,
     Transfer,
 )
@@ -161,6 +164,10 @@ class EncounterConverter:
         if self._trust is not None and not _TRUST.match(self._trust):
             raise ValueError("the trust code must be an ODS trust code such as RJ1")
         self._check = EventCheck()
+        # the encounters converted finished, and when: a later version of one back in progress
+        # (a discharge recorded in error) undoes the discharge; and how many times each was
+        self._finished: dict[str, datetime] = {}
+        self._undone: dict[str, int] = {}
 
     def convert(self, resource: Any) -> Outcome:
         if not isinstance(resource, dict):
@@ -239,14 +246,28 @@ class EncounterConverter:
                     raise Rejected(NO_PERIOD)
                 events.append(
                     Discharge(
-                        **common("discharge", 0, period.end),
+                        **common("discharge", self._undone.get(identity, 0), period.end),
                         ward_code=ward,
                         destination=self._destination(encounter),  # type: ignore[arg-type]
                     )
                 )
+            elif identity in self._finished:
+                # back in progress after it was converted finished: the discharge is undone
+                updated = encounter.meta.lastUpdated if encounter.meta else None
+                when = updated or self._finished[identity]
+                count = self._undone.get(identity, 0)
+                events.append(
+                    DischargeCancelled(**common("discharge_cancelled", count, when), ward_code=ward)
+                )
         accepted, raws, refused = self._check.judge(events)
         if refused is not None:
             raise Rejected(refused)
+        if encounter.status == "finished":
+            assert period is not None and period.end is not None
+            self._finished[identity] = period.end
+        elif identity in self._finished:
+            del self._finished[identity]
+            self._undone[identity] = self._undone.get(identity, 0) + 1
         return Outcome("accepted", events=accepted, raws=raws)
 
     def _envelope(self, encounter: Any) -> dict[str, Any]:

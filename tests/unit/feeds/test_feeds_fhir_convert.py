@@ -294,3 +294,26 @@ def test_a_cancelled_encounter_that_had_started_cancels_its_admission(
     summary, events, _ = run_convert(tmp_path, capsys, json.dumps(bundle))
     assert [e["event_type"] for e in events] == ["admission_cancelled"]
     assert summary["reasons"] == {"ignored_status": 1}
+
+
+def test_a_discharge_undone_in_a_later_version_of_the_encounter_is_cancelled(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An Encounter recorded finished in error goes back to in-progress with no period.end:
+    # the admission and transfers came again under the same ids (duplicates) and nothing
+    # undid the discharge, so the patient was missing from occupancy.
+    finished = encounter(id="enc-11", identifier=[{"value": "V11"}])
+    undone = copy.deepcopy(finished)
+    undone["status"] = "in-progress"
+    del undone["period"]["end"]
+    undone["meta"] = {"lastUpdated": "2026-01-07T09:30:00Z"}
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"resource": r} for r in (finished, undone)],
+    }
+    _, events, _ = run_convert(tmp_path, capsys, json.dumps(bundle))
+    kinds = [e["event_type"] for e in events]
+    assert kinds[-1] == "discharge_cancelled"
+    assert events[-1]["occurred_at"].startswith("2026-01-07T09:30:00")
+    assert kinds.count("discharge") == 1

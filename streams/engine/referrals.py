@@ -123,8 +123,9 @@ class _Sums(NamedTuple):
 
     day: int
     long_wait: int
-    old_untriaged: int
+    old_untriaged: int  # received before today - 7, on or after the live flow began
     covered: int
+    before_live: int  # untriaged, received before the live flow began: state unknown
 
 
 class Referrals:
@@ -160,8 +161,16 @@ class Referrals:
 
     def _untriaged_changed(self, received_day: int, delta: int) -> None:
         sums = self._sums
-        if sums is not None and received_day < sums.day - UNTRIAGED_AGE_DAYS:
+        if sums is None:
+            return
+        if self._before_live(received_day):
+            self._sums = sums._replace(before_live=sums.before_live + delta)
+        elif received_day < sums.day - UNTRIAGED_AGE_DAYS:
             self._sums = sums._replace(old_untriaged=sums.old_untriaged + delta)
+
+    def _before_live(self, received_day: int) -> bool:
+        first = self.agg.first_activity_day
+        return first is not None and received_day < first
 
     def _expiry_changed(self, expiry_day: int, delta: int) -> None:
         sums = self._sums
@@ -295,25 +304,16 @@ class Referrals:
         """A triage, booking, outcome, validation or closure on ``day``. The first marks where
         the feed's live flow begins: the referrals received before it (a waiting list sent at
         connection, back-dated months) came with no triage history, their triage was before the
-        feed, so they leave the untriaged list; their state is unknown, not a backlog (each had
-        read as untriaged, and referral_triage_automation went active across the history)."""
+        feed, so they count in no untriaged reading; their state is unknown, not a backlog (each
+        had read as untriaged, and referral_triage_automation went active across the history).
+        Left out by their day received, in the by-day sums: no pathway is touched (a sweep of
+        a national list thawed every shard of every site at once)."""
         agg = self.agg
         if agg.first_activity_day is not None:
             return
         agg.first_activity_day = day
-        before_ts = day * 86400
         self._sums = None
         self._readings = None
-        for index, shard in self.pathways.all_shards():
-            untriaged = agg.untriaged_count
-            for pathway in shard.values():
-                if pathway.closed_day == OPEN and not pathway.triaged:
-                    if 0 <= pathway.received_at < before_ts:
-                        pathway.triaged = True
-                        agg.untriaged_count -= 1
-                        _decrement(agg.untriaged_by_day, pathway.received_at // 86400)
-            if agg.untriaged_count != untriaged:
-                self.pathways.touch_shard(index)
         self._dirty.add(PART)
 
     def _no_longer_awaiting_triage(self, ref: str, day: int) -> None:
@@ -396,11 +396,16 @@ class Referrals:
             # Day granularity: "waiting > 18 weeks" = received on a day before today - 126.
             long_cut = day - LONG_WAIT_DAYS
             old_cut = day - UNTRIAGED_AGE_DAYS
+            live = agg.first_activity_day
+            live = day + 1 if live is None else live  # no live flow yet: every one before it
             sums = self._sums = _Sums(
                 day,
                 sum(count for key, count in agg.open_by_day.items() if key < long_cut),
-                sum(count for key, count in agg.untriaged_by_day.items() if key < old_cut),
+                sum(count for key, count in agg.untriaged_by_day.items() if live <= key < old_cut),
                 sum(count for key, count in agg.validation_expiry.items() if key > day),
+                sum(count for key, count in agg.untriaged_by_day.items() if key < live)
+                if agg.first_activity_day is not None
+                else 0,
             )
         return sums
 
@@ -415,7 +420,8 @@ class Referrals:
 
     def _evaluate(self, day: int) -> dict[str, Reading]:
         agg = self.agg
-        _, long_wait, old_untriaged, covered = self._day_sums(day)
+        _, long_wait, old_untriaged, covered, before_live = self._day_sums(day)
+        untriaged = agg.untriaged_count - before_live
         first = day - MONTH_DAYS + 1
         received = window_sum(agg.received, first, day + 1)
         closed = window_sum(agg.closed, first, day + 1)
@@ -425,7 +431,7 @@ class Referrals:
         out: dict[str, Reading] = {
             "open_pathways": Reading(agg.open_count, agg.open_count),
             "long_wait_pathways": Reading(long_wait, agg.open_count),
-            "untriaged_referrals": Reading(agg.untriaged_count, agg.untriaged_count),
+            "untriaged_referrals": Reading(untriaged, untriaged),
             "referrals_received_28d": Reading(received, received),
             "pathways_closed_28d": Reading(closed, closed),
             "appointment_outcomes_28d": Reading(outcomes, outcomes),
@@ -441,9 +447,7 @@ class Referrals:
             else None,
             # once the feed's live flow began (``_began``): before it, a list sent at connection
             # is every referral untriaged, its triage never sent
-            "untriaged_over_7d_share": ratio(
-                old_untriaged, agg.untriaged_count, agg.untriaged_count
-            )
+            "untriaged_over_7d_share": ratio(old_untriaged, untriaged, untriaged)
             if agg.first_activity_day is not None
             else None,
             "dna_rate_28d": ratio(dnas, outcomes, outcomes),

@@ -413,3 +413,27 @@ def test_a_gap_of_clinic_outcomes_alone_keeps_the_real_triage_backlog() -> None:
     untriaged = {p.evaluated_at: p.value for p in series(run(events), "untriaged_referrals")}
     after = [p for p in series(out, "untriaged_referrals") if p.evaluated_at >= b.day_at(62)]
     assert after and all(p.value == untriaged[p.evaluated_at] for p in after)
+
+
+@pytest.mark.unit
+def test_the_live_flow_beginning_touches_no_pathway() -> None:
+    # The referrals received before the live flow began are left out by their day received:
+    # marking each one instead thawed and rewrote every pathway shard of every site at once
+    # (at national scale, 128,000 changelog records and 400 MB of peak memory in one burst).
+    from models.events import PathwayClosed, ReferralReceived
+    from streams.engine.referrals import Referrals
+
+    dirty: set[str] = set()
+    flow, s = Referrals(dirty), b.Stream()
+    for index in range(2000):
+        at = b.day_at(-300) + timedelta(hours=index)
+        event = s.add(ReferralReceived, at, referral_ref=s.ref(), specialty_code="100",
+                      priority="routine", source="gp")  # fmt: skip
+        flow.received(
+            event, event.occurred_at.timestamp(), int(event.occurred_at.timestamp() // 3600)
+        )
+    dirty.clear()
+    closed = s.add(PathwayClosed, b.day_at(0), referral_ref=s.ref(), reason="treated")
+    flow.closed(closed, closed.occurred_at.timestamp(), int(closed.occurred_at.timestamp() // 3600))
+    assert len([part for part in dirty if part.startswith("pathways/")]) <= 1
+    assert flow.evaluate(int(b.day_at(1).timestamp() // 3600))["untriaged_referrals"].value == 0

@@ -70,9 +70,6 @@ class ReferralsAgg(msgspec.Struct, kw_only=True):
     validation_expiry: dict[int, int] = msgspec.field(default_factory=dict)
     received: dict[int, int] = msgspec.field(default_factory=dict)
     closed: dict[int, int] = msgspec.field(default_factory=dict)
-    #: the closures that were validation removals (in ``closed`` too): they left the list, but
-    #: no patient was treated, so they are no capacity in the inflow/closure ratio
-    removed: dict[int, int] = msgspec.field(default_factory=dict)
     # triage day -> {latency in whole hours -> referrals}
     triage_latency: dict[int, dict[int, int]] = msgspec.field(default_factory=dict)
     outcomes: dict[int, int] = msgspec.field(default_factory=dict)
@@ -185,15 +182,13 @@ class Referrals:
             return None
         return pathway
 
-    def _close(self, ref: str, day: int, *, removal: bool = False) -> None:
+    def _close(self, ref: str, day: int) -> None:
         agg = self.agg
         pathway = self.pathways.get(ref)
         if pathway is not None and pathway.closed_day != OPEN:
             agg.after_close += 1
             return
         add(agg.closed, day, 1)
-        if removal:
-            add(agg.removed, day, 1)
         if agg.first_closure_day is None or day < agg.first_closure_day:
             agg.first_closure_day = day
         if pathway is None or awaiting_receipt(pathway):
@@ -362,7 +357,7 @@ class Referrals:
         day = hour // 24
         self._began(day)
         if event.result == "removed":
-            self._close(event.referral_ref, day, removal=True)
+            self._close(event.referral_ref, day)
             return
         known = self.pathways.get(event.referral_ref)
         pathway = self._open(event.referral_ref)
@@ -425,7 +420,6 @@ class Referrals:
         first = day - MONTH_DAYS + 1
         received = window_sum(agg.received, first, day + 1)
         closed = window_sum(agg.closed, first, day + 1)
-        treated = closed - window_sum(agg.removed, first, day + 1)
         outcomes = window_sum(agg.outcomes, first, day + 1)
         dnas = window_sum(agg.dnas, first, day + 1)
         out: dict[str, Reading] = {
@@ -457,8 +451,7 @@ class Referrals:
             # straddling it) holds their referrals but not their closures, and a site that
             # loaded two years of list would show as flooding for two years of history. After
             # that, no closure in 28 days means the list can only grow: divide by 1, not by 0.
-            # Validation removals are no capacity: they are left out of the closures here.
-            "referral_inflow_closure_ratio_28d": ratio(received, max(treated, 1), received)
+            "referral_inflow_closure_ratio_28d": ratio(received, max(closed, 1), received)
             if received and agg.first_closure_day is not None and first >= agg.first_closure_day
             else None,
         }
@@ -512,7 +505,7 @@ class Referrals:
         self._latency_past = None
         day = hour // 24
         cutoff = day - MONTH_DAYS - 1
-        for buckets in (agg.received, agg.closed, agg.removed, agg.outcomes, agg.dnas):
+        for buckets in (agg.received, agg.closed, agg.outcomes, agg.dnas):
             purge_before(buckets, cutoff)
         purge_before(agg.triage_latency, cutoff)
         # A validation that expired stays expired: its bucket is never counted again.

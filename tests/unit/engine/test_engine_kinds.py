@@ -357,27 +357,6 @@ def test_a_triage_that_comes_before_its_receipt_counts_as_if_in_order() -> None:
 
 
 @pytest.mark.unit
-def test_a_validation_sprint_s_removals_are_no_treatment_capacity() -> None:
-    # A validation sprint removes 400 pathways in a day: they left the list, but no patient was
-    # treated. Counted as closures, they took the inflow/closure ratio of a service closing 80%
-    # of its demand from ~1.25 to 0.8 for 28 days, and its episode resolved.
-    from models.events import PathwayValidated, ReferralReceived
-
-    s = b.Stream(seed=43)
-    b.referrals(s, 120, per_day=b.const(20), closures=b.const(0.75))
-    open_refs = [e.referral_ref for e in s.events(70) if isinstance(e, ReferralReceived)]
-    for ref in open_refs[:400]:
-        s.add(PathwayValidated, b.day_at(70) + timedelta(hours=10), referral_ref=ref,
-              result="removed")  # fmt: skip
-    out = run(s.events(120))
-    path = steps(out, "demand_capacity_planning")
-    assert [to for _, to, _ in path][:2] == ["emerging", "active"]
-    assert not [at for _, to, at in path if to == "resolved" and at >= b.day_at(70)]
-    ratio = {p.evaluated_at: p.value for p in series(out, "referral_inflow_closure_ratio_28d")}
-    assert min(v for at, v in ratio.items() if b.day_at(71) <= at <= b.day_at(98)) > 1.1
-
-
-@pytest.mark.unit
 def test_a_gap_of_clinic_outcomes_alone_keeps_the_real_triage_backlog() -> None:
     # The clinic-outcome interface down for two days while triage flows: at the recovery's end
     # every untriaged referral received before the gap ended was taken as triaged (its triage

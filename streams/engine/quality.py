@@ -155,19 +155,21 @@ class DataQuality:
         self._dirty.add(self.part)
         if event_type in UNPACED_TYPES:
             return
-        bucket = state.counts.get(hour)
-        if bucket is None:
-            bucket = state.counts[hour] = {}
+        bucket = self._bucket(hour)
         bucket[FEED] = bucket.get(FEED, 0) + 1
         bucket[event_type] = bucket.get(event_type, 0) + 1
 
     def count(self, name: str, hour: int) -> None:
         """An event of a context type (``CONTEXT_TYPES``) in ``hour``: counted and learned as a
         type of its own, not in the feed's total."""
+        bucket = self._bucket(hour)
+        bucket[name] = bucket.get(name, 0) + 1
+
+    def _bucket(self, hour: int) -> dict[str, int]:
         bucket = self.state.counts.get(hour)
         if bucket is None:
             bucket = self.state.counts[hour] = {}
-        bucket[name] = bucket.get(name, 0) + 1
+        return bucket
 
     def late(self, hour: int) -> None:
         """An event of ``hour`` arrived later than the lateness allowance. One inside the

@@ -88,11 +88,10 @@ class ReferralsAgg(msgspec.Struct, kw_only=True):
         if self.first_closure_day is None and self.closed:
             self.first_closure_day = min(self.closed)
         # ... and one saved before the first activity was kept has long been live
-        if self.first_activity_day is None and self.seen and self.closed_or_triaged():
+        if self.first_activity_day is None and (
+            self.closed or self.triage_latency or self.outcomes
+        ):
             self.first_activity_day = 0
-
-    def closed_or_triaged(self) -> bool:
-        return bool(self.closed or self.triage_latency or self.outcomes)
 
 
 def awaiting_receipt(pathway: Pathway) -> bool:

@@ -269,10 +269,10 @@ class Rostering:
         recent = [k for k in agg.published if k.rpartition("|")[2] >= oldest]
         agg.published = [*recent, key][-REMEMBERED_ROSTERS:]
         lead = (start.timestamp() - ts) / DAY
-        first_day = agg.first_day if agg.first_day is not None else int(ts // DAY)
+        assert agg.first_day is not None  # set by ``_saw`` above
         if (
             lead < STANDARD_LEAD_DAYS
-            and start.timestamp() // DAY - first_day < CONNECTION_LEAD_DAYS
+            and start.timestamp() // DAY - agg.first_day < CONNECTION_LEAD_DAYS
         ):
             return  # perhaps first out before the feed began: its lead is unknown
         agg.lead_times = [*agg.lead_times, lead][-LAST_ROSTERS:]

@@ -205,12 +205,9 @@ def test_healthy_site_stays_quiet(seed: int) -> None:
     assert len(CATALOGUE.kinds) == 16
 
 
-@pytest.mark.unit
-def test_a_waiting_list_sent_at_connection_raises_no_flood_in_its_back_dated_history() -> None:
-    """A trust connecting sends its open pathways, received over the last year: referrals with
-    no closures (those closed were never sent). Their back-dated months read as a list growing
-    without end, and demand_capacity_planning went active across them; a healthy live flow
-    after connection raises nothing either."""
+def _connected_with_its_waiting_list() -> b.Stream:
+    """A trust's open pathways sent at connection (1,500 received over the year before, none of
+    them triaged, validated or closed in the stream), then 90 days of a healthy live flow."""
     from models.events import ReferralReceived
 
     s = b.Stream()
@@ -224,7 +221,16 @@ def test_a_waiting_list_sent_at_connection_raises_no_flood_in_its_back_dated_his
             source="gp",
         )
     b.referrals(s, 90)
-    out = run(s.events(90))
+    return s
+
+
+@pytest.mark.unit
+def test_a_waiting_list_sent_at_connection_raises_no_flood_in_its_back_dated_history() -> None:
+    """A trust connecting sends its open pathways, received over the last year: referrals with
+    no closures (those closed were never sent). Their back-dated months read as a list growing
+    without end, and demand_capacity_planning went active across them; a healthy live flow
+    after connection raises nothing either."""
+    out = run(_connected_with_its_waiting_list().events(90))
     assert not [t for t in transitions(out) if t.kind == "demand_capacity_planning"]
     ratio = series(out, "referral_inflow_closure_ratio_28d")
     # judged from the 28th day of the live feed (its first closure is on day 0)
@@ -239,20 +245,7 @@ def test_a_waiting_list_sent_at_connection_is_no_triage_backlog_nor_unvalidated_
     referral received before the feed's first triage, booking, outcome, validation or closure
     has an unknown triage state; validation coverage is judged once the feed has carried a
     full 12-week validation cycle."""
-    from models.events import ReferralReceived
-
-    s = b.Stream()
-    for index in range(1500):
-        s.add(
-            ReferralReceived,
-            b.T0 - timedelta(days=365) + timedelta(hours=index * 5.8),
-            referral_ref=s.ref(),
-            specialty_code="100",
-            priority="routine",
-            source="gp",
-        )
-    b.referrals(s, 90)
-    out = run(s.events(90))
+    out = run(_connected_with_its_waiting_list().events(90))
     assert not [t for t in transitions(out) if t.kind == "referral_triage_automation"]
     coverage = series(out, "validation_coverage_12w")
     assert all(p.evaluated_at >= b.T0 + timedelta(days=84) for p in coverage)

@@ -28,6 +28,18 @@ sends:
 
 Occupancy is clamped to the site's open + escalation beds (``occupancy_clamped`` counts the
 evaluations where it was): more patients than beds means lost discharges, not a fuller hospital.
+
+**Wards without beds.** A PAS admits patients to wards that hold no bed: a virtual ward
+(hospital at home), a discharge lounge (a chair while transport comes), an SDEC or assessment
+area. Its ADT messages look like any ward's, but the capacity feed gives those wards no open
+beds. Each spell therefore remembers its ward (the ward of its latest event), and a per-ward
+census counts the open spells on each. Once the site's capacity feed names wards, patients on a
+ward it never named are not in a bed: they are left out of the occupied beds, the NCTR patients
+and the delay reasons (the sitreps count patients in beds), so the occupancy ratio's numerator
+and denominator cover the same wards. Their discharges still count (a patient discharged from the
+lounge has left the hospital). When none of the patients' wards is named (capacity sent under
+other codes, or one row for the whole site), no ward can be told apart and every patient counts,
+as before. Spells saved before wards were remembered have no ward and count as in a bed.
 """
 
 from __future__ import annotations
@@ -83,6 +95,10 @@ WEEKEND_RATIO_WEEK_DAYS: Final = 7
 
 DOCUMENTATION: Final = "hospital_discharge_documentation"
 TRANSPORT: Final = "hospital_patient_transport"
+# a ward census entry: open spells, NCTR among them, NCTR delayed by documentation, transport, hub
+_OCCUPIED, _NCTR = 0, 1
+_GROUP_SLOT: Final = {DOCUMENTATION: 2, TRANSPORT: 3}
+_HUB_SLOT: Final = 4
 
 
 def _take(buckets: dict[int, int], key: int) -> None:
@@ -99,6 +115,16 @@ def is_hub_reason(reason: str) -> bool:
     return reason == "hospital_hub_referral" or reason.startswith("hub_")
 
 
+def _reason_slot(reason: str | None) -> int | None:
+    """Where a delay reason counts in a ward census entry (None: in no reason group)."""
+    if reason is None:
+        return None
+    slot = _GROUP_SLOT.get(reason)
+    if slot is None and is_hub_reason(reason):
+        return _HUB_SLOT
+    return slot
+
+
 class Spell(msgspec.Struct, array_like=True, gc=False):
     last_hour: int
     nctr: bool = False
@@ -108,6 +134,8 @@ class Spell(msgspec.Struct, array_like=True, gc=False):
     adopted: bool = False
     # closed by an admission_cancelled: it never held a bed (a discharge_cancelled cannot reopen)
     cancelled: bool = False
+    # the ward of its latest event ("" in states saved before wards were remembered: in a bed)
+    ward: str = ""
 
 
 class BedFlowAgg(msgspec.Struct, kw_only=True):
@@ -137,6 +165,9 @@ class BedFlowAgg(msgspec.Struct, kw_only=True):
     stale_spells: int = 0
     after_close: int = 0
     occupancy_clamped: int = 0
+    # ward -> [open spells, NCTR, NCTR by documentation, by transport, by hub reasons] of the
+    # spells that know their ward (the module docstring: wards without beds)
+    wards: dict[str, list[int]] = msgspec.field(default_factory=dict)
 
 
 class BedFlow:
@@ -149,26 +180,58 @@ class BedFlow:
 
     # --- events (the hot path: dict updates only)
 
-    def _spell(self, ref: str, hour: int) -> Spell | None:
-        """The open spell ``ref`` (adopted if never seen); None when it is already closed."""
+    def _spell(self, ref: str, hour: int, ward: str) -> Spell | None:
+        """The open spell ``ref`` (adopted if never seen), now on ``ward`` unless an event of a
+        later hour has placed it already; None when it is already closed."""
         shard, name = self.spells.shard(ref)
         spell = shard.get(ref)
         if spell is None:
-            spell = shard[ref] = Spell(hour, adopted=True)
+            spell = shard[ref] = Spell(hour, adopted=True, ward=ward)
             self.agg.occupied += 1
             self.agg.adopted += 1
+            self._enter(spell)
         elif spell.closed_hour != OPEN:
             self.agg.after_close += 1
             return None
-        elif hour > spell.last_hour:
-            spell.last_hour = hour
+        else:
+            if hour >= spell.last_hour and ward != spell.ward:
+                self._leave(spell)
+                spell.ward = ward
+                self._enter(spell)
+            if hour > spell.last_hour:
+                spell.last_hour = hour
         self._dirty.add(name)
         return spell
 
+    def _census(self, spell: Spell, step: int) -> None:
+        """Add (``step`` 1) or take (-1) an open spell's counts on its ward's census entry."""
+        if not spell.ward or spell.closed_hour != OPEN:
+            return
+        wards = self.agg.wards
+        counts = wards.get(spell.ward)
+        if counts is None:
+            counts = wards[spell.ward] = [0, 0, 0, 0, 0]
+        counts[_OCCUPIED] += step
+        if spell.nctr:
+            counts[_NCTR] += step
+            slot = _reason_slot(spell.reason)
+            if slot is not None:
+                counts[slot] += step
+        if not any(counts):
+            del wards[spell.ward]
+
+    def _enter(self, spell: Spell) -> None:
+        self._census(spell, 1)
+
+    def _leave(self, spell: Spell) -> None:
+        self._census(spell, -1)
+
     def _mark_nctr(self, spell: Spell) -> None:
         if not spell.nctr:
+            self._leave(spell)
             spell.nctr = True
             self.agg.nctr += 1
+            self._enter(spell)
 
     def admission(self, event: Admission, ts: float, hour: int) -> None:
         self.agg.seen = True
@@ -176,39 +239,42 @@ class BedFlow:
         shard, name = self.spells.shard(event.spell_ref)
         spell = shard.get(event.spell_ref)
         if spell is None:
-            shard[event.spell_ref] = Spell(hour)
+            spell = shard[event.spell_ref] = Spell(hour, ward=event.ward_code)
             self._dirty.add(name)
             self.agg.occupied += 1
+            self._enter(spell)
         elif spell.closed_hour != OPEN:
             self.agg.after_close += 1  # the admission resent after the discharge
 
     def transfer(self, event: Transfer, ts: float, hour: int) -> None:
         self.agg.seen = True
         self._dirty.add(PART)
-        self._spell(event.spell_ref, hour)
+        self._spell(event.spell_ref, hour, event.to_ward_code)
 
     def ready(self, event: ReadyForDischarge, ts: float, hour: int) -> None:
         self.agg.seen = True
         self._dirty.add(PART)
-        spell = self._spell(event.spell_ref, hour)
+        spell = self._spell(event.spell_ref, hour, event.ward_code)
         if spell is not None:
             self._mark_nctr(spell)
 
     def delay(self, event: DischargeDelay, ts: float, hour: int) -> None:
         self.agg.seen = True
         self._dirty.add(PART)
-        spell = self._spell(event.spell_ref, hour)
+        spell = self._spell(event.spell_ref, hour, event.ward_code)
         if spell is None:
             return
         # A reason is only recorded for a patient who no longer meets the criteria to reside.
         self._mark_nctr(spell)
         if spell.reason is not None and hour < spell.last_hour:
             return  # an older reason arriving late: the patient's latest reason stands
+        self._leave(spell)
         reasons = self.agg.reasons
         if spell.reason is not None:
             reasons[spell.reason] -= 1
         spell.reason = event.reason
         reasons[event.reason] = reasons.get(event.reason, 0) + 1
+        self._enter(spell)
 
     def discharge(self, event: Discharge, ts: float, hour: int) -> None:
         agg = self.agg
@@ -229,14 +295,11 @@ class BedFlow:
             agg.unknown_discharges += 1
             shard[event.spell_ref] = Spell(hour, closed_hour=hour)
             return
+        if spell.nctr:
+            add(agg.nctr_discharges, hour, 1)
+        self._free_bed(spell)
         spell.closed_hour = hour
         spell.last_hour = max(spell.last_hour, hour)
-        agg.occupied -= 1
-        if spell.nctr:
-            agg.nctr -= 1
-            add(agg.nctr_discharges, hour, 1)
-            if spell.reason is not None:
-                agg.reasons[spell.reason] -= 1
 
     def admission_cancelled(self, event: AdmissionCancelled, ts: float, hour: int) -> None:
         agg = self.agg
@@ -267,7 +330,8 @@ class BedFlow:
         shard, name = self.spells.shard(event.spell_ref)
         spell = shard.get(event.spell_ref)
         if spell is None or spell.closed_hour == OPEN:
-            self._spell(event.spell_ref, hour)  # already in a bed (or adopted into one)
+            # already in a bed (or adopted into one)
+            self._spell(event.spell_ref, hour, event.ward_code)
             return
         self._dirty.add(name)
         if spell.cancelled:
@@ -276,18 +340,22 @@ class BedFlow:
         self._uncount_discharge(spell)
         spell.closed_hour = OPEN
         spell.last_hour = max(spell.last_hour, hour)
+        spell.ward = event.ward_code  # the patient is back in ``ward_code``
         agg.occupied += 1
         if spell.nctr:
             agg.nctr += 1
             if spell.reason is not None:
                 agg.reasons[spell.reason] = agg.reasons.get(spell.reason, 0) + 1
+        self._enter(spell)
 
     def transfer_cancelled(self, event: TransferCancelled, ts: float, hour: int) -> None:
         self.agg.seen = True
         self._dirty.add(PART)
-        self._spell(event.spell_ref, hour)
+        self._spell(event.spell_ref, hour, event.ward_code)
 
     def _free_bed(self, spell: Spell) -> None:
+        """Take an open spell out of every count of patients in a bed (before it closes)."""
+        self._leave(spell)
         agg = self.agg
         agg.occupied -= 1
         if spell.nctr:
@@ -321,18 +389,36 @@ class BedFlow:
     # --- a late event
 
     def site_counts(self) -> tuple[int, int, int, int, int]:
-        """What an hour's snapshot takes from the state: occupied, NCTR, and NCTR patients
-        delayed by documentation, by transport and by hub reasons."""
+        """What an hour's snapshot takes from the state, of the patients in a bed: occupied,
+        NCTR, and NCTR patients delayed by documentation, by transport and by hub reasons."""
         agg = self.agg
         reasons = agg.reasons
         hub = sum(count for reason, count in reasons.items() if is_hub_reason(reason))
-        return (
+        counts = [
             agg.occupied,
             agg.nctr,
             reasons.get(DOCUMENTATION, 0),
             reasons.get(TRANSPORT, 0),
             hub,
-        )
+        ]
+        bedless = self._bedless_wards()
+        for ward in bedless:
+            for slot, count in enumerate(agg.wards[ward]):
+                counts[slot] -= count
+        occupied, nctr, documentation, transport, hub = counts
+        return occupied, nctr, documentation, transport, hub
+
+    def _bedless_wards(self) -> list[str]:
+        """The wards with patients that the capacity feed never named, once it names at least
+        one of the patients' wards (else no ward can be told apart: the module docstring)."""
+        beds = self.agg.ward_beds
+        if not beds:
+            return []
+        wards = self.agg.wards
+        bedless = [ward for ward in wards if ward not in beds]
+        if len(bedless) == len(wards):
+            return []
+        return bedless
 
     def correct_snapshots(self, *, since_hour: int, before: tuple[int, int, int, int, int]) -> None:
         """A late event was applied (``before``: :meth:`site_counts` then): the hours evaluated
@@ -377,10 +463,7 @@ class BedFlow:
             # The first evaluation closes the hour of the first bed-flow event: the local day
             # that hour fell in is only partly covered, unless it began at local midnight.
             agg.first_full_day = local_day((hour - 1) * HOUR - 1) + 1
-        documentation = agg.reasons.get(DOCUMENTATION, 0)
-        transport = agg.reasons.get(TRANSPORT, 0)
-        hub = sum(count for reason, count in agg.reasons.items() if is_hub_reason(reason))
-        occupied, nctr_now = agg.occupied, agg.nctr
+        occupied, nctr_now, documentation, transport, hub = self.site_counts()
         if agg.open_beds > 0 and occupied > agg.open_beds:
             # More patients than open + escalation beds: discharges were lost, not beds added.
             occupied = agg.open_beds

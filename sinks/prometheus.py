@@ -44,6 +44,13 @@ from models.outputs import MetricPoint, Opportunity
 CONTENT_TYPE: Final = CONTENT_TYPE_PLAIN_0_0_4
 STATUSES: Final = ("emerging", "active", "resolved")
 IMPACT_UNITS: Final = ("bed_days", "staff_hours", "gbp")
+#: the engine's per-scope counters (``ScopeState.counters``) without a series of their own
+FEED_ANOMALY_KINDS: Final = (
+    "expired",
+    "occupancy_clamped",
+    "unplanned_shift_events",
+    "implausible_handovers",
+)
 
 _Key = TypeVar("_Key", bound=tuple[str, ...])
 
@@ -152,6 +159,14 @@ class PrometheusExporter:
             ["topic"],
             registry=r,
         )
+        self.feed_anomalies = Counter(
+            "opsradar_feed_anomalies",
+            "What a feed's events implied and the engine corrected, by kind: entities expired "
+            "silent, evaluations with more patients than open beds, shift events for shifts never "
+            "planned, implausible ambulance handovers (the catalogue's 'Entities')",
+            ["topic", "kind"],
+            registry=r,
+        )
         self.scope_metric = Gauge(
             "opsradar_scope_metric",
             "Latest value of a scope's metric (event-time evaluation)",
@@ -220,6 +235,8 @@ class PrometheusExporter:
         self.redelivered.labels(label)
         self.records_failed.labels(label)
         self.after_close.labels(label)
+        for kind in FEED_ANOMALY_KINDS:
+            self.feed_anomalies.labels(label, kind)
 
     def declare_sink(self, sink: str) -> None:
         """Create a sink's failure counter and backlog gauge at 0."""
@@ -258,6 +275,10 @@ class PrometheusExporter:
     def count_after_close(self, topic: str, n: int = 1) -> None:
         if _count(n):
             self._topic_child(self.after_close, topic).inc(n)
+
+    def count_feed_anomaly(self, topic: str, kind: str, n: int = 1) -> None:
+        if _count(n):
+            self._child(self.feed_anomalies, (topic, kind), _kind_labels).inc(n)
 
     # -- gauges -----------------------------------------------------------------------------
 
@@ -374,6 +395,12 @@ def _topic_labels(topic: str) -> tuple[str]:
 
 def _event_type_labels(topic: str, event_type: str) -> tuple[str, str]:
     return topic_label(topic), slug_label("event_type", event_type)
+
+
+def _kind_labels(topic: str, kind: str) -> tuple[str, str]:
+    if kind not in FEED_ANOMALY_KINDS:
+        raise ValueError(f"not a feed anomaly kind: {kind!r}")
+    return topic_label(topic), kind
 
 
 def _reason_labels(topic: str, reason: str) -> tuple[str, str]:

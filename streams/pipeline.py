@@ -48,7 +48,7 @@ from models.catalogue import Catalogue
 from models.decoding import RecordDecoder
 from models.events import Event, event_type_of
 from models.outputs import MetricPoint, OpportunityUpdate, scope_key
-from sinks.prometheus import PrometheusExporter
+from sinks.prometheus import FEED_ANOMALY_KINDS, PrometheusExporter
 from streams.engine import ScopeState
 
 log = logging.getLogger(__name__)
@@ -113,6 +113,9 @@ class _Tally:
     duplicate: Counter[str] = field(default_factory=Counter)
     late: Counter[str] = field(default_factory=Counter)
     after_close: Counter[str] = field(default_factory=Counter)
+    #: state key -> (topic, the state, its feed-anomaly counters when the batch first touched
+    #: it): read again at the flush, so a batch costs one ``counters`` per state, not per record
+    anomalies_from: dict[str, tuple[str, ScopeState, dict[str, int]]] = field(default_factory=dict)
     #: (topic, trust, site) -> the newest event time of the scope on that topic
     newest: dict[tuple[str, str, str | None], datetime] = field(default_factory=dict)
     #: topic -> ``now`` of its last record
@@ -131,6 +134,10 @@ class _Tally:
             exporter.count_late(topic, n)
         for topic, n in self.after_close.items():
             exporter.count_after_close(topic, n)
+        for topic, state, before in self.anomalies_from.values():
+            after = state.counters
+            for kind in FEED_ANOMALY_KINDS:
+                exporter.count_feed_anomaly(topic, kind, after[kind] - before[kind])
         for (topic, trust, site), newest in self.newest.items():
             exporter.observe_event_time(topic, trust, site, newest, self.now[topic])
 
@@ -227,6 +234,9 @@ class EventPipeline:
             )  # fmt: skip
             for state_key in outcome.touched:
                 self._put_back(state_key)
+                # the state object is replaced: its anomalies in this batch go uncounted
+                if self._tally is not None:
+                    self._tally.anomalies_from.pop(state_key, None)
             failed = RecordOutcome(source=outcome.source, offset=offset)
             failed.deadletters.append(
                 {
@@ -284,6 +294,8 @@ class EventPipeline:
                 tally.redelivered[contract_topic] += len(events)
                 continue
             outcome.touched.append(state_key)
+            if state_key not in tally.anomalies_from:
+                tally.anomalies_from[state_key] = (contract_topic, state, state.counters)
             before = (state.duplicate, state.late, state.after_close)
             for event in events:
                 for output in state.apply(event):

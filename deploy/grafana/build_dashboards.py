@@ -786,7 +786,26 @@ def pipeline_health() -> Json:
                     "{{topic}} duplicate",
                 ),
                 prom(f"sum by (topic) (rate(opsradar_events_late_total{RATE}))", "{{topic}} late"),
+                prom(
+                    f"sum by (topic) (rate(opsradar_events_after_close_total{RATE}))",
+                    "{{topic}} after close",
+                ),
             ],
+            unit="reqps",
+        ),
+        timeseries(
+            "Feed anomalies corrected",
+            [
+                prom(
+                    f"sum by (topic, kind) (rate(opsradar_feed_anomalies_total{RATE}))",
+                    "{{topic}} {{kind}}",
+                )
+            ],
+            description=(
+                "What the engine corrected in a feed: entities expired silent, evaluations with "
+                "more patients than open beds (lost discharges), shift events for shifts never "
+                "planned, handovers of 24 h or more. A rise points at the trust's interface."
+            ),
             unit="reqps",
         ),
         timeseries(

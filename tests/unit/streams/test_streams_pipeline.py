@@ -1,4 +1,5 @@
-"""The worker's record path: events for a closed entity reach opsradar_events_after_close_total."""
+"""The worker's record path: events for a closed entity reach opsradar_events_after_close_total,
+the engine's other counters opsradar_feed_anomalies_total."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from models.catalogue import load_catalogue
-from sinks.prometheus import PrometheusExporter
+from models.events import Admission, WardCapacity
+from sinks.prometheus import FEED_ANOMALY_KINDS, PrometheusExporter
+from streams.engine import Engine
+from streams.engine.scope import COUNTERS
 from streams.pipeline import EventPipeline
 from tests.unit.engine import builders as b
 
@@ -163,3 +167,55 @@ class _StoreOf(Mapping[str, bytes]):
 
     def __len__(self) -> int:
         return len(self._table)
+
+
+def _feed_anomalies(exporter: PrometheusExporter, kind: str) -> float | None:
+    return exporter.registry.get_sample_value(
+        "opsradar_feed_anomalies_total", {"topic": "nhs.bedflow.v1", "kind": kind}
+    )
+
+
+def test_the_engines_feed_anomaly_counters_reach_prometheus_as_analyse_counts_them() -> None:
+    """More patients than open beds (lost discharges): each clamped evaluation is counted in
+    ``opsradar_feed_anomalies_total`` as ``opsradar analyse`` counts ``occupancy_clamped``."""
+    s = b.Stream()
+    s.add(WardCapacity, b.T0, ward_code="W1", beds_open=8, beds_escalation=0)
+    for minute in range(12):
+        s.add(
+            Admission,
+            b.T0 + timedelta(minutes=1 + minute),
+            spell_ref=s.ref(),
+            ward_code="W1",
+            specialty_code="300",
+            admission_method="emergency",
+        )
+    for hour in range(1, 6):
+        s.add(WardCapacity, b.T0 + timedelta(hours=hour), ward_code="W1", beds_open=8)
+    events = s.events()
+    exporter = PrometheusExporter(CollectorRegistry())
+    exporter.declare_topic("nhs.bedflow.v1")
+    pipeline = EventPipeline(
+        catalogue=load_catalogue(),
+        topics={TOPIC: "nhs.bedflow.v1"},
+        past_horizon=None,
+        table={},
+        exporter=exporter,
+        clock=lambda: b.T0 + timedelta(hours=6),
+        lateness=timedelta(hours=1),
+    )
+    assert _feed_anomalies(exporter, "occupancy_clamped") == 0
+    pipeline.process_batch(
+        [(TOPIC, 0, offset, msgspec.json.encode(event)) for offset, event in enumerate(events)]
+    )
+    engine = Engine(load_catalogue())
+    for event in events:
+        engine.process(event)
+    clamped = engine.scopes[(b.TRUST, b.SITE, "nhs.bedflow.v1")].counters["occupancy_clamped"]
+    assert clamped >= 4
+    assert _feed_anomalies(exporter, "occupancy_clamped") == clamped
+    assert _feed_anomalies(exporter, "expired") == 0
+
+
+def test_every_engine_counter_has_a_prometheus_series() -> None:
+    own_series = {"accepted", "duplicate", "late", "after_close"}
+    assert set(FEED_ANOMALY_KINDS) == set(COUNTERS) - own_series

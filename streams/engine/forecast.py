@@ -150,6 +150,9 @@ class OccupancyForecast:
         overlapping windows are only a couple of independent ones."""
         squares, counts = self.state.spread
         prior = DISPERSION_PRIOR_HOURS * expected
+        if counts + prior <= 0:
+            # nothing admitted or expected yet (a capacity feed connected before the ADT feed)
+            return max(DISPERSION_FLOOR, DISPERSION_PRIOR)
         return max(DISPERSION_FLOOR, (squares + DISPERSION_PRIOR * prior) / (counts + prior))
 
     def _level(self, deviation: float) -> tuple[float, float]:

@@ -373,3 +373,21 @@ def test_discharges_keyed_next_morning_give_the_occupancy_of_event_time_order() 
     ]
     assert compared
     assert max(abs(p.value - in_order[p.evaluated_at]) for p in compared) < 1e-9
+
+
+def test_a_site_sending_only_its_capacity_for_weeks_is_evaluated_without_error() -> None:
+    """A bed-state feed connected before the ADT feed: capacity twice a day, no patient moves.
+    After two weeks the occupancy forecast learned the spread of zero admissions against zero
+    expected, and divided by zero in every evaluation (every record dead-lettered as failed)."""
+    s = b.Stream()
+    for half_day in range(2 * 21):
+        s.add(
+            WardCapacity,
+            b.T0 + timedelta(hours=12 * half_day),
+            ward_code="W1",
+            beds_open=28,
+            beds_escalation=0,
+        )
+    out = run(s.events())
+    assert value_at(out, "open_beds", b.T0 + timedelta(days=20)) == 28
+    assert value_at(out, "occupied_beds", b.T0 + timedelta(days=20)) == 0

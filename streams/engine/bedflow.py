@@ -31,15 +31,16 @@ evaluations where it was): more patients than beds means lost discharges, not a 
 
 **Wards without beds.** A PAS admits patients to wards that hold no bed: a virtual ward
 (hospital at home), a discharge lounge (a chair while transport comes), an SDEC or assessment
-area. Its ADT messages look like any ward's, but the capacity feed gives those wards no open
-beds. Each spell therefore remembers its ward (the ward of its latest event), and a per-ward
-census counts the open spells on each. Once the site's capacity feed names wards, patients on a
-ward it never named are not in a bed: they are left out of the occupied beds, the NCTR patients
-and the delay reasons (the sitreps count patients in beds), so the occupancy ratio's numerator
-and denominator cover the same wards. Their discharges still count (a patient discharged from the
-lounge has left the hospital). When none of the patients' wards is named (capacity sent under
-other codes, or one row for the whole site), no ward can be told apart and every patient counts,
-as before. Spells saved before wards were remembered have no ward and count as in a bed.
+area. Their ADT messages look like any ward's; the capacity feed lists no beds for them (no row,
+or a row of 0 beds). Each spell remembers the ward of its latest event, and a census counts the
+open spells on each ward. Patients on a ward without beds are left out of the **occupied beds**
+(``occupied_beds``, the occupancy ratios, the forecasts' census): the numerator then covers the
+denominator's wards. Everything else counts them as before: they are hospital patients, and the
+NCTR counts, delay reasons (the lounge is where transport and TTO waits sit) and discharges keep
+them. The rule applies only while the patients on wards with beds are at least
+``BEDDED_MIN_SHARE`` of those whose ward is known: more on unlisted wards means ward codes the
+capacity feed spells otherwise (or one row for the whole site), so every patient counts. Spells
+saved before wards were remembered have no ward and count as in a bed.
 """
 
 from __future__ import annotations
@@ -93,12 +94,23 @@ MIN_WINDOW_HOURS: Final = 24
 WEEKEND_RATIO_DAYS: Final = 28
 WEEKEND_RATIO_WEEK_DAYS: Final = 7
 
+#: the share of patients (of those whose ward is known) who must be on wards with beds for the
+#: others to be left out of the occupied beds: a virtual ward or lounge holds a few per cent of a
+#: site's patients, a capacity feed with other ward codes most of them
+BEDDED_MIN_SHARE: Final = 0.5
+
 DOCUMENTATION: Final = "hospital_discharge_documentation"
 TRANSPORT: Final = "hospital_patient_transport"
-# a ward census entry: open spells, NCTR among them, NCTR delayed by documentation, transport, hub
-_OCCUPIED, _NCTR = 0, 1
-_GROUP_SLOT: Final = {DOCUMENTATION: 2, TRANSPORT: 3}
-_HUB_SLOT: Final = 4
+
+
+def _corrected(occupied: int, change: int, beds: int) -> int:
+    """A snapshot's occupied count after a late event's ``change``: a count clamped to the
+    open beds keeps its value when the change lowers it (the count under the clamp is not
+    kept)."""
+    if beds > 0 and occupied >= beds and change < 0:
+        return occupied
+    occupied = max(0, occupied + change)
+    return min(occupied, beds) if beds > 0 else occupied
 
 
 def _take(buckets: dict[int, int], key: int) -> None:
@@ -115,16 +127,6 @@ def is_hub_reason(reason: str) -> bool:
     return reason == "hospital_hub_referral" or reason.startswith("hub_")
 
 
-def _reason_slot(reason: str | None) -> int | None:
-    """Where a delay reason counts in a ward census entry (None: in no reason group)."""
-    if reason is None:
-        return None
-    slot = _GROUP_SLOT.get(reason)
-    if slot is None and is_hub_reason(reason):
-        return _HUB_SLOT
-    return slot
-
-
 class Spell(msgspec.Struct, array_like=True, gc=False):
     last_hour: int
     nctr: bool = False
@@ -134,8 +136,10 @@ class Spell(msgspec.Struct, array_like=True, gc=False):
     adopted: bool = False
     # closed by an admission_cancelled: it never held a bed (a discharge_cancelled cannot reopen)
     cancelled: bool = False
-    # the ward of its latest event ("" in states saved before wards were remembered: in a bed)
+    # the ward of its latest event and that event's time (s): "" in states saved before wards
+    # were remembered (counted as in a bed)
     ward: str = ""
+    ward_at: int = 0
 
 
 class BedFlowAgg(msgspec.Struct, kw_only=True):
@@ -165,9 +169,11 @@ class BedFlowAgg(msgspec.Struct, kw_only=True):
     stale_spells: int = 0
     after_close: int = 0
     occupancy_clamped: int = 0
-    # ward -> [open spells, NCTR, NCTR by documentation, by transport, by hub reasons] of the
-    # spells that know their ward (the module docstring: wards without beds)
-    wards: dict[str, list[int]] = msgspec.field(default_factory=dict)
+    # ward -> open spells on it, of the spells that know their ward (rebuilt at each daily sweep)
+    wards: dict[str, int] = msgspec.field(default_factory=dict)
+    # hour -> occupied beds, where patients on wards without beds made it differ from the
+    # snapshot's occupied (the module docstring)
+    bed_snapshots: dict[int, int] = msgspec.field(default_factory=dict)
 
 
 class BedFlow:
@@ -180,58 +186,51 @@ class BedFlow:
 
     # --- events (the hot path: dict updates only)
 
-    def _spell(self, ref: str, hour: int, ward: str) -> Spell | None:
-        """The open spell ``ref`` (adopted if never seen), now on ``ward`` unless an event of a
-        later hour has placed it already; None when it is already closed."""
+    def _spell(self, ref: str, hour: int, ward: str, ts: float) -> Spell | None:
+        """The open spell ``ref`` (adopted if never seen), on ``ward`` unless a later event has
+        placed it; None when it is already closed."""
         shard, name = self.spells.shard(ref)
         spell = shard.get(ref)
         if spell is None:
-            spell = shard[ref] = Spell(hour, adopted=True, ward=ward)
+            spell = shard[ref] = Spell(hour, adopted=True)
             self.agg.occupied += 1
             self.agg.adopted += 1
-            self._enter(spell)
+            self._place(spell, ward, ts)
         elif spell.closed_hour != OPEN:
             self.agg.after_close += 1
             return None
         else:
-            if hour >= spell.last_hour and ward != spell.ward:
-                self._leave(spell)
-                spell.ward = ward
-                self._enter(spell)
+            self._place(spell, ward, ts)
             if hour > spell.last_hour:
                 spell.last_hour = hour
         self._dirty.add(name)
         return spell
 
-    def _census(self, spell: Spell, step: int) -> None:
-        """Add (``step`` 1) or take (-1) an open spell's counts on its ward's census entry."""
-        if not spell.ward or spell.closed_hour != OPEN:
+    def _place(self, spell: Spell, ward: str, ts: float) -> None:
+        """An open spell is on ``ward`` from ``ts``, unless an event after it said otherwise."""
+        at = int(ts)
+        if at < spell.ward_at or ward == spell.ward:
+            spell.ward_at = max(spell.ward_at, at)
             return
-        wards = self.agg.wards
-        counts = wards.get(spell.ward)
-        if counts is None:
-            counts = wards[spell.ward] = [0, 0, 0, 0, 0]
-        counts[_OCCUPIED] += step
-        if spell.nctr:
-            counts[_NCTR] += step
-            slot = _reason_slot(spell.reason)
-            if slot is not None:
-                counts[slot] += step
-        if not any(counts):
-            del wards[spell.ward]
-
-    def _enter(self, spell: Spell) -> None:
+        self._census(spell, -1)
+        spell.ward, spell.ward_at = ward, at
         self._census(spell, 1)
 
-    def _leave(self, spell: Spell) -> None:
-        self._census(spell, -1)
+    def _census(self, spell: Spell, step: int) -> None:
+        """Add (``step`` 1) or take (-1) an open spell on its ward's census."""
+        if not spell.ward:
+            return
+        wards = self.agg.wards
+        left = wards.get(spell.ward, 0) + step
+        if left > 0:
+            wards[spell.ward] = left
+        else:
+            wards.pop(spell.ward, None)
 
     def _mark_nctr(self, spell: Spell) -> None:
         if not spell.nctr:
-            self._leave(spell)
             spell.nctr = True
             self.agg.nctr += 1
-            self._enter(spell)
 
     def admission(self, event: Admission, ts: float, hour: int) -> None:
         self.agg.seen = True
@@ -239,42 +238,43 @@ class BedFlow:
         shard, name = self.spells.shard(event.spell_ref)
         spell = shard.get(event.spell_ref)
         if spell is None:
-            spell = shard[event.spell_ref] = Spell(hour, ward=event.ward_code)
+            spell = shard[event.spell_ref] = Spell(hour)
             self._dirty.add(name)
             self.agg.occupied += 1
-            self._enter(spell)
+            self._place(spell, event.ward_code, ts)
         elif spell.closed_hour != OPEN:
             self.agg.after_close += 1  # the admission resent after the discharge
+        else:
+            self._dirty.add(name)
+            self._place(spell, event.ward_code, ts)  # adopted before its admission came
 
     def transfer(self, event: Transfer, ts: float, hour: int) -> None:
         self.agg.seen = True
         self._dirty.add(PART)
-        self._spell(event.spell_ref, hour, event.to_ward_code)
+        self._spell(event.spell_ref, hour, event.to_ward_code, ts)
 
     def ready(self, event: ReadyForDischarge, ts: float, hour: int) -> None:
         self.agg.seen = True
         self._dirty.add(PART)
-        spell = self._spell(event.spell_ref, hour, event.ward_code)
+        spell = self._spell(event.spell_ref, hour, event.ward_code, ts)
         if spell is not None:
             self._mark_nctr(spell)
 
     def delay(self, event: DischargeDelay, ts: float, hour: int) -> None:
         self.agg.seen = True
         self._dirty.add(PART)
-        spell = self._spell(event.spell_ref, hour, event.ward_code)
+        spell = self._spell(event.spell_ref, hour, event.ward_code, ts)
         if spell is None:
             return
         # A reason is only recorded for a patient who no longer meets the criteria to reside.
         self._mark_nctr(spell)
         if spell.reason is not None and hour < spell.last_hour:
             return  # an older reason arriving late: the patient's latest reason stands
-        self._leave(spell)
         reasons = self.agg.reasons
         if spell.reason is not None:
             reasons[spell.reason] -= 1
         spell.reason = event.reason
         reasons[event.reason] = reasons.get(event.reason, 0) + 1
-        self._enter(spell)
 
     def discharge(self, event: Discharge, ts: float, hour: int) -> None:
         agg = self.agg
@@ -295,11 +295,15 @@ class BedFlow:
             agg.unknown_discharges += 1
             shard[event.spell_ref] = Spell(hour, closed_hour=hour)
             return
-        if spell.nctr:
-            add(agg.nctr_discharges, hour, 1)
-        self._free_bed(spell)
+        self._census(spell, -1)
         spell.closed_hour = hour
         spell.last_hour = max(spell.last_hour, hour)
+        agg.occupied -= 1
+        if spell.nctr:
+            agg.nctr -= 1
+            add(agg.nctr_discharges, hour, 1)
+            if spell.reason is not None:
+                agg.reasons[spell.reason] -= 1
 
     def admission_cancelled(self, event: AdmissionCancelled, ts: float, hour: int) -> None:
         agg = self.agg
@@ -331,7 +335,7 @@ class BedFlow:
         spell = shard.get(event.spell_ref)
         if spell is None or spell.closed_hour == OPEN:
             # already in a bed (or adopted into one)
-            self._spell(event.spell_ref, hour, event.ward_code)
+            self._spell(event.spell_ref, hour, event.ward_code, ts)
             return
         self._dirty.add(name)
         if spell.cancelled:
@@ -340,22 +344,23 @@ class BedFlow:
         self._uncount_discharge(spell)
         spell.closed_hour = OPEN
         spell.last_hour = max(spell.last_hour, hour)
-        spell.ward = event.ward_code  # the patient is back in ``ward_code``
+        # back in ``ward_code`` (its ward was left with the discharge)
+        spell.ward, spell.ward_at = event.ward_code, max(spell.ward_at, int(ts))
+        self._census(spell, 1)
         agg.occupied += 1
         if spell.nctr:
             agg.nctr += 1
             if spell.reason is not None:
                 agg.reasons[spell.reason] = agg.reasons.get(spell.reason, 0) + 1
-        self._enter(spell)
 
     def transfer_cancelled(self, event: TransferCancelled, ts: float, hour: int) -> None:
         self.agg.seen = True
         self._dirty.add(PART)
-        self._spell(event.spell_ref, hour, event.ward_code)
+        self._spell(event.spell_ref, hour, event.ward_code, ts)
 
     def _free_bed(self, spell: Spell) -> None:
-        """Take an open spell out of every count of patients in a bed (before it closes)."""
-        self._leave(spell)
+        """Take an open spell out of the counts of patients in hospital (before it closes)."""
+        self._census(spell, -1)
         agg = self.agg
         agg.occupied -= 1
         if spell.nctr:
@@ -388,39 +393,41 @@ class BedFlow:
 
     # --- a late event
 
-    def site_counts(self) -> tuple[int, int, int, int, int]:
-        """What an hour's snapshot takes from the state, of the patients in a bed: occupied,
-        NCTR, and NCTR patients delayed by documentation, by transport and by hub reasons."""
+    def site_counts(self) -> tuple[int, int, int, int, int, int]:
+        """What an hour's snapshot takes from the state: patients, NCTR, NCTR patients delayed
+        by documentation, by transport and by hub reasons, and patients in a bed."""
         agg = self.agg
         reasons = agg.reasons
         hub = sum(count for reason, count in reasons.items() if is_hub_reason(reason))
-        counts = [
+        return (
             agg.occupied,
             agg.nctr,
             reasons.get(DOCUMENTATION, 0),
             reasons.get(TRANSPORT, 0),
             hub,
-        ]
-        bedless = self._bedless_wards()
-        for ward in bedless:
-            for slot, count in enumerate(agg.wards[ward]):
-                counts[slot] -= count
-        occupied, nctr, documentation, transport, hub = counts
-        return occupied, nctr, documentation, transport, hub
+            agg.occupied - self._without_beds(),
+        )
 
-    def _bedless_wards(self) -> list[str]:
-        """The wards with patients that the capacity feed never named, once it names at least
-        one of the patients' wards (else no ward can be told apart: the module docstring)."""
-        beds = self.agg.ward_beds
-        if not beds:
-            return []
-        wards = self.agg.wards
-        bedless = [ward for ward in wards if ward not in beds]
-        if len(bedless) == len(wards):
-            return []
-        return bedless
+    def _without_beds(self) -> int:
+        """Patients on wards the capacity feed lists no beds for, when the rule applies (the
+        module docstring: at least ``BEDDED_MIN_SHARE`` of the known wards' patients in beds)."""
+        agg = self.agg
+        beds = agg.ward_beds
+        if not beds or not agg.wards:
+            return 0
+        bedded = without = 0
+        for ward, patients in agg.wards.items():
+            if beds.get(ward, 0) > 0:
+                bedded += patients
+            else:
+                without += patients
+        if not without or bedded < BEDDED_MIN_SHARE * (bedded + without):
+            return 0
+        return without
 
-    def correct_snapshots(self, *, since_hour: int, before: tuple[int, int, int, int, int]) -> None:
+    def correct_snapshots(
+        self, *, since_hour: int, before: tuple[int, int, int, int, int, int]
+    ) -> None:
         """A late event was applied (``before``: :meth:`site_counts` then): the hours evaluated
         since it happened took their snapshots without it; each takes its change now, as
         event-time order would have given (a discharge keyed in next morning freed its bed
@@ -428,19 +435,21 @@ class BedFlow:
         the open beds keeps its occupancy when the change lowers it: the count under the clamp
         is not kept."""
         after = self.site_counts()
-        d_occupied, d_nctr, d_documentation, d_transport, d_hub = (
+        d_occupied, d_nctr, d_documentation, d_transport, d_hub, d_in_beds = (
             now - then for now, then in zip(after, before, strict=True)
         )
-        if not (d_occupied or d_nctr or d_documentation or d_transport or d_hub):
+        if not (d_occupied or d_nctr or d_documentation or d_transport or d_hub or d_in_beds):
             return
         snapshots = self.agg.snapshots
+        bed_snapshots = self.agg.bed_snapshots
         for key in [key for key in snapshots if key >= since_hour]:
             occupied, nctr, beds, weekend, documentation, transport, hub = snapshots[key]
-            clamped = beds > 0 and occupied >= beds
-            if not (clamped and d_occupied < 0):
-                occupied = max(0, occupied + d_occupied)
-                if beds > 0:
-                    occupied = min(occupied, beds)
+            in_beds = _corrected(bed_snapshots.get(key, occupied), d_in_beds, beds)
+            occupied = _corrected(occupied, d_occupied, beds)
+            if in_beds != occupied:
+                bed_snapshots[key] = in_beds
+            else:
+                bed_snapshots.pop(key, None)
             nctr = min(max(0, nctr + d_nctr), occupied)
             snapshots[key] = (
                 occupied,
@@ -463,12 +472,16 @@ class BedFlow:
             # The first evaluation closes the hour of the first bed-flow event: the local day
             # that hour fell in is only partly covered, unless it began at local midnight.
             agg.first_full_day = local_day((hour - 1) * HOUR - 1) + 1
-        occupied, nctr_now, documentation, transport, hub = self.site_counts()
+        occupied, nctr_now, documentation, transport, hub, in_beds = self.site_counts()
         if agg.open_beds > 0 and occupied > agg.open_beds:
             # More patients than open + escalation beds: discharges were lost, not beds added.
             occupied = agg.open_beds
             nctr_now = min(nctr_now, occupied)
+        if agg.open_beds > 0 and in_beds > agg.open_beds:
+            in_beds = agg.open_beds
             agg.occupancy_clamped += 1
+        if in_beds != occupied:
+            agg.bed_snapshots[hour - 1] = in_beds
         agg.snapshots[hour - 1] = (
             occupied,
             nctr_now,
@@ -479,21 +492,22 @@ class BedFlow:
             hub,
         )
         out: dict[str, Reading] = {
-            "occupied_beds": Reading(occupied, occupied),
+            "occupied_beds": Reading(in_beds, in_beds),
             "open_beds": Reading(agg.open_beds, agg.open_beds),
             "nctr_patients": Reading(nctr_now, nctr_now),
         }
         readings = {
-            "bed_occupancy_ratio": ratio(occupied, agg.open_beds, agg.open_beds),
+            "bed_occupancy_ratio": ratio(in_beds, agg.open_beds, agg.open_beds),
             "nctr_share": ratio(nctr_now, occupied, nctr_now),
         }
         occ24 = open24 = nctr24 = hours24 = 0
         groups24 = [0, 0, 0]
+        in_beds_at = agg.bed_snapshots.get
         for key in range(hour - 24, hour):
             snap = agg.snapshots.get(key)
             if snap is not None:
                 hours24 += 1
-                occ24 += snap[0]
+                occ24 += in_beds_at(key, snap[0])
                 nctr24 += snap[1]
                 open24 += snap[2]
                 groups24[0] += snap[4]
@@ -586,23 +600,30 @@ class BedFlow:
             agg.before_noon,
             agg.nctr_discharges,
             agg.snapshots,
+            agg.bed_snapshots,
         ):
             purge_before(buckets, cutoff)
         purge_before(agg.discharges_by_day, hour // 24 - WEEKEND_RATIO_DAYS - 2)
         silent_nctr = hour - SILENT_NCTR_DAYS * 24
         silent_admitted = hour - SILENT_ADMITTED_DAYS * 24
         forgotten = hour - CLOSED_KEEP_DAYS * 24
+        # the ward census counted again from the spells the sweep keeps: a state that went
+        # through code which did not keep it (a rollback) is right again within a day
+        census: dict[str, int] = {}
 
         def gone(spell: Spell) -> bool:
             if spell.closed_hour != OPEN:
                 return spell.closed_hour < forgotten
             limit = silent_nctr if spell.nctr or spell.adopted else silent_admitted
             if spell.last_hour >= limit:
+                if spell.ward:
+                    census[spell.ward] = census.get(spell.ward, 0) + 1
                 return False
             self._close_silent(spell)
             return True
 
         self.spells.remove_where(gone)
+        agg.wards = census
         self._dirty.add(PART)
 
     def _close_silent(self, spell: Spell) -> None:

@@ -1,8 +1,9 @@
 """Wards that hold no bed: a virtual ward, a discharge lounge, an assessment area.
 
-A PAS admits patients to them with the same ADT messages as to any ward; the capacity feed gives
-them no open beds. Counted as in a bed, a virtual ward of 10 patients beside a 20-bed ward with 15
-read an occupancy of 1.0 (25 clamped to 20) instead of 0.75 (``streams/engine/bedflow.py``).
+A PAS admits patients to them with the same ADT messages as to any ward; the capacity feed lists
+no beds for them. Counted as in a bed, a virtual ward of 10 patients beside a 20-bed ward with 15
+read an occupancy of 1.0 (25 clamped to 20) instead of 0.75. They are left out of the occupied
+beds only; the NCTR counts, delay reasons and discharges keep them (``streams/engine/bedflow.py``).
 """
 
 from __future__ import annotations
@@ -76,10 +77,31 @@ def test_no_capacity_feed_counts_every_patient() -> None:
     assert _at(s, "occupied_beds", 2) == 25
 
 
-def test_a_discharge_lounge_frees_the_bed_and_its_discharge_still_counts() -> None:
+def test_a_ward_listed_with_no_beds_holds_no_bed() -> None:
+    s = _site(capacity_wards={"W1": 20, "VW1": 0}, on_ward=15, on_virtual_ward=10)
+    s.add(WardCapacity, b.T0 + timedelta(hours=3), ward_code="W1", beds_open=20, beds_escalation=0)
+    assert _at(s, "occupied_beds", 2) == 15
+
+
+def test_most_patients_on_unlisted_wards_means_other_codes_so_every_patient_counts() -> None:
+    """Capacity for A, B and AMU, patients on A, B under codes of another spelling and on AMU:
+    only AMU's 15 of 65 patients would count against all 80 beds (0.19 for 0.81)."""
+    s = b.Stream()
+    for ward, beds in (("WARD_A", 30), ("WARD_B", 30), ("AMU", 20)):
+        s.add(WardCapacity, b.T0, ward_code=ward, beds_open=beds, beds_escalation=0)
+    minute = 1
+    for ward, patients in (("A", 25), ("B", 25), ("AMU", 15)):
+        for _ in range(patients):
+            _admit(s, minute, ward)
+    s.add(WardCapacity, b.T0 + timedelta(hours=3), ward_code="AMU", beds_open=20, beds_escalation=0)
+    assert _at(s, "occupied_beds", 2) == 65
+
+
+def _lounge_day() -> b.Stream:
+    """Ten patients on W1 and one leaving: NCTR, waiting for transport, moved to the discharge
+    lounge at 03:05 and discharged from it at 05:40."""
     s = _site(capacity_wards={"W1": 20}, on_ward=10, on_virtual_ward=0)
     leaving = _admit(s, 50, "W1")
-    s.add(WardCapacity, b.T0, ward_code="W2", beds_open=10, beds_escalation=0)
     s.add(
         ReadyForDischarge, b.T0 + timedelta(hours=1, minutes=10), spell_ref=leaving, ward_code="W1"
     )
@@ -105,17 +127,113 @@ def test_a_discharge_lounge_frees_the_bed_and_its_discharge_still_counts() -> No
         destination="usual_residence",
     )
     s.add(WardCapacity, b.T0 + timedelta(hours=7), ward_code="W1", beds_open=20, beds_escalation=0)
-    out = run(s.events())
+    return s
+
+
+def test_a_discharge_lounge_frees_the_bed_and_keeps_the_patients_delay() -> None:
+    out = run(_lounge_day().events())
 
     def at(metric: str, hours: int) -> float | None:
         return value_at(out, metric, b.T0 + timedelta(hours=hours))
 
     assert (at("occupied_beds", 3), at("nctr_patients", 3)) == (11, 1)
-    # in the lounge from 03:05: out of the beds, the NCTR patients and the transport delays
-    assert (at("occupied_beds", 4), at("nctr_patients", 4)) == (10, 0)
+    # in the lounge from 03:05: out of the beds, still an NCTR patient waiting for transport
+    assert (at("occupied_beds", 4), at("nctr_patients", 4)) == (10, 1)
+    assert at("nctr_share", 4) == pytest.approx(1 / 11)  # of the hospital's patients
+    # the delay reasons read as if the patient had stayed on the ward
+    stayed = run([e for e in _lounge_day().events() if not isinstance(e, Transfer)])
+    for hours in (4, 5):
+        when = b.T0 + timedelta(hours=hours)
+        assert at("delay_share_patient_transport", hours) == value_at(
+            stayed, "delay_share_patient_transport", when
+        )
+        assert at("delay_patients_patient_transport", hours) == value_at(
+            stayed, "delay_patients_patient_transport", when
+        )
     assert at("occupied_beds", 6) == 10
-    assert at("discharges_7d", 5) == 0
-    assert at("discharges_7d", 6) == 1
+    assert (at("discharges_7d", 5), at("discharges_7d", 6)) == (0, 1)
+
+
+def test_two_events_of_one_hour_arriving_out_of_order_leave_the_later_ward() -> None:
+    """The transfer to the lounge (01:40) comes before the ready-for-discharge (01:10, on W1)
+    from a separate discharge tracker: the patient stays in the lounge."""
+    s = _site(capacity_wards={"W1": 20}, on_ward=10, on_virtual_ward=0)
+    ref = _admit(s, 50, "W1")
+    events = s.events()
+    transfer = Transfer(
+        event_id=s.event_id(),
+        schema_version=1,
+        occurred_at=b.T0 + timedelta(hours=1, minutes=40),
+        trust_code=b.TRUST,
+        site_code=b.SITE,
+        spell_ref=ref,
+        from_ward_code="W1",
+        to_ward_code="DL",
+    )
+    ready = ReadyForDischarge(
+        event_id=s.event_id(),
+        schema_version=1,
+        occurred_at=b.T0 + timedelta(hours=1, minutes=10),
+        trust_code=b.TRUST,
+        site_code=b.SITE,
+        spell_ref=ref,
+        ward_code="W1",
+    )
+    capacity = WardCapacity(
+        event_id=s.event_id(),
+        schema_version=1,
+        occurred_at=b.T0 + timedelta(hours=4),
+        trust_code=b.TRUST,
+        site_code=b.SITE,
+        ward_code="W1",
+        beds_open=20,
+    )
+    out = run([*events, transfer, ready, capacity])
+    assert value_at(out, "occupied_beds", b.T0 + timedelta(hours=3)) == 10
+
+
+def test_a_late_move_to_the_lounge_corrects_the_hours_since() -> None:
+    """Keyed in two hours late, behind the watermark: the 24-hour occupancy of the hours since
+    reads as event-time order gives."""
+    in_order = _lounge_day().events()
+    late = [e for e in in_order if not isinstance(e, Transfer)]
+    transfer = next(e for e in in_order if isinstance(e, Transfer))
+    later = [
+        e for e in late if e.occurred_at > transfer.occurred_at + timedelta(hours=2, minutes=30)
+    ]
+    keyed_late = [e for e in late if e not in later] + [transfer] + later
+
+    def occupancy_24h(events: list[object]) -> float | None:
+        return value_at(run(events), "bed_occupancy_ratio_24h", b.T0 + timedelta(hours=7))  # type: ignore[arg-type]
+
+    assert occupancy_24h(keyed_late) == pytest.approx(occupancy_24h(in_order))
+
+
+def test_the_daily_sweep_counts_the_ward_census_again() -> None:
+    """A state whose census went wrong (saved by code that did not keep it) is right again after
+    the next sweep."""
+    flow = BedFlow(set())
+    shard, _ = flow.spells.shard("ab00000000000000000001")
+    shard["ab00000000000000000001"] = Spell(10, ward="W1")
+    shard, _ = flow.spells.shard("ab00000000000000000002")
+    shard["ab00000000000000000002"] = Spell(10, ward="VW1")
+    flow.agg.occupied = 2
+    flow.agg.wards = {"VW1": 7}
+    flow.maintain(24)
+    assert flow.agg.wards == {"W1": 1, "VW1": 1}
+
+
+def test_a_spell_saved_before_wards_were_remembered_counts_as_in_a_bed() -> None:
+    # a Spell as states saved it before it had a ward: six fields
+    old = msgspec.msgpack.decode(
+        msgspec.msgpack.encode([5, False, None, -1, True, False]), type=Spell
+    )
+    assert (old.ward, old.ward_at) == ("", 0)
+    flow = BedFlow(set())
+    flow.agg.ward_beds["W1"] = 20
+    flow.agg.wards = {"W1": 3, "VW1": 1}
+    flow.agg.occupied = 5  # the old spell, W1's three and VW1's one
+    assert flow.site_counts()[-1] == 4
 
 
 def test_a_cancelled_discharge_puts_the_patient_back_in_a_bed_on_its_ward() -> None:
@@ -133,20 +251,3 @@ def test_a_cancelled_discharge_puts_the_patient_back_in_a_bed_on_its_ward() -> N
     out = run(s.events())
     assert value_at(out, "occupied_beds", b.T0 + timedelta(hours=2)) == 10
     assert value_at(out, "occupied_beds", b.T0 + timedelta(hours=4)) == 11
-
-
-def test_a_spell_saved_before_wards_were_remembered_counts_as_in_a_bed() -> None:
-    # a Spell as states saved it before it had a ward: six fields
-    old = msgspec.msgpack.decode(
-        msgspec.msgpack.encode([5, False, None, -1, True, False]), type=Spell
-    )
-    assert old.ward == ""
-    flow = BedFlow(set())
-    shard, _ = flow.spells.shard("ab00000000000000000001")
-    shard["ab00000000000000000001"] = old
-    flow.agg.occupied = 1
-    flow.agg.ward_beds["W1"] = 20
-    flow.agg.wards["VW1"] = [2, 0, 0, 0, 0]
-    flow.agg.wards["W1"] = [3, 0, 0, 0, 0]
-    flow.agg.occupied += 5
-    assert flow.site_counts()[0] == 4  # the old spell and W1's three; VW1's two left out

@@ -534,8 +534,9 @@ class ShiftExportConverter:
 
 
 #: a time of day of 24:00 (with or without seconds) at the end of the cell, after the date's
-#: space or ``T`` (or alone): not the minutes and seconds of 07:24:00
-_END_OF_DAY = re.compile(r"(?:^|(?<=[\sT]))24:00(?::00)?$")
+#: space or ``T`` (or alone), with or without an offset after it (``Z``, ``+01:00``, ``+0100``):
+#: not the minutes and seconds of 07:24:00
+_END_OF_DAY = re.compile(r"(?:^|(?<=[\sT]))24(?=:00(?::00)?(?:Z|[+-]\d{2}:?\d{2})?$)")
 
 
 #: a converted event's id until its content gives it one (:func:`_with_content_id`)
@@ -565,7 +566,7 @@ def local_time(text: str, time_format: str) -> datetime:
     is its first occurrence, a time in the skipped spring hour reads as an hour later)."""
     day_after = _END_OF_DAY.search(text) is not None
     if day_after:
-        text = _END_OF_DAY.sub(lambda end: end[0].replace("24", "00", 1), text)
+        text = _END_OF_DAY.sub("00", text)
     try:
         parsed = datetime.strptime(text, time_format)  # noqa: DTZ007 (naive: local time)
     except ValueError:

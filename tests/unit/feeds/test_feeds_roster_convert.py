@@ -614,3 +614,25 @@ def test_a_shift_entered_after_it_started_is_planned_before_its_vacancy_and_fill
     events = [json.loads(x) for x in path.read_text().splitlines()]
     assert [e["event_type"] for e in events] == ["shift_planned", "shift_filled"]
     assert events[1]["occurred_at"] == events[0]["occurred_at"]
+
+
+def test_a_midnight_end_written_24_00_with_its_offset_is_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # ISO 8601's end of day with an offset (Z or ±hh:mm) after it: was bad_timestamp
+    mapping = UNFILLED_MAPPING.replace('"%d/%m/%Y %H:%M"', '"%Y-%m-%dT%H:%M:%S%z"')
+    rows = [
+        "D1,W12,HCA,2026-01-06T16:00:00Z,2026-01-06T24:00:00Z,2026-01-01T09:00:00Z,Vacant\n",
+        "D2,W12,HCA,2026-07-06T16:00:00+01:00,2026-07-06T24:00:00+01:00,"
+        "2026-06-01T09:00:00+01:00,Vacant\n",
+    ]
+    export = "Duty ID,Unit,Grade,Start,End,Created,Status\n" + "".join(rows)
+    code, out, _, path = _run(tmp_path, capsys, export.encode(), mapping=mapping)
+    assert code == 0
+    assert json.loads(out)["reasons"] == {}
+    planned = [json.loads(x) for x in path.read_text().splitlines()]
+    planned = [e for e in planned if e["event_type"] == "shift_planned"]
+    assert sorted((e["starts_at"][:16], e["ends_at"][:16]) for e in planned) == [
+        ("2026-01-06T16:00", "2026-01-07T00:00"),
+        ("2026-07-06T15:00", "2026-07-06T23:00"),
+    ]

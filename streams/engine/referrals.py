@@ -11,7 +11,10 @@ pathway left the list.
 
 A closed pathway is remembered for ``CLOSED_KEEP_DAYS`` (so is one closed without ever being seen
 open): a triage, validation, receipt or closure arriving for it afterwards (resent under a new
-id, or coded after the closure) changes no count and is counted ``after_close``. An open pathway
+id, or coded after the closure) changes no count and is counted ``after_close``. The exception is
+a referral its triage sent back (returned with advice, redirected, rejected): the referrer can
+send it again under the same reference (e-RS keeps the UBRN), and a receipt dated after the day
+it was sent back opens a new pathway. An open pathway
 with no event for ``SILENT_PATHWAY_DAYS`` expires (``expired``): its closure was lost.
 """
 
@@ -58,6 +61,9 @@ class Pathway(msgspec.Struct, array_like=True, gc=False):
     validated_day: int = NOT_VALIDATED
     closed_day: int = OPEN
     last_day: int = OPEN  # day of its latest event (OPEN: the day it was received)
+    #: closed by a triage that sent it back (returned, redirected, rejected): the referrer may
+    #: send it again under the same reference (e-RS keeps the UBRN), a new pathway
+    returned: bool = False
 
 
 class ReferralsAgg(msgspec.Struct, kw_only=True):
@@ -99,6 +105,14 @@ def awaiting_receipt(pathway: Pathway) -> bool:
     registration reach the integration engine separately, and the receipt (dated at the clock
     start) can land after its triage. It is in no count until the receipt comes."""
     return pathway.received_at < -1
+
+
+def _sent_again(pathway: Pathway, received_at: int) -> bool:
+    """A receipt for a referral its triage sent back is the referrer sending it again (a new
+    pathway, its clock from the new receipt) when dated after the day it was sent back: a resend
+    of the first receipt, or a receipt landing after its triage, is dated at the first clock
+    start, before the triage."""
+    return pathway.returned and received_at // 86400 > pathway.closed_day
 
 
 def _decrement(buckets: dict[int, int], key: int) -> bool:
@@ -221,6 +235,8 @@ class Referrals:
         self._dirty.add(PART)
         existing = self.pathways.get(event.referral_ref)
         triaged_at: int | None = None
+        if existing is not None and _sent_again(existing, int(ts)):
+            existing = None  # a new pathway under the returned referral's reference
         if existing is not None:
             if existing.closed_day == OPEN and awaiting_receipt(existing):
                 triaged_at = -existing.received_at  # its triage came first: counted now
@@ -278,6 +294,10 @@ class Referrals:
             )
         if event.outcome != "accepted":
             self._close(event.referral_ref, day)
+            closed = self.pathways.get(event.referral_ref)
+            if closed is not None and not closed.returned:
+                closed.returned = True
+                self.pathways.touch(event.referral_ref)
 
     def _record_latency(self, *, triage_ts: int, received_at: int) -> None:
         agg = self.agg

@@ -19,6 +19,7 @@ from models.events import (
     DischargeDelay,
     Event,
     ReadyForDischarge,
+    ReferralReceived,
     ReferralTriaged,
     Transfer,
     WardCapacity,
@@ -391,3 +392,43 @@ def test_a_site_sending_only_its_capacity_for_weeks_is_evaluated_without_error()
     out = run(s.events())
     assert value_at(out, "open_beds", b.T0 + timedelta(days=20)) == 28
     assert value_at(out, "occupied_beds", b.T0 + timedelta(days=20)) == 0
+
+
+def _referral_sent_back_then(resend_at: datetime, *, first_received: datetime) -> list[Event]:
+    s = b.Stream()
+    ref = s.ref()
+    common = {"specialty_code": "300", "priority": "routine", "source": "gp"}
+    s.add(ReferralReceived, first_received, referral_ref=ref, **common)
+    s.add(
+        ReferralTriaged,
+        b.T0 + timedelta(days=2, hours=10),
+        referral_ref=ref,
+        outcome="returned_with_advice",
+    )
+    # in arrival order: the second receipt comes after the return, whatever its date
+    again = s.add(ReferralReceived, resend_at, referral_ref=ref, **common)
+    s.add(
+        ReferralTriaged, b.T0 + timedelta(days=9, hours=9), referral_ref=s.ref(), outcome="accepted"
+    )
+    events = [e for e in s.events() if e is not again]
+    return [*events[:2], again, *events[2:]]
+
+
+def test_a_referral_sent_back_and_sent_again_is_a_new_pathway() -> None:
+    """e-RS keeps the UBRN when a referral returned with advice is sent again: the second receipt
+    (days after the return) is a new pathway on the list, not an update of a closed one."""
+    events = _referral_sent_back_then(
+        b.T0 + timedelta(days=6, hours=11), first_received=b.T0 + timedelta(hours=9)
+    )
+    out = run(events)
+    when = b.T0 + timedelta(days=8)
+    assert value_at(out, "open_pathways", when) == 1
+    assert value_at(out, "referrals_received_28d", when) == 2
+
+
+def test_a_resend_of_the_first_receipt_after_the_return_changes_no_count() -> None:
+    first = b.T0 + timedelta(hours=9)
+    out = run(_referral_sent_back_then(first, first_received=first))
+    when = b.T0 + timedelta(days=8)
+    assert value_at(out, "open_pathways", when) == 0
+    assert value_at(out, "referrals_received_28d", when) == 1

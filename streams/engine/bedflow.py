@@ -27,7 +27,8 @@ sends:
   events the gap lost.
 
 Occupancy is clamped to the site's open + escalation beds (``occupancy_clamped`` counts the
-evaluations where it was): more patients than beds means lost discharges, not a fuller hospital.
+evaluations where it was): more patients in beds than beds means lost discharges, not a fuller
+hospital.
 
 **Wards without beds.** A PAS admits patients to wards that hold no bed: a virtual ward
 (hospital at home), a discharge lounge (a chair while transport comes), an SDEC or assessment
@@ -35,12 +36,18 @@ area. Their ADT messages look like any ward's; the capacity feed lists no beds f
 or a row of 0 beds). Each spell remembers the ward of its latest event, and a census counts the
 open spells on each ward. Patients on a ward without beds are left out of the **occupied beds**
 (``occupied_beds``, the occupancy ratios, the forecasts' census): the numerator then covers the
-denominator's wards. Everything else counts them as before: they are hospital patients, and the
-NCTR counts, delay reasons (the lounge is where transport and TTO waits sit) and discharges keep
-them. The rule applies only while the patients on wards with beds are at least
-``BEDDED_MIN_SHARE`` of those whose ward is known: more on unlisted wards means ward codes the
-capacity feed spells otherwise (or one row for the whole site), so every patient counts. Spells
-saved before wards were remembered have no ward and count as in a bed.
+denominator's wards, and the clamp to open beds applies to patients in beds only. Everything
+else counts them: they are hospital patients, and the NCTR counts, delay reasons (the lounge is
+where transport and TTO waits sit), the NCTR share's denominator and discharges keep them.
+
+A ward the capacity feed does not list may also be a listed ward under another spelling, and
+leaving its patients out would hide a full hospital. So the rule applies only while it cannot
+be that: the patients on wards with beds are at least ``BEDDED_MIN_SHARE`` of those whose ward
+is known (a virtual ward or lounge holds a few per cent of a site's patients), and every ward
+listed with beds has held a patient within ``LISTED_EMPTY_HOURS`` (a listed ward that stays
+empty beside patients on an unlisted one is the signature of two spellings). Otherwise every
+patient counts, as before. Spells saved before wards were remembered have no ward and count as
+in a bed.
 """
 
 from __future__ import annotations
@@ -96,8 +103,11 @@ WEEKEND_RATIO_WEEK_DAYS: Final = 7
 
 #: the share of patients (of those whose ward is known) who must be on wards with beds for the
 #: others to be left out of the occupied beds: a virtual ward or lounge holds a few per cent of a
-#: site's patients, a capacity feed with other ward codes most of them
-BEDDED_MIN_SHARE: Final = 0.5
+#: site's patients; more elsewhere is more likely ward codes spelled otherwise
+BEDDED_MIN_SHARE: Final = 0.8
+#: a ward listed with beds and empty this long (a day-case unit empties overnight, not for a
+#: day) means its patients are on it under another code: no ward's patients are left out
+LISTED_EMPTY_HOURS: Final = 24
 
 DOCUMENTATION: Final = "hospital_discharge_documentation"
 TRANSPORT: Final = "hospital_patient_transport"
@@ -174,6 +184,10 @@ class BedFlowAgg(msgspec.Struct, kw_only=True):
     # hour -> occupied beds, where patients on wards without beds made it differ from the
     # snapshot's occupied (the module docstring)
     bed_snapshots: dict[int, int] = msgspec.field(default_factory=dict)
+    # listed ward -> the last evaluation hour it held a patient (first: the hour it was listed)
+    ward_held_hour: dict[str, int] = msgspec.field(default_factory=dict)
+    # every listed ward held a patient within LISTED_EMPTY_HOURS at the last evaluation
+    listed_wards_held: bool = False
 
 
 class BedFlow:
@@ -408,12 +422,28 @@ class BedFlow:
             agg.occupied - self._without_beds(),
         )
 
+    def _note_listed_wards(self, hour: int) -> None:
+        """At an evaluation: which listed wards hold patients, and whether all have lately."""
+        agg = self.agg
+        held, census = agg.ward_held_hour, agg.wards
+        since = hour - LISTED_EMPTY_HOURS
+        every = True
+        for ward, beds in agg.ward_beds.items():
+            if beds <= 0:
+                continue
+            if census.get(ward):
+                held[ward] = hour
+            elif held.setdefault(ward, hour) < since:
+                every = False
+        agg.listed_wards_held = every
+
     def _without_beds(self) -> int:
         """Patients on wards the capacity feed lists no beds for, when the rule applies (the
-        module docstring: at least ``BEDDED_MIN_SHARE`` of the known wards' patients in beds)."""
+        module docstring: at least ``BEDDED_MIN_SHARE`` of the known wards' patients in beds,
+        and no listed ward empty for ``LISTED_EMPTY_HOURS``)."""
         agg = self.agg
         beds = agg.ward_beds
-        if not beds or not agg.wards:
+        if not beds or not agg.wards or not agg.listed_wards_held:
             return 0
         bedded = without = 0
         for ward, patients in agg.wards.items():
@@ -444,8 +474,11 @@ class BedFlow:
         bed_snapshots = self.agg.bed_snapshots
         for key in [key for key in snapshots if key >= since_hour]:
             occupied, nctr, beds, weekend, documentation, transport, hub = snapshots[key]
-            in_beds = _corrected(bed_snapshots.get(key, occupied), d_in_beds, beds)
-            occupied = _corrected(occupied, d_occupied, beds)
+            in_beds = bed_snapshots.get(key, occupied)
+            # the snapshot's patients are those in beds (clamped) and those on wards without
+            without = max(0, occupied - in_beds + d_occupied - d_in_beds)
+            in_beds = _corrected(in_beds, d_in_beds, beds)
+            occupied = in_beds + without
             if in_beds != occupied:
                 bed_snapshots[key] = in_beds
             else:
@@ -472,15 +505,17 @@ class BedFlow:
             # The first evaluation closes the hour of the first bed-flow event: the local day
             # that hour fell in is only partly covered, unless it began at local midnight.
             agg.first_full_day = local_day((hour - 1) * HOUR - 1) + 1
+        self._note_listed_wards(hour)
         occupied, nctr_now, documentation, transport, hub, in_beds = self.site_counts()
-        if agg.open_beds > 0 and occupied > agg.open_beds:
-            # More patients than open + escalation beds: discharges were lost, not beds added.
-            occupied = agg.open_beds
-            nctr_now = min(nctr_now, occupied)
+        without = occupied - in_beds
         if agg.open_beds > 0 and in_beds > agg.open_beds:
+            # More patients in beds than open + escalation beds: discharges were lost, not beds
+            # added.
             in_beds = agg.open_beds
             agg.occupancy_clamped += 1
-        if in_beds != occupied:
+        occupied = in_beds + without  # the hospital's patients
+        nctr_now = min(nctr_now, occupied)
+        if without:
             agg.bed_snapshots[hour - 1] = in_beds
         agg.snapshots[hour - 1] = (
             occupied,

@@ -1,13 +1,15 @@
 """Wards that hold no bed: a virtual ward, a discharge lounge, an assessment area.
 
 A PAS admits patients to them with the same ADT messages as to any ward; the capacity feed lists
-no beds for them. Counted as in a bed, a virtual ward of 10 patients beside a 20-bed ward with 15
-read an occupancy of 1.0 (25 clamped to 20) instead of 0.75. They are left out of the occupied
+no beds for them. Counted as in a bed, a virtual ward of 4 patients beside a 20-bed ward with 17
+read an occupancy of 1.0 (21 clamped to 20) instead of 0.85. They are left out of the occupied
 beds only; the NCTR counts, delay reasons and discharges keep them (``streams/engine/bedflow.py``).
 """
 
 from __future__ import annotations
 
+import random
+import uuid
 from datetime import timedelta
 
 import msgspec
@@ -58,10 +60,28 @@ def _at(s: b.Stream, metric: str, hours: float) -> float | None:
 
 
 def test_virtual_ward_patients_hold_no_bed() -> None:
-    s = _site(capacity_wards={"W1": 20}, on_ward=15, on_virtual_ward=10)
+    s = _site(capacity_wards={"W1": 20}, on_ward=17, on_virtual_ward=4)
     s.add(WardCapacity, b.T0 + timedelta(hours=3), ward_code="W1", beds_open=20, beds_escalation=0)
-    assert _at(s, "occupied_beds", 2) == 15
-    assert _at(s, "bed_occupancy_ratio", 2) == pytest.approx(0.75)
+    assert _at(s, "occupied_beds", 2) == 17
+    assert _at(s, "bed_occupancy_ratio", 2) == pytest.approx(0.85)
+
+
+def test_the_nctr_share_counts_virtual_ward_patients_unclamped() -> None:
+    """19 patients on a 20-bed ward (5 NCTR) and 4 on the virtual ward (all NCTR): 9 of 23
+    patients, not 9 of the 20 that clamping every patient to the beds left (a false 0.45)."""
+    s = b.Stream()
+    s.add(WardCapacity, b.T0, ward_code="W1", beds_open=20, beds_escalation=0)
+    for number in range(23):
+        ward = "W1" if number < 19 else "VW1"
+        ref = _admit(s, 1 + number, ward)
+        if number < 5 or ward == "VW1":
+            s.add(ReadyForDischarge, b.T0 + timedelta(minutes=40), spell_ref=ref, ward_code=ward)
+    s.add(WardCapacity, b.T0 + timedelta(hours=3), ward_code="W1", beds_open=20, beds_escalation=0)
+    out = run(s.events())
+    when = b.T0 + timedelta(hours=2)
+    assert value_at(out, "occupied_beds", when) == 19
+    assert value_at(out, "nctr_patients", when) == 9
+    assert value_at(out, "nctr_share", when) == pytest.approx(9 / 23)
 
 
 def test_capacity_under_codes_no_patient_ward_has_counts_every_patient() -> None:
@@ -78,9 +98,27 @@ def test_no_capacity_feed_counts_every_patient() -> None:
 
 
 def test_a_ward_listed_with_no_beds_holds_no_bed() -> None:
-    s = _site(capacity_wards={"W1": 20, "VW1": 0}, on_ward=15, on_virtual_ward=10)
+    s = _site(capacity_wards={"W1": 20, "VW1": 0}, on_ward=17, on_virtual_ward=4)
     s.add(WardCapacity, b.T0 + timedelta(hours=3), ward_code="W1", beds_open=20, beds_escalation=0)
-    assert _at(s, "occupied_beds", 2) == 15
+    assert _at(s, "occupied_beds", 2) == 17
+
+
+def test_a_listed_ward_empty_for_a_day_beside_an_unlisted_one_means_another_spelling() -> None:
+    """Ten wards of 25 beds, 24 patients each; the tenth is W10 in the capacity feed and WD10 in
+    the PAS. Its patients left out read 0.86 for a hospital at 0.96: once W10 has stayed empty
+    for a day, every patient counts."""
+    s = b.Stream()
+    minute = 0
+    for number in range(1, 11):
+        s.add(WardCapacity, b.T0, ward_code=f"W{number}", beds_open=25, beds_escalation=0)
+        for _ in range(24):
+            minute += 1
+            _admit(s, minute % 50, f"W{number}" if number < 10 else "WD10")
+    for hour in range(1, 31):
+        s.add(WardCapacity, b.T0 + timedelta(hours=hour), ward_code="W1", beds_open=25)
+    out = run(s.events())
+    assert value_at(out, "occupied_beds", b.T0 + timedelta(hours=28)) == 240
+    assert value_at(out, "bed_occupancy_ratio", b.T0 + timedelta(hours=28)) == pytest.approx(0.96)
 
 
 def test_most_patients_on_unlisted_wards_means_other_codes_so_every_patient_counts() -> None:
@@ -231,9 +269,10 @@ def test_a_spell_saved_before_wards_were_remembered_counts_as_in_a_bed() -> None
     assert (old.ward, old.ward_at) == ("", 0)
     flow = BedFlow(set())
     flow.agg.ward_beds["W1"] = 20
-    flow.agg.wards = {"W1": 3, "VW1": 1}
-    flow.agg.occupied = 5  # the old spell, W1's three and VW1's one
-    assert flow.site_counts()[-1] == 4
+    flow.agg.wards = {"W1": 4, "VW1": 1}
+    flow.agg.listed_wards_held = True
+    flow.agg.occupied = 6  # the old spell, W1's four and VW1's one
+    assert flow.site_counts()[-1] == 5
 
 
 def test_a_cancelled_discharge_puts_the_patient_back_in_a_bed_on_its_ward() -> None:
@@ -251,3 +290,78 @@ def test_a_cancelled_discharge_puts_the_patient_back_in_a_bed_on_its_ward() -> N
     out = run(s.events())
     assert value_at(out, "occupied_beds", b.T0 + timedelta(hours=2)) == 10
     assert value_at(out, "occupied_beds", b.T0 + timedelta(hours=4)) == 11
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_late_corrections_never_put_more_patients_in_beds_than_patients(seed: int) -> None:
+    """Random moves between wards with beds, an unlisted lounge and a ward whose beds close,
+    with late events corrected into the snapshots: a snapshot's patients in beds never exceed
+    its patients, and neither is below zero."""
+    rng = random.Random(seed)
+    flow = BedFlow(set())
+    refs = [f"ab{seed:04x}{n:016x}" for n in range(60)]
+    wards = ["W1", "W2", "DL", "VW1"]
+    envelope = {
+        "event_id": str(uuid.UUID(int=0)),
+        "schema_version": 1,
+        "trust_code": b.TRUST,
+        "site_code": b.SITE,
+    }
+    for hour in range(1, 120):
+        at = b.T0 + timedelta(hours=hour)
+        for ward, beds in (("W1", 40), ("W2", rng.choice((0, 12)))):
+            flow.capacity(
+                WardCapacity(**envelope, occurred_at=at, ward_code=ward, beds_open=beds),
+                at.timestamp(),
+                hour,
+            )
+        for _ in range(rng.randrange(1, 8)):
+            late = rng.random() < 0.3
+            when = hour - rng.randrange(1, 12) if late else hour
+            ts = (b.T0 + timedelta(hours=when, minutes=rng.randrange(60))).timestamp()
+            ref, ward = rng.choice(refs), rng.choice(wards)
+            before = flow.site_counts()
+            roll = rng.random()
+            if roll < 0.4:
+                flow.admission(
+                    Admission(
+                        **envelope,
+                        occurred_at=at,
+                        spell_ref=ref,
+                        ward_code=ward,
+                        specialty_code="300",
+                        admission_method="emergency",
+                    ),
+                    ts,
+                    when,
+                )
+            elif roll < 0.7:
+                flow.transfer(
+                    Transfer(
+                        **envelope,
+                        occurred_at=at,
+                        spell_ref=ref,
+                        from_ward_code="W1",
+                        to_ward_code=ward,
+                    ),
+                    ts,
+                    when,
+                )
+            else:
+                flow.discharge(
+                    Discharge(
+                        **envelope,
+                        occurred_at=at,
+                        spell_ref=ref,
+                        ward_code=ward,
+                        destination="usual_residence",
+                    ),
+                    ts,
+                    when,
+                )
+            if late:
+                flow.correct_snapshots(since_hour=when, before=before)
+        flow.evaluate(hour + 1)
+        for key, snapshot in flow.agg.snapshots.items():
+            in_beds = flow.agg.bed_snapshots.get(key, snapshot[0])
+            assert 0 <= in_beds <= snapshot[0]

@@ -234,9 +234,7 @@ class EventPipeline:
             )  # fmt: skip
             for state_key in outcome.touched:
                 self._put_back(state_key)
-                # the state object is replaced: its anomalies in this batch go uncounted
-                if self._tally is not None:
-                    self._tally.anomalies_from.pop(state_key, None)
+                self._follow_put_back(state_key)
             failed = RecordOutcome(source=outcome.source, offset=offset)
             failed.deadletters.append(
                 {
@@ -328,6 +326,21 @@ class EventPipeline:
         """The offsets the state in memory covers, saved or not."""
         unsaved = self._unsaved.get(state_key)
         return unsaved.covered if unsaved is not None else self._index(state_key).covered
+
+    def _follow_put_back(self, state_key: str) -> None:
+        """The batch's anomaly count of a put-back state goes on from the rebuilt state (as the
+        batch had it before the failed record, so the earlier records' anomalies stay counted
+        and the failed record's are not); with none rebuilt, no earlier record of the batch had
+        advanced it."""
+        tally = self._tally
+        entry = tally.anomalies_from.get(state_key) if tally is not None else None
+        if tally is None or entry is None:
+            return
+        rebuilt = self._states.get(state_key)
+        if rebuilt is None:
+            del tally.anomalies_from[state_key]
+        else:
+            tally.anomalies_from[state_key] = (entry[0], rebuilt, entry[2])
 
     def _put_back(self, state_key: str) -> None:
         """After a failure part-way through a record: the state as the batch had it before

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from datetime import timedelta
+from typing import Any
 
 import msgspec
 import pytest
@@ -13,7 +14,7 @@ from prometheus_client import CollectorRegistry
 from models.catalogue import load_catalogue
 from models.events import Admission, WardCapacity
 from sinks.prometheus import FEED_ANOMALY_KINDS, PrometheusExporter
-from streams.engine import Engine
+from streams.engine import Engine, ScopeState
 from streams.engine.scope import COUNTERS
 from streams.pipeline import EventPipeline
 from tests.unit.engine import builders as b
@@ -219,3 +220,60 @@ def test_the_engines_feed_anomaly_counters_reach_prometheus_as_analyse_counts_th
 def test_every_engine_counter_has_a_prometheus_series() -> None:
     own_series = {"accepted", "duplicate", "late", "after_close"}
     assert set(FEED_ANOMALY_KINDS) == set(COUNTERS) - own_series
+
+
+def test_a_failed_record_in_a_batch_keeps_the_earlier_records_feed_anomalies(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A record that raises puts its states back; the batch's earlier (and later) records'
+    clamped evaluations are still counted, as record by record, and the failed one's are not."""
+    s = b.Stream()
+    s.add(WardCapacity, b.T0, ward_code="W1", beds_open=8, beds_escalation=0)
+    for minute in range(12):
+        s.add(
+            Admission,
+            b.T0 + timedelta(minutes=1 + minute),
+            spell_ref=s.ref(),
+            ward_code="W1",
+            specialty_code="300",
+            admission_method="emergency",
+        )
+    for hour in range(1, 6):
+        s.add(WardCapacity, b.T0 + timedelta(hours=hour), ward_code="W1", beds_open=8)
+    bad = s.add(WardCapacity, b.T0 + timedelta(hours=6, minutes=5), ward_code="W1", beds_open=8)
+    for hour in (7, 8):
+        s.add(WardCapacity, b.T0 + timedelta(hours=hour, minutes=10), ward_code="W1", beds_open=8)
+    records = [
+        (TOPIC, 0, offset, msgspec.json.encode(event)) for offset, event in enumerate(s.events())
+    ]
+    apply = ScopeState.apply
+
+    def failing(state: ScopeState, event: Any) -> Any:
+        if event.event_id == bad.event_id:
+            raise RuntimeError("a bug")
+        return apply(state, event)
+
+    monkeypatch.setattr(ScopeState, "apply", failing)
+
+    def exporter_after(batched: bool) -> PrometheusExporter:
+        exporter = PrometheusExporter(CollectorRegistry())
+        exporter.declare_topic("nhs.bedflow.v1")
+        pipeline = EventPipeline(
+            catalogue=load_catalogue(),
+            topics={TOPIC: "nhs.bedflow.v1"},
+            past_horizon=None,
+            table={},
+            exporter=exporter,
+            clock=lambda: b.T0 + timedelta(hours=9),
+            lateness=timedelta(hours=1),
+        )
+        if batched:
+            pipeline.process_batch(records)
+        else:
+            for record in records:
+                pipeline.process(*record)
+        return exporter
+
+    one_by_one = _feed_anomalies(exporter_after(False), "occupancy_clamped")
+    assert one_by_one is not None and one_by_one >= 6
+    assert _feed_anomalies(exporter_after(True), "occupancy_clamped") == one_by_one

@@ -64,6 +64,9 @@ class Pathway(msgspec.Struct, array_like=True, gc=False):
     #: closed by a triage that sent it back (returned, redirected, rejected): the referrer may
     #: send it again under the same reference (e-RS keeps the UBRN), a new pathway
     returned: bool = False
+    #: opened by the referrer sending a returned referral again: an event dated before its
+    #: receipt's day is the earlier referral's (a resend, a late closure) and changes no count
+    again: bool = False
 
 
 class ReferralsAgg(msgspec.Struct, kw_only=True):
@@ -112,7 +115,16 @@ def _sent_again(pathway: Pathway, received_at: int) -> bool:
     pathway, its clock from the new receipt) when dated after the day it was sent back: a resend
     of the first receipt, or a receipt landing after its triage, is dated at the first clock
     start, before the triage."""
-    return pathway.returned and received_at // 86400 > pathway.closed_day
+    return (
+        pathway.returned
+        and pathway.received_at >= 0  # seen open: a referral turned down unseen was never listed
+        and received_at // 86400 > pathway.closed_day
+    )
+
+
+def _of_earlier_referral(pathway: Pathway, day: int) -> bool:
+    """An event of ``day`` for a pathway sent again belongs to the referral before it."""
+    return pathway.again and 0 <= pathway.received_at and day < pathway.received_at // 86400
 
 
 def _decrement(buckets: dict[int, int], key: int) -> bool:
@@ -187,10 +199,13 @@ class Referrals:
         if sums is not None and expiry_day > sums.day:
             self._sums = sums._replace(covered=sums.covered + delta)
 
-    def _open(self, ref: str) -> Pathway | None:
-        """The pathway ``ref`` if open; a closed one counts ``after_close`` and gives None."""
+    def _open(self, ref: str, day: int) -> Pathway | None:
+        """The pathway ``ref`` if open; a closed one (or an event of the referral before one
+        sent again) counts ``after_close`` and gives None."""
         pathway = self.pathways.get(ref)
-        if pathway is not None and pathway.closed_day != OPEN:
+        if pathway is not None and (
+            pathway.closed_day != OPEN or _of_earlier_referral(pathway, day)
+        ):
             self.agg.after_close += 1
             return None
         return pathway
@@ -198,7 +213,9 @@ class Referrals:
     def _close(self, ref: str, day: int) -> None:
         agg = self.agg
         pathway = self.pathways.get(ref)
-        if pathway is not None and pathway.closed_day != OPEN:
+        if pathway is not None and (
+            pathway.closed_day != OPEN or _of_earlier_referral(pathway, day)
+        ):
             agg.after_close += 1
             return
         add(agg.closed, day, 1)
@@ -235,7 +252,8 @@ class Referrals:
         self._dirty.add(PART)
         existing = self.pathways.get(event.referral_ref)
         triaged_at: int | None = None
-        if existing is not None and _sent_again(existing, int(ts)):
+        again = existing is not None and _sent_again(existing, int(ts))
+        if again:
             existing = None  # a new pathway under the returned referral's reference
         if existing is not None:
             if existing.closed_day == OPEN and awaiting_receipt(existing):
@@ -248,7 +266,7 @@ class Referrals:
         self._readings = None
         day = hour // 24
         if triaged_at is None:
-            self.pathways.put(event.referral_ref, Pathway(int(ts)))
+            self.pathways.put(event.referral_ref, Pathway(int(ts), again=again))
             agg.untriaged_count += 1
             add(agg.untriaged_by_day, day, 1)
             self._untriaged_changed(day, 1)
@@ -271,7 +289,13 @@ class Referrals:
         day = hour // 24
         self._began(day)
         known = self.pathways.get(event.referral_ref)
-        if known is not None and known.closed_day != OPEN:
+        again = False
+        if known is not None and known.closed_day != OPEN and _sent_again(known, int(ts)):
+            # the referral sent again, triaged before its receipt came: as for any referral
+            # triaged before its receipt (``awaiting_receipt``)
+            self.pathways.pop(event.referral_ref)
+            known, again = None, True
+        if known is not None and (known.closed_day != OPEN or _of_earlier_referral(known, day)):
             agg.after_close += 1
             return
         pathway = known
@@ -290,7 +314,8 @@ class Referrals:
             agg.unknown_refs += 1
             # kept until its receipt comes (``awaiting_receipt``), or forgotten with the closed
             self.pathways.put(
-                event.referral_ref, Pathway(-max(2, int(ts)), triaged=True, last_day=day)
+                event.referral_ref,
+                Pathway(-max(2, int(ts)), triaged=True, last_day=day, again=again),
             )
         if event.outcome != "accepted":
             self._close(event.referral_ref, day)
@@ -338,7 +363,7 @@ class Referrals:
         it closes. Its triage latency is unknown, so none is recorded.
         """
         pathway = self.pathways.get(ref)
-        if pathway is None or pathway.closed_day != OPEN:
+        if pathway is None or pathway.closed_day != OPEN or _of_earlier_referral(pathway, day):
             return
         if day > pathway.last_day:  # an appointment is activity: the pathway is alive
             pathway.last_day = day
@@ -379,7 +404,7 @@ class Referrals:
             self._close(event.referral_ref, day)
             return
         known = self.pathways.get(event.referral_ref)
-        pathway = self._open(event.referral_ref)
+        pathway = self._open(event.referral_ref, day)
         if pathway is None or awaiting_receipt(pathway):
             if known is None:
                 agg.unknown_refs += 1

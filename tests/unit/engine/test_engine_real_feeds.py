@@ -8,6 +8,7 @@ site's open beds.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 
 import msgspec
@@ -18,6 +19,8 @@ from models.events import (
     Discharge,
     DischargeDelay,
     Event,
+    PathwayClosed,
+    PathwayValidated,
     ReadyForDischarge,
     ReferralReceived,
     ReferralTriaged,
@@ -432,3 +435,63 @@ def test_a_resend_of_the_first_receipt_after_the_return_changes_no_count() -> No
     when = b.T0 + timedelta(days=8)
     assert value_at(out, "open_pathways", when) == 0
     assert value_at(out, "referrals_received_28d", when) == 1
+
+
+@pytest.mark.parametrize(
+    "earlier",
+    [
+        # the return resent by the integration engine under a new id
+        (ReferralTriaged, {"outcome": "returned_with_advice"}),
+        # the PAS's own closure of the returned referral, keyed in later
+        (PathwayClosed, {"reason": "other"}),
+        (PathwayValidated, {"result": "removed"}),
+    ],
+)
+def test_an_event_of_the_referral_before_it_was_sent_again_leaves_the_new_pathway(
+    earlier: tuple[type[Event], dict[str, str]],
+) -> None:
+    """Dated on the day of the return, delivered after the second receipt: it closed the new
+    pathway (open 0, closed 2), and a resend of the second receipt then opened a third."""
+    events = _referral_sent_back_then(
+        b.T0 + timedelta(days=6, hours=11), first_received=b.T0 + timedelta(hours=9)
+    )
+    ref = events[0].referral_ref  # type: ignore[attr-defined]
+    cls, fields = earlier
+    envelope = {"schema_version": 1, "trust_code": b.TRUST, "site_code": b.SITE}
+    late = cls(  # type: ignore[call-arg]
+        event_id=str(uuid.uuid5(uuid.NAMESPACE_OID, cls.__name__)),
+        occurred_at=b.T0 + timedelta(days=2, hours=11),
+        referral_ref=ref,
+        **envelope,
+        **fields,
+    )
+    resent = msgspec.structs.replace(
+        events[2], event_id=str(uuid.uuid5(uuid.NAMESPACE_OID, "resent receipt"))
+    )
+    out = run([*events[:3], late, resent, *events[3:]])
+    when = b.T0 + timedelta(days=8)
+    assert value_at(out, "open_pathways", when) == 1
+    assert value_at(out, "pathways_closed_28d", when) == 1
+    assert value_at(out, "referrals_received_28d", when) == 2
+
+
+def test_a_referral_sent_again_and_triaged_before_its_receipt_came_is_triaged() -> None:
+    """The second referral's triage reached the engine before its receipt (e-RS and the PAS
+    on separate channels): it was dropped as after_close and the receipt opened it untriaged."""
+    events = _referral_sent_back_then(
+        b.T0 + timedelta(days=6, hours=11), first_received=b.T0 + timedelta(hours=9)
+    )
+    ref = events[0].referral_ref  # type: ignore[attr-defined]
+    triage = ReferralTriaged(
+        event_id=str(uuid.uuid5(uuid.NAMESPACE_OID, "second triage")),
+        schema_version=1,
+        occurred_at=b.T0 + timedelta(days=6, hours=15),
+        trust_code=b.TRUST,
+        site_code=b.SITE,
+        referral_ref=ref,
+        outcome="accepted",
+    )
+    out = run([*events[:2], triage, events[2], *events[3:]])
+    when = b.T0 + timedelta(days=8)
+    assert value_at(out, "open_pathways", when) == 1
+    assert value_at(out, "untriaged_referrals", when) == 0

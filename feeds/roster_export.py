@@ -533,10 +533,12 @@ class ShiftExportConverter:
         return notes
 
 
-#: a time of day of 24:00 (with or without seconds) at the end of the cell, after the date's
-#: space or ``T`` (or alone), with or without an offset after it (``Z``, ``+01:00``, ``+0100``):
-#: not the minutes and seconds of 07:24:00
-_END_OF_DAY = re.compile(r"(?:^|(?<=[\sT]))24(?=:00(?::00)?(?:Z|[+-]\d{2}:?\d{2})?$)")
+#: a time of day of 24:00 (with or without seconds, zero fractions of them) at the end of the
+#: cell, after the date's space or ``T`` (or alone), with or without a zone after it (``Z``,
+#: ``+01:00``, ``+0100``, `` GMT``): not the minutes and seconds of 07:24:00
+_END_OF_DAY = re.compile(
+    r"(?:^|(?<=[\sT]))24(?=:00(?::00(?:\.0+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?|[A-Z]{3,4})?$)"
+)
 
 
 #: a converted event's id until its content gives it one (:func:`_with_content_id`)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from feeds.roster_export import local_time
 from streams.cli import main
 from tests.unit.contract import canaries
 
@@ -636,3 +637,20 @@ def test_a_midnight_end_written_24_00_with_its_offset_is_read(
         ("2026-01-06T16:00", "2026-01-07T00:00"),
         ("2026-07-06T15:00", "2026-07-06T23:00"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("cell", "time_format", "read"),
+    [
+        ("2026-07-06 24:00 +01:00", "%Y-%m-%d %H:%M %z", "2026-07-07T00:00:00+01:00"),
+        ("2026-07-06 24:00:00 Z", "%Y-%m-%d %H:%M:%S %z", "2026-07-07T00:00:00+00:00"),
+        ("2026-07-06T24:00:00.000Z", "%Y-%m-%dT%H:%M:%S.%f%z", "2026-07-07T00:00:00+00:00"),
+        # not an end of day: the year 2024, and the minutes and seconds of 12:24:00
+        ("2024:00", "%Y:%M", "2024-01-01T00:00:00"),
+        ("2026-07-06 12:24:00+01:00", "%Y-%m-%d %H:%M:%S%z", "2026-07-06T12:24:00+01:00"),
+    ],
+)
+def test_a_24_00_end_of_day_is_read_beside_a_space_a_fraction_or_a_zone(
+    cell: str, time_format: str, read: str
+) -> None:
+    assert local_time(cell, time_format).isoformat() == read

@@ -489,9 +489,9 @@ class BedFlow:
                 nctr,
                 beds,
                 weekend,
-                max(0, documentation + d_documentation),
-                max(0, transport + d_transport),
-                max(0, hub + d_hub),
+                min(nctr, max(0, documentation + d_documentation)),
+                min(nctr, max(0, transport + d_transport)),
+                min(nctr, max(0, hub + d_hub)),
             )
         self._dirty.add(PART)
 
@@ -515,6 +515,13 @@ class BedFlow:
             agg.occupancy_clamped += 1
         occupied = in_beds + without  # the hospital's patients
         nctr_now = min(nctr_now, occupied)
+        # the delay reasons are of NCTR patients: clamped with them (more patients than beds
+        # read a documentation share of 2.5)
+        documentation, transport, hub = (
+            min(documentation, nctr_now),
+            min(transport, nctr_now),
+            min(hub, nctr_now),
+        )
         if without:
             agg.bed_snapshots[hour - 1] = in_beds
         agg.snapshots[hour - 1] = (
@@ -542,7 +549,8 @@ class BedFlow:
             snap = agg.snapshots.get(key)
             if snap is not None:
                 hours24 += 1
-                occ24 += in_beds_at(key, snap[0])
+                if snap[2] > 0:  # an hour of no open beds has no occupancy
+                    occ24 += in_beds_at(key, snap[0])
                 nctr24 += snap[1]
                 open24 += snap[2]
                 groups24[0] += snap[4]

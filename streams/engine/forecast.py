@@ -269,7 +269,8 @@ class OccupancyForecast:
             name = f"bed_occupancy_forecast_{horizon}h"
             out[name] = Reading(forecast, open_beds)
             out[f"{name}_low"] = Reading(round(max(0.0, low), 6), open_beds)
-            out[f"{name}_high"] = Reading(round(min(1.0, max(low, high)), 6), open_beds)
+            # floored at the low end as clamped: a falling census's errors are all negative
+            out[f"{name}_high"] = Reading(round(min(1.0, max(0.0, low, high)), 6), open_beds)
         return out
 
 

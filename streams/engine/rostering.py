@@ -75,6 +75,16 @@ MONTH_DAYS: Final = 28
 ENDED_SHIFT_KEEP_HOURS: Final = FORTNIGHT_HOURS + 24
 
 
+def _add_hours(buckets: dict[int, float], key: int, hours: float) -> None:
+    """Shift hours into a bucket, to the microhour: a shift of 8 h 20 min added and taken out
+    again (a fill replaced) must leave 0, not the -5e-15 of binary fractions."""
+    buckets[key] = round(buckets.get(key, 0.0) + hours, 6) + 0.0  # + 0.0: never -0.0
+
+
+def _hours(buckets: dict[int, float], start: int, end: int) -> float:
+    return round(window_sum(buckets, start, end), 6) + 0.0
+
+
 class Shift(msgspec.Struct, array_like=True, gc=False):
     start_hour: int
     hours: float
@@ -150,7 +160,7 @@ class Rostering:
         day, the change rate's denominator, which a cancellation leaves it in."""
         agg = self.agg
         add(agg.planned, shift.start_hour, sign)
-        add(agg.planned_hours, shift.start_hour, sign * shift.hours)
+        _add_hours(agg.planned_hours, shift.start_hour, sign * shift.hours)
         if by_day:
             add(agg.planned_by_day, shift.start_hour // 24, sign)
 
@@ -161,7 +171,7 @@ class Rostering:
         add(agg.filled, shift.start_hour, sign)
         if shift.fill == "agency":
             add(agg.agency, shift.start_hour, sign)
-            add(agg.agency_hours, shift.start_hour, sign * shift.hours)
+            _add_hours(agg.agency_hours, shift.start_hour, sign * shift.hours)
 
     def _closed(self, shift: Shift | None) -> bool:
         if shift is not None and shift.closed:
@@ -215,7 +225,7 @@ class Rostering:
         shift.closed = True
         self.shifts.touch(event.shift_ref)
         add(self.agg.unfilled, shift.start_hour, 1)
-        add(self.agg.unfilled_hours, shift.start_hour, shift.hours)
+        _add_hours(self.agg.unfilled_hours, shift.start_hour, shift.hours)
 
     def changed(self, event: ShiftChanged, ts: float, hour: int) -> None:
         self._saw(ts)
@@ -285,8 +295,8 @@ class Rostering:
         planned_hours = window_sum(agg.planned_hours, week, hour)
         out: dict[str, Reading] = {
             "planned_shifts_7d": Reading(planned, planned),
-            "agency_hours_7d": Reading(window_sum(agg.agency_hours, week, hour), filled),
-            "unfilled_hours_7d": Reading(window_sum(agg.unfilled_hours, week, hour), planned),
+            "agency_hours_7d": Reading(_hours(agg.agency_hours, week, hour), filled),
+            "unfilled_hours_7d": Reading(_hours(agg.unfilled_hours, week, hour), planned),
         }
         day = hour // 24
         changes = window_sum(agg.changes_by_day, day - MONTH_DAYS + 1, day + 1)

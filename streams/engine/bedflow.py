@@ -167,9 +167,10 @@ class BedFlowAgg(msgspec.Struct, kw_only=True):
     # the first local day wholly covered by the stream (set at the first evaluation)
     first_full_day: int | None = None
     nctr_discharges: dict[int, int] = msgspec.field(default_factory=dict)
-    # hour -> (occupied, nctr, open beds, 1 if a UK weekend hour (no longer read; kept so
-    # persisted states keep their shape), NCTR patients delayed by
-    # documentation, by transport, by hub reasons), taken at each evaluation
+    # hour -> (patients (in beds, clamped to the open beds, and on wards without beds), nctr,
+    # open beds, 1 if a UK weekend hour (no longer read; kept so persisted states keep their
+    # shape), NCTR patients delayed by documentation, by transport, by hub reasons), taken at
+    # each evaluation
     snapshots: dict[int, tuple[int, int, int, int, int, int, int]] = msgspec.field(
         default_factory=dict
     )

@@ -10,7 +10,8 @@
 #                                 by Prometheus; `down` stops it with the rest
 #   bash deploy/stack.sh stop|start|kill SERVICE   one service (kafka, postgres, prometheus,
 #                                 alertmanager): stop cleanly, start and wait until healthy, or
-#                                 SIGKILL it (kafka only); what the fault drills (tests/faults) do
+#                                 SIGKILL it (kafka only); what the fault drills (tests/faults) do;
+#                                 `stop worker` stops the worker alone (a new `make demo` run)
 #   bash deploy/stack.sh tls-up   only Kafka and Postgres, with TLS on (see "TLS" below); `down`
 #                                 stops them. OPSRADAR_STACK_TLS=1 turns TLS on for `up` too
 #   bash deploy/stack.sh tls-certs  only generate the TLS certificates (a CA, broker, Postgres)
@@ -823,6 +824,7 @@ cmd_one() {
     stop:postgres) pg_down ;;
     stop:prometheus) prom_down ;;
     stop:alertmanager) am_down ;;
+    stop:worker) worker_down ;;
     start:kafka) kafka_up && kafka_wait ;;
     start:postgres) pg_up && pg_wait ;;
     start:prometheus) prom_up && prom_wait ;;

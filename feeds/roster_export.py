@@ -359,6 +359,10 @@ class ShiftExportConverter:
         except ValueError:
             raise RowRejected("bad_timestamp") from None
 
+    def _has_offset(self, text: str) -> bool:
+        """A cell that :meth:`_time` read is written with its own offset (``Z``, ``+01:00``)."""
+        return local_time(text, self._map.time_format).tzinfo is not None
+
     def _value(self, table: dict[str, str], allowed: frozenset[str], text: str, reason: str) -> str:
         value = table.get(text, text.lower().replace(" ", "_"))
         if value not in allowed:
@@ -391,8 +395,10 @@ class ShiftExportConverter:
 
         starts, ends, created = (self._time(cell(row, n)) for n in ("start", "end", "created"))
         if ends < starts <= ends + timedelta(days=1):
-            # a night dated with its duty date: 19:30 to "08:00" that day ends the next morning
-            ends = local_end_next_day(ends)
+            # a night dated with its duty date: 19:30 to "08:00" that day ends the next morning,
+            # on the clock the cell is written in (its own offset, else England's wall clock)
+            written_with_offset = self._has_offset(cell(row, "end"))
+            ends = ends + timedelta(days=1) if written_with_offset else local_end_next_day(ends)
         if ends - starts > MAX_SHIFT:
             raise RowRejected("implausible_shift_length")
         status = self._value(self._map.statuses, STATUSES, cell(row, "status"), "bad_status")

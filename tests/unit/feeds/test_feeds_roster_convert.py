@@ -654,3 +654,19 @@ def test_a_24_00_end_of_day_is_read_beside_a_space_a_fraction_or_a_zone(
     cell: str, time_format: str, read: str
 ) -> None:
     assert local_time(cell, time_format).isoformat() == read
+
+
+def test_a_night_dated_with_its_duty_date_and_written_in_utc_ends_a_day_later_in_utc(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the night of the autumn clock change, written with Z: 19:00Z to "07:00Z" that date ends
+    # 24 h after 07:00Z, not at 07:00 London time the next day (08:00Z, an hour late)
+    mapping = UNFILLED_MAPPING.replace('"%d/%m/%Y %H:%M"', '"%Y-%m-%dT%H:%M:%S%z"')
+    row = "D1,W12,HCA,2026-10-24T19:00:00Z,2026-10-24T07:00:00Z,2026-10-01T09:00:00Z,Vacant\n"
+    export = "Duty ID,Unit,Grade,Start,End,Created,Status\n" + row
+    code, _, _, path = _run(tmp_path, capsys, export.encode(), mapping=mapping)
+    assert code == 0
+    planned = [json.loads(x) for x in path.read_text().splitlines()]
+    assert [e["ends_at"][:16] for e in planned if e["event_type"] == "shift_planned"] == [
+        "2026-10-25T07:00"
+    ]

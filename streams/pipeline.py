@@ -110,12 +110,10 @@ class _Tally:
     events: Counter[tuple[str, str]] = field(default_factory=Counter)
     rejected: Counter[tuple[str, str]] = field(default_factory=Counter)
     redelivered: Counter[str] = field(default_factory=Counter)
-    duplicate: Counter[str] = field(default_factory=Counter)
-    late: Counter[str] = field(default_factory=Counter)
-    after_close: Counter[str] = field(default_factory=Counter)
-    #: state key -> (topic, the state, its feed-anomaly counters when the batch first touched
-    #: it): read again at the flush, so a batch costs one ``counters`` per state, not per record
-    anomalies_from: dict[str, tuple[str, ScopeState, dict[str, int]]] = field(default_factory=dict)
+    #: state key -> (topic, the state, its ``counters`` when the batch first touched it): read
+    #: again at the flush for the duplicate, late, after-close and feed-anomaly counts, so a
+    #: batch costs two ``counters`` per state, not a read per record
+    counters_from: dict[str, tuple[str, ScopeState, dict[str, int]]] = field(default_factory=dict)
     #: (topic, trust, site) -> the newest event time of the scope on that topic
     newest: dict[tuple[str, str, str | None], datetime] = field(default_factory=dict)
     #: topic -> ``now`` of its last record
@@ -128,14 +126,11 @@ class _Tally:
             exporter.count_rejected(topic, reason, n)
         for topic, n in self.redelivered.items():
             exporter.count_redelivered(topic, n)
-        for topic, n in self.duplicate.items():
-            exporter.count_duplicate(topic, n)
-        for topic, n in self.late.items():
-            exporter.count_late(topic, n)
-        for topic, n in self.after_close.items():
-            exporter.count_after_close(topic, n)
-        for topic, state, before in self.anomalies_from.values():
+        for topic, state, before in self.counters_from.values():
             after = state.counters
+            exporter.count_duplicate(topic, after["duplicate"] - before["duplicate"])
+            exporter.count_late(topic, after["late"] - before["late"])
+            exporter.count_after_close(topic, after["after_close"] - before["after_close"])
             for kind in FEED_ANOMALY_KINDS:
                 exporter.count_feed_anomaly(topic, kind, after[kind] - before[kind])
         for (topic, trust, site), newest in self.newest.items():
@@ -292,9 +287,8 @@ class EventPipeline:
                 tally.redelivered[contract_topic] += len(events)
                 continue
             outcome.touched.append(state_key)
-            if state_key not in tally.anomalies_from:
-                tally.anomalies_from[state_key] = (contract_topic, state, state.counters)
-            before = (state.duplicate, state.late, state.after_close)
+            if state_key not in tally.counters_from:
+                tally.counters_from[state_key] = (contract_topic, state, state.counters)
             for event in events:
                 for output in state.apply(event):
                     if isinstance(output, MetricPoint):
@@ -304,9 +298,6 @@ class EventPipeline:
             for event in events:
                 tally.events[(contract_topic, event_type_of(event))] += 1
             applied.append(state_key)
-            tally.duplicate[contract_topic] += state.duplicate - before[0]
-            tally.late[contract_topic] += state.late - before[1]
-            tally.after_close[contract_topic] += state.after_close - before[2]
             newest = max(event.occurred_at for event in events)
             where = (contract_topic, events[0].trust_code, events[0].site_code)
             seen = tally.newest.get(where)
@@ -328,19 +319,19 @@ class EventPipeline:
         return unsaved.covered if unsaved is not None else self._index(state_key).covered
 
     def _follow_put_back(self, state_key: str) -> None:
-        """The batch's anomaly count of a put-back state goes on from the rebuilt state (as the
-        batch had it before the failed record, so the earlier records' anomalies stay counted
-        and the failed record's are not); with none rebuilt, no earlier record of the batch had
-        advanced it."""
+        """The batch's counts of a put-back state go on from the rebuilt state (as the batch had
+        it before the failed record, so the earlier records' counts stay and the failed
+        record's are not made); with none rebuilt, no earlier record of the batch had advanced
+        it."""
         tally = self._tally
-        entry = tally.anomalies_from.get(state_key) if tally is not None else None
+        entry = tally.counters_from.get(state_key) if tally is not None else None
         if tally is None or entry is None:
             return
         rebuilt = self._states.get(state_key)
         if rebuilt is None:
-            del tally.anomalies_from[state_key]
+            del tally.counters_from[state_key]
         else:
-            tally.anomalies_from[state_key] = (entry[0], rebuilt, entry[2])
+            tally.counters_from[state_key] = (entry[0], rebuilt, entry[2])
 
     def _put_back(self, state_key: str) -> None:
         """After a failure part-way through a record: the state as the batch had it before

@@ -315,8 +315,8 @@ class ScopeState:
 
     @property
     def after_close(self) -> int:
-        """Events for an entity already closed in event time (they changed no count). Read
-        twice per record by the worker: summed from the flows' aggregates, not ``counters``."""
+        """Events for an entity already closed in event time (they changed no count), summed
+        from the flows' aggregates."""
         return sum(domain.flow.agg.after_close for domain in self.domains.values())
 
     @property

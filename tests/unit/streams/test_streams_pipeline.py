@@ -176,9 +176,9 @@ def _feed_anomalies(exporter: PrometheusExporter, kind: str) -> float | None:
     )
 
 
-def test_the_engines_feed_anomaly_counters_reach_prometheus_as_analyse_counts_them() -> None:
-    """More patients than open beds (lost discharges): each clamped evaluation is counted in
-    ``opsradar_feed_anomalies_total`` as ``opsradar analyse`` counts ``occupancy_clamped``."""
+def _more_patients_than_beds() -> b.Stream:
+    """12 admissions onto 8 beds, then a capacity snapshot an hour for 5 hours: every one of
+    those evaluations is clamped."""
     s = b.Stream()
     s.add(WardCapacity, b.T0, ward_code="W1", beds_open=8, beds_escalation=0)
     for minute in range(12):
@@ -192,6 +192,13 @@ def test_the_engines_feed_anomaly_counters_reach_prometheus_as_analyse_counts_th
         )
     for hour in range(1, 6):
         s.add(WardCapacity, b.T0 + timedelta(hours=hour), ward_code="W1", beds_open=8)
+    return s
+
+
+def test_the_engines_feed_anomaly_counters_reach_prometheus_as_analyse_counts_them() -> None:
+    """More patients than open beds (lost discharges): each clamped evaluation is counted in
+    ``opsradar_feed_anomalies_total`` as ``opsradar analyse`` counts ``occupancy_clamped``."""
+    s = _more_patients_than_beds()
     events = s.events()
     exporter = PrometheusExporter(CollectorRegistry())
     exporter.declare_topic("nhs.bedflow.v1")
@@ -227,19 +234,7 @@ def test_a_failed_record_in_a_batch_keeps_the_earlier_records_feed_anomalies(
 ) -> None:
     """A record that raises puts its states back; the batch's earlier (and later) records'
     clamped evaluations are still counted, as record by record, and the failed one's are not."""
-    s = b.Stream()
-    s.add(WardCapacity, b.T0, ward_code="W1", beds_open=8, beds_escalation=0)
-    for minute in range(12):
-        s.add(
-            Admission,
-            b.T0 + timedelta(minutes=1 + minute),
-            spell_ref=s.ref(),
-            ward_code="W1",
-            specialty_code="300",
-            admission_method="emergency",
-        )
-    for hour in range(1, 6):
-        s.add(WardCapacity, b.T0 + timedelta(hours=hour), ward_code="W1", beds_open=8)
+    s = _more_patients_than_beds()
     bad = s.add(WardCapacity, b.T0 + timedelta(hours=6, minutes=5), ward_code="W1", beds_open=8)
     for hour in (7, 8):
         s.add(WardCapacity, b.T0 + timedelta(hours=hour, minutes=10), ward_code="W1", beds_open=8)

@@ -63,6 +63,9 @@ class ShardedMap(Generic[E]):
         self.read_saved: Callable[[str], bytes] | None = None
         #: frozen shards whose bytes only the store holds (``_saved`` None)
         self._in_store: set[int] = set()
+        #: shards decoded, saved or restored since the last ``release``: the only ones it can
+        #: freeze, so a save visits the shards a batch touched, not all of a map's hundreds
+        self._live: set[int] = set()
         #: restored parts of another layout (name -> bytes), until ``reshard`` moves them
         self._other_layout: dict[str, bytes] = {}
 
@@ -79,6 +82,7 @@ class ShardedMap(Generic[E]):
             saved = self._saved[index] = self._saved_bytes(index)
             self._in_store.discard(index)
             shard = self._shards[index] = self._decoder.decode(saved)
+            self._live.add(index)
         return shard
 
     def shard_at(self, index: int) -> dict[str, E]:
@@ -96,9 +100,14 @@ class ShardedMap(Generic[E]):
         the bytes read back from the store)."""
         frozen = 0
         to_store = self.read_saved is not None
-        for index, shard in enumerate(self._shards):
-            if self._saved[index] is None or self._names[index] in self._dirty:
+        live, self._live = self._live, set()
+        for index in live:
+            if self._saved[index] is None:
+                continue  # never saved: its first save makes it live again
+            if self._names[index] in self._dirty:
+                self._live.add(index)
                 continue
+            shard = self._shards[index]
             if shard is not None:
                 self._shards[index] = None
                 frozen += 1
@@ -168,6 +177,7 @@ class ShardedMap(Generic[E]):
         index = int(part.rsplit("/", 1)[1])
         data = encoder.encode(self._thawed(index))
         self._saved[index] = data
+        self._live.add(index)
         return data
 
     def decode(self, part: str, data: bytes) -> None:
@@ -180,6 +190,7 @@ class ShardedMap(Generic[E]):
         self._saved[index] = data
         self._shards[index] = None
         self._in_store.discard(index)
+        self._live.add(index)
 
     def reshard(self) -> list[str]:
         """Move the entries of restored parts of another layout to this one's shards (marked

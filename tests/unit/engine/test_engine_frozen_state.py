@@ -134,3 +134,22 @@ def test_a_frozen_shard_counts_and_reads_as_it_was_saved() -> None:
     dirty.clear()
     assert pathways.release() == 1
     assert pathways.get("REF7") == Pathway(received_at=7, triaged=True)
+
+
+def test_restored_shards_never_touched_let_their_bytes_go_at_the_first_release() -> None:
+    dirty: set[str] = set()
+    saved_by: ShardedMap[Pathway] = ShardedMap("pathways", 4, Pathway, dirty, first_count=4)
+    for number in range(40):
+        saved_by.put(f"REF{number}", Pathway(received_at=number))
+    encoder = msgspec.msgpack.Encoder()
+    store = _CountingStore({name: saved_by.encode(name, encoder) for name in sorted(dirty)})
+    restored: ShardedMap[Pathway] = ShardedMap("pathways", 4, Pathway, set(), first_count=4)
+    for name in sorted(store):
+        restored.decode(name, store[name])
+    restored.read_saved = store.__getitem__
+    store.reads = 0
+    assert len(restored) == 40
+    assert store.reads == 0  # the restored bytes are still held
+    restored.release()
+    assert len(restored) == 40
+    assert store.reads == 4  # a release with no event since the restore let them go

@@ -67,6 +67,8 @@ WORKER_BATCH_WITHIN_SECONDS = 0.1
 #: only hold back commits; a longer commit interval still gets its state saved this often)
 MAX_HOLD_SECONDS = 1.0
 SINK_BATCH = 2000
+#: a producer batch per partition (aiokafka's default 16 KiB); within the broker's 1 MiB limit
+PRODUCER_BATCH_BYTES = 256 * 1024
 SINK_WITHIN_SECONDS = 0.1
 # A record replaying months of history (a trust's waiting list) passes thousands of hour
 # boundaries; its outputs are split so no message nears Kafka's 1 MB default record limit.
@@ -138,6 +140,13 @@ def faust_app_options(settings: Settings) -> dict[str, Any]:
         # a third of the session timeout, as Kafka advises, and never above Faust's 3 s default
         "broker_heartbeat_interval": min(3.0, settings.session_timeout_seconds / 3),
         "producer_linger_ms": 5,
+        # Table writes reach the changelog through Faust's producer buffer, and while it holds
+        # over 100 messages Faust stops handing any fetched record to any agent (the metrics
+        # sink's included). aiokafka appends to one open batch per partition and waits for it
+        # to be sent once it is full: at the 16 KiB default, a few state parts a round trip,
+        # so the buffer drained slower than an hour boundary's saves filled it (README,
+        # Benchmarks, "Event to row").
+        "producer_max_batch_size": PRODUCER_BATCH_BYTES,
     }
 
 

@@ -82,16 +82,24 @@ def test_shards_read_back_from_the_store_change_no_output_and_no_saved_part() ->
     assert read_saves == kept_saves
 
 
-def test_a_frozen_shard_with_a_store_keeps_no_bytes_and_reads_them_back() -> None:
-    dirty: set[str] = set()
+ENCODER = msgspec.msgpack.Encoder()
+
+
+def _saved_pathways(dirty: set[str]) -> tuple[ShardedMap[Pathway], dict[str, bytes]]:
+    """A 4-shard map of REF0..REF39 (``received_at`` its number), every shard saved and none
+    dirty; with the saved bytes of each part."""
     pathways: ShardedMap[Pathway] = ShardedMap("pathways", 4, Pathway, dirty, first_count=4)
-    store = _CountingStore()
-    pathways.read_saved = store.__getitem__
     for number in range(40):
         pathways.put(f"REF{number}", Pathway(received_at=number))
-    encoder = msgspec.msgpack.Encoder()
-    store.update({name: pathways.encode(name, encoder) for name in sorted(dirty)})
+    saved = {name: pathways.encode(name, ENCODER) for name in sorted(dirty)}
     dirty.clear()
+    return pathways, saved
+
+
+def test_a_frozen_shard_with_a_store_keeps_no_bytes_and_reads_them_back() -> None:
+    pathways, saved = _saved_pathways(set())
+    store = _CountingStore(saved)
+    pathways.read_saved = store.__getitem__
     assert pathways.release() == 4
     assert store.reads == 0
     assert len(pathways) == 40  # from the stored bytes' headers
@@ -115,12 +123,7 @@ def test_a_redelivered_event_is_a_duplicate_though_its_bucket_was_frozen() -> No
 
 def test_a_frozen_shard_counts_and_reads_as_it_was_saved() -> None:
     dirty: set[str] = set()
-    pathways: ShardedMap[Pathway] = ShardedMap("pathways", 4, Pathway, dirty, first_count=4)
-    for number in range(40):
-        pathways.put(f"REF{number}", Pathway(received_at=number))
-    encoder = msgspec.msgpack.Encoder()
-    saved = {name: pathways.encode(name, encoder) for name in sorted(dirty)}
-    dirty.clear()
+    pathways, saved = _saved_pathways(dirty)
     assert pathways.release() == 4
     assert len(pathways) == 40  # from the frozen bytes' headers
     entry = pathways.get("REF7")
@@ -130,19 +133,15 @@ def test_a_frozen_shard_counts_and_reads_as_it_was_saved() -> None:
     pathways.touch("REF7")
     assert pathways.release() == 0  # the changed shard stays decoded until saved
     changed = pathways.part_names()[pathways.index("REF7")]
-    assert pathways.encode(changed, encoder) != saved[changed]
+    assert pathways.encode(changed, ENCODER) != saved[changed]
     dirty.clear()
     assert pathways.release() == 1
     assert pathways.get("REF7") == Pathway(received_at=7, triaged=True)
 
 
 def test_restored_shards_never_touched_let_their_bytes_go_at_the_first_release() -> None:
-    dirty: set[str] = set()
-    saved_by: ShardedMap[Pathway] = ShardedMap("pathways", 4, Pathway, dirty, first_count=4)
-    for number in range(40):
-        saved_by.put(f"REF{number}", Pathway(received_at=number))
-    encoder = msgspec.msgpack.Encoder()
-    store = _CountingStore({name: saved_by.encode(name, encoder) for name in sorted(dirty)})
+    _, saved = _saved_pathways(set())
+    store = _CountingStore(saved)
     restored: ShardedMap[Pathway] = ShardedMap("pathways", 4, Pathway, set(), first_count=4)
     for name in sorted(store):
         restored.decode(name, store[name])
